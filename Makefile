@@ -1,0 +1,41 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+.PHONY: demo test test-fast setup data parity bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Fetches MovieLens-100K from the recbole wheel on PyPI into the cache (once).
+data: setup
+	$(PY) -m recall_models fetch
+
+demo: data
+	$(PY) -m w2v_tf demo
+
+test: data
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# Quick loop for developers: skips tests marked slow and the notebooks.
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow and not notebook" tests
+
+parity: setup
+	$(PY) -m w2v_tf parity
+
+bench: setup
+	$(PY) benchmarks/sampled_losses.py --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache

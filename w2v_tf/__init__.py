@@ -1,0 +1,1 @@
+"""Sampled softmax, NCE and negative sampling, reimplemented and checked against TensorFlow."""
