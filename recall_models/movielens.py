@@ -1,0 +1,389 @@
+"""Parsers for the MovieLens files users bring, all into one schema (`RawData`).
+
+Formats (the directory's contents decide, see `detect_format`):
+
+| format         | files                                         | separator | encoding |
+|----------------|-----------------------------------------------|-----------|----------|
+| `ml-100k`      | `u.data`, `u.user`, `u.item`                  | tab, `|`  | latin-1  |
+| `ml-1m`        | `ratings.dat`, `users.dat`, `movies.dat`      | `::`      | latin-1  |
+| `ml-latest`    | `ratings.csv`, `movies.csv` (no user file)    | csv       | utf-8    |
+| `recbole`      | `NAME.inter`, `NAME.user`, `NAME.item`        | tab       | utf-8    |
+
+`recbole` is RecBole's atomic-file format: a header of `field:type` names, token sequences
+separated by spaces; the embedded MovieLens-100K (see `recall_models.fetch`) is in it.
+Only the ratings file is required; a missing user or item file gives empty tables.
+
+Schema of `RawData` (the same for every format):
+
+    ratings  pandas.DataFrame, one row per rating, in file order (the index is the row):
+             user_id int64, item_id int64, rating float32 (NaN when the file has none),
+             timestamp int64 (seconds).
+    users    user_id int64, gender str ("M", "F" or "" unknown), age int32 (years in
+             ML-100K, the ML-1M age code 1/18/25/35/45/50/56 in ML-1M; -1 unknown),
+             occupation str (ML-1M: the numeric code as text), zip_code str.
+    items    item_id int64, title str (year suffix "(1995)" removed), year int32 (0 unknown),
+             genres tuple[str, ...].
+
+Malformed input raises `DataFormatError` (a `ValueError`) naming the file and the
+1-based line number: a wrong number of fields, a non-numeric id or timestamp, bytes that
+are not valid in the file's encoding. An encoding Python does not know is a `ValueError`
+naming the argument.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import dataclasses
+import io
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FORMATS = ("ml-100k", "ml-1m", "ml-latest", "recbole")
+
+# The 19 genre flags of ML-100K's u.item, in file order (u.genre).
+ML100K_GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy",
+                 "Crime", "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical",
+                 "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western")
+
+_TITLE_YEAR = re.compile(r"\s*\((\d{4})(?:[-\u2013]\d{0,4})?\)\s*$")
+
+
+class DataFormatError(ValueError):
+    """A MovieLens file that cannot be parsed; `path` and `line` (1-based) say where."""
+
+    def __init__(self, path, line: int | None, message: str):
+        self.path = str(path)
+        self.line = line
+        where = f"{self.path}, line {line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+@dataclasses.dataclass
+class RawData:
+    """Parsed MovieLens files in the common schema (see the module docstring)."""
+    ratings: pd.DataFrame
+    users: pd.DataFrame
+    items: pd.DataFrame
+    format: str
+    source: str
+
+
+# --------------------------------------------------------------------------- low level
+
+def check_encoding(encoding: str) -> str:
+    """Returns `encoding` if Python knows it, else raises a `ValueError` naming it."""
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ValueError(f"encoding={encoding!r} is not a text encoding Python knows; "
+                         "expected e.g. 'utf-8' or 'latin-1'") from None
+    return encoding
+
+
+def read_lines(path, encoding: str) -> tuple[list[str], np.ndarray]:
+    """Decodes a text file and returns its non-blank lines and their 1-based numbers.
+
+    Lines are split on "\\n" only (not `str.splitlines`, which would also split on
+    U+0085, a character latin-1 decodes byte 0x85 to); a trailing "\\r" is dropped.
+
+    Raises:
+        DataFormatError: bytes that are not valid `encoding`, with the line they are on.
+    """
+    path = Path(path)
+    check_encoding(encoding)
+    data = path.read_bytes()
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise DataFormatError(path, line, f"byte {data[err.start]:#04x} is not valid "
+                              f"{encoding}; pass the file's encoding") from None
+    lines, numbers = [], []
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
+        if line.strip():
+            lines.append(line)
+            numbers.append(number)
+    return lines, np.asarray(numbers, dtype=np.int64)
+
+
+def split_fields(lines, numbers, sep: str, ncols: int, path) -> list[list[str]]:
+    """Splits each line on `sep`; every line must have exactly `ncols` fields."""
+    rows = [line.split(sep) for line in lines]
+    for row, number in zip(rows, numbers):
+        if len(row) != ncols:
+            raise DataFormatError(path, int(number), f"expected {ncols} fields separated by "
+                                  f"{sep!r}, found {len(row)}")
+    return rows
+
+
+def to_numbers(values, numbers, path, column: str, integer: bool) -> np.ndarray:
+    """Converts strings to int64 (`integer`) or float64, pointing at the first bad line."""
+    series = pd.Series(values, dtype=object).astype(str).str.strip()
+    parsed = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(parsed)
+    if integer:
+        bad |= ~bad & (parsed != np.round(parsed))
+    if bad.any():
+        i = int(np.argmax(bad))
+        kind = "an integer" if integer else "a number"
+        raise DataFormatError(path, int(numbers[i]),
+                              f"{column} is {values[i]!r}, expected {kind}")
+    return parsed.astype(np.int64) if integer else parsed
+
+
+def _ratings_frame(cols, numbers, path, has_rating=True) -> pd.DataFrame:
+    user, item, rating, stamp = cols
+    return pd.DataFrame({
+        "user_id": to_numbers(user, numbers, path, "user id", integer=True),
+        "item_id": to_numbers(item, numbers, path, "item id", integer=True),
+        "rating": (to_numbers(rating, numbers, path, "rating", integer=False)
+                   if has_rating else np.full(len(user), np.nan)).astype(np.float32),
+        "timestamp": to_numbers(stamp, numbers, path, "timestamp", integer=True),
+    })
+
+
+def _users_frame(ids, gender, age, occupation, zips, numbers, path) -> pd.DataFrame:
+    age = [a if a.strip() else "-1" for a in age]
+    return pd.DataFrame({
+        "user_id": to_numbers(ids, numbers, path, "user id", integer=True),
+        "gender": pd.Series([g.strip().upper() for g in gender], dtype=object),
+        "age": to_numbers(age, numbers, path, "age", integer=True).astype(np.int32),
+        "occupation": pd.Series([o.strip() for o in occupation], dtype=object),
+        "zip_code": pd.Series([z.strip() for z in zips], dtype=object),
+    })
+
+
+def _items_frame(ids, titles, years, genres, numbers, path) -> pd.DataFrame:
+    return pd.DataFrame({
+        "item_id": to_numbers(ids, numbers, path, "item id", integer=True),
+        "title": pd.Series(titles, dtype=object),
+        "year": np.asarray(years, dtype=np.int32),
+        "genres": pd.Series([tuple(g) for g in genres], dtype=object),
+    })
+
+
+def empty_users() -> pd.DataFrame:
+    return _users_frame([], [], [], [], [], np.zeros(0, np.int64), "")
+
+
+def empty_items() -> pd.DataFrame:
+    return _items_frame([], [], [], [], np.zeros(0, np.int64), "")
+
+
+def split_title_year(title: str) -> tuple[str, int]:
+    """"Toy Story (1995)" -> ("Toy Story", 1995); no year -> (title, 0)."""
+    match = _TITLE_YEAR.search(title)
+    if match is None:
+        return title.strip(), 0
+    return title[:match.start()].strip(), int(match.group(1))
+
+
+def _columns(rows, ncols):
+    return [[row[j] for row in rows] for j in range(ncols)] if rows else [[]] * ncols
+
+
+# --------------------------------------------------------------------------- formats
+
+def read_ml100k(directory, encoding: str = "latin-1") -> RawData:
+    """ML-100K original files: `u.data` (tab), `u.user` and `u.item` (`|`)."""
+    d = Path(directory)
+    path = d / "u.data"
+    lines, nums = read_lines(path, encoding)
+    ratings = _ratings_frame(_columns(split_fields(lines, nums, "\t", 4, path), 4), nums, path)
+
+    users = empty_users()
+    path = d / "u.user"
+    if path.exists():
+        lines, nums = read_lines(path, encoding)
+        ids, age, gender, occ, zips = _columns(split_fields(lines, nums, "|", 5, path), 5)
+        users = _users_frame(ids, gender, age, occ, zips, nums, path)
+
+    items = empty_items()
+    path = d / "u.item"
+    if path.exists():
+        lines, nums = read_lines(path, encoding)
+        rows = split_fields(lines, nums, "|", 5 + len(ML100K_GENRES), path)
+        titles, years, genres = [], [], []
+        for row, number in zip(rows, nums):
+            title, year = split_title_year(row[1])
+            date = row[2].strip()                       # "01-Jan-1995"
+            if date[-4:].isdigit():
+                year = int(date[-4:])
+            flags = row[5:]
+            if any(f.strip() not in ("0", "1") for f in flags):
+                raise DataFormatError(path, int(number), "genre flags must be 0 or 1, found "
+                                      f"{'|'.join(flags)!r}")
+            titles.append(title)
+            years.append(year)
+            genres.append([g for g, f in zip(ML100K_GENRES, flags) if f.strip() == "1"])
+        items = _items_frame([r[0] for r in rows], titles, years, genres, nums, path)
+    return RawData(ratings, users, items, "ml-100k", str(d))
+
+
+def read_ml1m(directory, encoding: str = "latin-1") -> RawData:
+    """ML-1M files: `ratings.dat`, `users.dat`, `movies.dat`, fields separated by `::`."""
+    d = Path(directory)
+    path = d / "ratings.dat"
+    lines, nums = read_lines(path, encoding)
+    ratings = _ratings_frame(_columns(split_fields(lines, nums, "::", 4, path), 4), nums, path)
+
+    users = empty_users()
+    path = d / "users.dat"
+    if path.exists():
+        lines, nums = read_lines(path, encoding)
+        ids, gender, age, occ, zips = _columns(split_fields(lines, nums, "::", 5, path), 5)
+        users = _users_frame(ids, gender, age, occ, zips, nums, path)
+
+    items = empty_items()
+    path = d / "movies.dat"
+    if path.exists():
+        lines, nums = read_lines(path, encoding)
+        ids, titles, genres = _columns(split_fields(lines, nums, "::", 3, path), 3)
+        pairs = [split_title_year(t) for t in titles]
+        items = _items_frame(ids, [p[0] for p in pairs], [p[1] for p in pairs],
+                             [[g for g in s.split("|") if g] for s in genres], nums, path)
+    return RawData(ratings, users, items, "ml-1m", str(d))
+
+
+def _read_csv(path, encoding: str, header: tuple[str, ...]):
+    lines, nums = read_lines(path, encoding)
+    rows = list(csv.reader(io.StringIO("\n".join(lines))))
+    # csv may join lines (a quoted newline); that only happens in broken files here.
+    if len(rows) != len(lines):
+        raise DataFormatError(path, None, "unbalanced quotes")
+    if not rows or tuple(h.strip() for h in rows[0][:len(header)]) != header:
+        raise DataFormatError(path, int(nums[0]) if len(nums) else 1,
+                              f"expected a header starting with {','.join(header)}")
+    ncols = len(rows[0])
+    for row, number in zip(rows[1:], nums[1:]):
+        if len(row) != ncols:
+            raise DataFormatError(path, int(number), f"expected {ncols} comma-separated "
+                                  f"fields, found {len(row)}")
+    return rows[1:], nums[1:]
+
+
+def read_ml_latest(directory, encoding: str = "utf-8") -> RawData:
+    """ml-latest(-small) files: `ratings.csv` and `movies.csv` with headers; no user file."""
+    d = Path(directory)
+    path = d / "ratings.csv"
+    rows, nums = _read_csv(path, encoding, ("userId", "movieId", "rating", "timestamp"))
+    ratings = _ratings_frame(_columns([r[:4] for r in rows], 4), nums, path)
+
+    items = empty_items()
+    path = d / "movies.csv"
+    if path.exists():
+        rows, nums = _read_csv(path, encoding, ("movieId", "title", "genres"))
+        pairs = [split_title_year(r[1]) for r in rows]
+        genres = [[g for g in r[2].split("|") if g and g != "(no genres listed)"] for r in rows]
+        items = _items_frame([r[0] for r in rows], [p[0] for p in pairs],
+                             [p[1] for p in pairs], genres, nums, path)
+    return RawData(ratings, empty_users(), items, "ml-latest", str(d))
+
+
+def _read_atomic(path, encoding: str, required: tuple[str, ...]):
+    """A RecBole atomic file -> ({field name: column of strings}, line numbers)."""
+    lines, nums = read_lines(path, encoding)
+    if not lines:
+        raise DataFormatError(path, 1, "empty file, expected a header of field:type names")
+    names = [h.split(":")[0].strip() for h in lines[0].split("\t")]
+    missing = [r for r in required if r not in names]
+    if missing:
+        raise DataFormatError(path, int(nums[0]), f"header {lines[0]!r} lacks the field(s) "
+                              f"{', '.join(missing)}")
+    rows = split_fields(lines[1:], nums[1:], "\t", len(names), path)
+    return dict(zip(names, _columns(rows, len(names)))), nums[1:]
+
+
+def read_recbole(directory, encoding: str = "utf-8", name: str | None = None) -> RawData:
+    """RecBole atomic files `NAME.inter` (required), `NAME.user`, `NAME.item` in `directory`."""
+    d = Path(directory)
+    if name is None:
+        inter = sorted(d.glob("*.inter"))
+        if len(inter) != 1:
+            raise ValueError(f"directory={str(d)!r} holds {len(inter)} .inter files, expected "
+                             "exactly one (or pass name=)")
+        name = inter[0].stem
+    path = d / f"{name}.inter"
+    cols, nums = _read_atomic(path, encoding, ("user_id", "item_id", "timestamp"))
+    has_rating = "rating" in cols
+    ratings = _ratings_frame([cols["user_id"], cols["item_id"],
+                              cols.get("rating", cols["user_id"]), cols["timestamp"]],
+                             nums, path, has_rating=has_rating)
+
+    users = empty_users()
+    path = d / f"{name}.user"
+    if path.exists():
+        cols, nums = _read_atomic(path, encoding, ("user_id",))
+        blank = [""] * len(nums)
+        users = _users_frame(cols["user_id"], cols.get("gender", blank), cols.get("age", blank),
+                             cols.get("occupation", blank), cols.get("zip_code", blank),
+                             nums, path)
+
+    items = empty_items()
+    path = d / f"{name}.item"
+    if path.exists():
+        cols, nums = _read_atomic(path, encoding, ("item_id",))
+        blank = [""] * len(nums)
+        titles = cols.get("movie_title", cols.get("title", blank))
+        pairs = [split_title_year(t) for t in titles]
+        years = cols.get("release_year")
+        if years is not None:
+            # A year is a feature, not an id: RecBole writes "unkonwn" for ML-100K item 267.
+            years = [int(y) if y.strip().isdigit() else 0 for y in years]
+        else:
+            years = [p[1] for p in pairs]
+        genres = cols.get("class", cols.get("genre", blank))
+        items = _items_frame(cols["item_id"], [p[0] for p in pairs], years,
+                             [g.split() for g in genres], nums, path)
+    return RawData(ratings, users, items, "recbole", str(d))
+
+
+READERS = {"ml-100k": read_ml100k, "ml-1m": read_ml1m, "ml-latest": read_ml_latest,
+           "recbole": read_recbole}
+
+
+def detect_format(directory) -> str:
+    """Names the format of the MovieLens files in `directory` (see the module table)."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise ValueError(f"directory={str(d)!r} is not a directory")
+    if (d / "u.data").exists():
+        return "ml-100k"
+    if (d / "ratings.dat").exists():
+        return "ml-1m"
+    if (d / "ratings.csv").exists():
+        return "ml-latest"
+    if any(d.glob("*.inter")):
+        return "recbole"
+    raise ValueError(f"directory={str(d)!r} holds no MovieLens ratings file; expected "
+                     "u.data, ratings.dat, ratings.csv or a RecBole NAME.inter")
+
+
+def read_movielens(directory, format: str | None = None, encoding: str | None = None) -> RawData:
+    """Parses the MovieLens files in `directory` into the common schema.
+
+    Args:
+        directory: a folder holding one of the formats in the module docstring.
+        format: one of `FORMATS`, or None to detect it from the file names.
+        encoding: text encoding, or None for the format's own (latin-1 for ML-100K and
+            ML-1M, utf-8 otherwise).
+
+    Returns:
+        `RawData` with `ratings`, `users`, `items`.
+
+    Raises:
+        ValueError: unknown format or encoding, or no ratings file.
+        DataFormatError: a malformed line (file and line number in the message).
+    """
+    directory = os.fspath(directory)
+    fmt = detect_format(directory) if format is None else format
+    if fmt not in READERS:
+        raise ValueError(f"format={fmt!r} is not one of {', '.join(FORMATS)}")
+    if encoding is None:
+        return READERS[fmt](directory)
+    return READERS[fmt](directory, encoding=check_encoding(encoding))
