@@ -1,0 +1,198 @@
+"""The six candidate-sampling training losses, sharing one signature.
+
+All take `(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
+sampled_values=None, ...)` and return a per-example loss `[batch_size]` (no reduction, as
+`tf.nn` does). With o = the logits of `compute_sampled_logits` (true columns first) and
+y = its labels (1/num_true on the true columns, 0 elsewhere):
+
+| loss                      | log Q subtracted | hits removed | per-row loss                  | F(x, y) learns        |
+|---------------------------|------------------|--------------|-------------------------------|-----------------------|
+| `nce_loss`                | yes              | no (default) | sum_j sigmoid_xent(y_j, o_j)  | log P(y|x)            |
+| `negative_sampling_loss`  | no               | yes          | sum_j sigmoid_xent(y_j, o_j)  | log P(y|x) - log Q(y) |
+| `sampled_logistic_loss`   | yes              | yes          | sum_j sigmoid_xent(y_j, o_j)  | log-odds of y given x |
+| `full_logistic_loss`      | -                | -            | sum over all classes          | log-odds of y given x |
+| `full_softmax_loss`       | -                | -            | softmax_xent over all classes | log P(y|x) + K(x)     |
+| `sampled_softmax_loss`    | yes              | yes          | softmax_xent(y, o)            | log P(y|x) + K(x)     |
+
+(The table of Google's "Candidate Sampling Algorithms Reference"; notebook 7 and
+`python -m w2v_tf table` show it by experiment.)
+
+Where we differ from `tf.nn`: `partition_strategy` is a keyword on the v2 signatures
+(default "div", the layout the v2 functions fix), `nce_loss` takes a `seed`, and float16 /
+bfloat16 losses are computed in float32 and cast back, so masked accidental hits cannot turn
+into inf/NaN. Everything else follows `tf.nn.nce_loss` / `tf.nn.sampled_softmax_loss` (v2).
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from w2v_tf import shards as _shards
+from w2v_tf.sampled_logits import compute_sampled_logits
+
+
+def _loss_dtype(logits):
+    """Half-precision logits are scored in float32 (exp/log overflow there)."""
+    return tf.float32 if logits.dtype in (tf.float16, tf.bfloat16) else logits.dtype
+
+
+def _sigmoid_xent_sum(logits, labels, out_dtype):
+    """sum_j [max(o,0) - o*y + log(1 + exp(-|o|))] per row: binary cross-entropy of each column."""
+    dt = _loss_dtype(logits)
+    per_column = tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.cast(labels, dt), logits=tf.cast(logits, dt))                 # [B, C]
+    return tf.cast(tf.reduce_sum(per_column, axis=1), out_dtype)               # [B]
+
+
+def _softmax_xent(logits, labels, out_dtype):
+    """-sum_j y_j log softmax(o)_j per row; labels are targets, not trained."""
+    dt = _loss_dtype(logits)
+    loss = tf.nn.softmax_cross_entropy_with_logits(
+        labels=tf.stop_gradient(tf.cast(labels, dt)), logits=tf.cast(logits, dt))  # [B]
+    return tf.cast(loss, out_dtype)
+
+
+def nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
+             sampled_values=None, remove_accidental_hits=False, name="nce_loss", *,
+             partition_strategy="div", seed=None):
+    """Noise-contrastive estimation loss (Gutmann & Hyvarinen 2010; Mnih & Teh 2012).
+
+    Each true class is a "data" sample and each sampled class a "noise" sample; logistic
+    regression separates them on the logit o - log(k Q): P(d=1 | y, x) = P / (P + kQ).
+    With `remove_accidental_hits=True` TensorFlow's docs call this "Sampled Logistic".
+
+    Args: as `compute_sampled_logits` (`weights` `[num_classes, dim]`, `labels`
+      `[batch_size, num_true]`, `inputs` `[batch_size, dim]`).
+    Returns: `[batch_size]` float, the NCE loss of each example.
+    """
+    logits, out_labels = compute_sampled_logits(
+        weights, biases, labels, inputs, num_sampled, num_classes, num_true=num_true,
+        sampled_values=sampled_values, subtract_log_q=True,
+        remove_accidental_hits=remove_accidental_hits,
+        partition_strategy=partition_strategy, name=name, seed=seed)
+    return _sigmoid_xent_sum(logits, out_labels, logits.dtype)
+
+
+def sampled_softmax_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
+                         sampled_values=None, remove_accidental_hits=True, seed=None,
+                         name="sampled_softmax_loss", *, partition_strategy="div"):
+    """Sampled softmax loss (Jean et al. 2015): softmax over the true and sampled classes.
+
+    The logits are corrected by -log Q, which makes the sampled softmax a consistent (but
+    biased) estimate of the full softmax gradient. It is a training loss: it underestimates
+    the full loss, so evaluate with `full_softmax_loss` or full logits.
+
+    Returns: `[batch_size]` float.
+    """
+    logits, out_labels = compute_sampled_logits(
+        weights, biases, labels, inputs, num_sampled, num_classes, num_true=num_true,
+        sampled_values=sampled_values, subtract_log_q=True,
+        remove_accidental_hits=remove_accidental_hits,
+        partition_strategy=partition_strategy, name=name, seed=seed)
+    return _softmax_xent(logits, out_labels, logits.dtype)
+
+
+def negative_sampling_loss(weights, biases, labels, inputs, num_sampled, num_classes,
+                           num_true=1, sampled_values=None, remove_accidental_hits=True,
+                           name="negative_sampling_loss", *, partition_strategy="div",
+                           seed=None):
+    """word2vec's negative sampling (NEG, Mikolov et al. 2013, eq. 4), which `tf.nn` lacks.
+
+        J = -log s(o_t) - sum_k log s(-o_k),   o = x . w + b,   s = sigmoid
+
+    i.e. NCE without the log-Q correction (NCE with kQ = 1). word2vec draws the negatives from
+    unigram^0.75 (pass `sampled_values` from `w2v_tf.sampling.fixed_unigram_candidate_sampler`);
+    the default here is the log-uniform sampler, as in `tf.nn`. word2vec skips a negative equal
+    to the target, hence `remove_accidental_hits=True` by default. With num_true > 1 the true
+    labels are 1/num_true, as in `tf.nn.nce_loss`.
+
+    Returns: `[batch_size]` float.
+    """
+    logits, out_labels = compute_sampled_logits(
+        weights, biases, labels, inputs, num_sampled, num_classes, num_true=num_true,
+        sampled_values=sampled_values, subtract_log_q=False,
+        remove_accidental_hits=remove_accidental_hits,
+        partition_strategy=partition_strategy, name=name, seed=seed)
+    return _sigmoid_xent_sum(logits, out_labels, logits.dtype)
+
+
+def sampled_logistic_loss(weights, biases, labels, inputs, num_sampled, num_classes,
+                          num_true=1, sampled_values=None, remove_accidental_hits=True,
+                          name="sampled_logistic_loss", *, partition_strategy="div", seed=None):
+    """Sampled logistic: NCE's logits (log Q subtracted) with accidental hits removed.
+
+    Trains F(x, y) towards the log-odds log(P(y|x) / (1 - P(y|x))) of each class.
+    Returns: `[batch_size]` float.
+    """
+    return nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true,
+                    sampled_values, remove_accidental_hits, name,
+                    partition_strategy=partition_strategy, seed=seed)
+
+
+def full_logits(weights, biases, inputs, partition_strategy="div"):
+    """o = x W^T + b over every class: `[batch_size, num_classes]` (for evaluation/serving)."""
+    w_shards = _shards.as_shard_list(weights, "weights")
+    inputs = tf.convert_to_tensor(inputs)
+    if len(w_shards) == 1:
+        table = w_shards[0]
+    else:
+        num_classes = sum(_shards.shard_sizes(w_shards))
+        table = _shards.lookup(w_shards, tf.range(num_classes, dtype=tf.int64),
+                               partition_strategy)
+    logits = tf.matmul(inputs, tf.cast(table, inputs.dtype), transpose_b=True)    # [B, C]
+    if biases is not None:
+        b_shards = _shards.as_shard_list(biases, "biases")
+        if len(b_shards) == 1:
+            b = b_shards[0]
+        else:
+            b = _shards.lookup(b_shards, tf.range(sum(_shards.shard_sizes(b_shards)),
+                                                  dtype=tf.int64), partition_strategy)
+        logits += tf.cast(b, inputs.dtype)[None, :]
+    return logits
+
+
+def _full_labels(labels, num_true, num_classes, dtype):
+    """Dense targets `[B, C]`: 1/num_true at each true class (repeats add up)."""
+    labels = tf.cast(tf.convert_to_tensor(labels), tf.int64)
+    if labels.shape.rank != 2 or (labels.shape[1] is not None and labels.shape[1] != num_true):
+        raise ValueError(f"`labels` must have shape [batch_size, num_true={num_true}], "
+                         f"got {labels.shape}.")
+    return tf.reduce_sum(tf.one_hot(labels, num_classes, dtype=dtype), axis=1) / num_true
+
+
+def full_softmax_loss(weights, biases, labels, inputs, num_sampled=None, num_classes=None,
+                      num_true=1, sampled_values=None, remove_accidental_hits=None,
+                      name="full_softmax_loss", *, partition_strategy="div", seed=None):
+    """Softmax cross-entropy over all classes (the exact loss the sampled ones estimate).
+
+    `num_sampled`, `sampled_values`, `remove_accidental_hits` and `seed` are accepted for the
+    shared signature and ignored. Returns: `[batch_size]` float.
+    """
+    with tf.name_scope(name):
+        logits = full_logits(weights, biases, inputs, partition_strategy)
+        num_classes = num_classes or logits.shape[1]
+        targets = _full_labels(labels, num_true, num_classes, logits.dtype)
+        return _softmax_xent(logits, targets, logits.dtype)
+
+
+def full_logistic_loss(weights, biases, labels, inputs, num_sampled=None, num_classes=None,
+                       num_true=1, sampled_values=None, remove_accidental_hits=None,
+                       name="full_logistic_loss", *, partition_strategy="div", seed=None):
+    """Independent binary cross-entropy on every class (true: 1/num_true, others: 0).
+
+    Returns: `[batch_size]` float.
+    """
+    with tf.name_scope(name):
+        logits = full_logits(weights, biases, inputs, partition_strategy)
+        num_classes = num_classes or logits.shape[1]
+        targets = _full_labels(labels, num_true, num_classes, logits.dtype)
+        return _sigmoid_xent_sum(logits, targets, logits.dtype)
+
+
+LOSSES = {
+    "nce": nce_loss,
+    "neg": negative_sampling_loss,
+    "sampled_logistic": sampled_logistic_loss,
+    "full_logistic": full_logistic_loss,
+    "softmax": full_softmax_loss,
+    "sampled_softmax": sampled_softmax_loss,
+}

@@ -1,0 +1,278 @@
+"""Parity report: our sampled logits and losses against TensorFlow's, configuration by configuration.
+
+    python -m w2v_tf parity            # a table: max |ours - TF| per quantity and configuration
+    python -m w2v_tf parity --json     # ... and the whole report as one JSON object, last line
+
+For each configuration we build one problem (class table, biases, labels, inputs, and sampled
+values from TensorFlow's log-uniform sampler with accidental hits planted when asked), run
+TensorFlow's functions and ours on it, and compare
+
+* `logits`, `labels`: `tensorflow.python.ops.nn_impl._compute_sampled_logits` vs ours;
+* `nce`, `sampled_softmax`: `tf.nn.*` (v2, "div") or `tf.compat.v1.nn.*` ("mod") vs ours;
+* `neg`: TensorFlow's helper with `subtract_log_q=False` + sigmoid cross-entropy vs ours;
+* `grad_*`: gradients of a random weighting of the losses w.r.t. inputs, weights, biases.
+
+The error of a quantity is max |ours - TF| / max(1, |TF|) over its entries (absolute error
+for values up to 1, relative above). Tolerances: 1e-5 in float32, 1e-10 in float64. The
+command exits with status 1 if any error exceeds its tolerance.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from typing import Dict, List
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.ops import nn_impl
+
+from w2v_tf import losses as ours
+from w2v_tf.sampled_logits import compute_sampled_logits
+from w2v_tf.shards import _unwrap as _shards_unwrap
+
+HELP = "compare our sampled logits, losses and gradients with TensorFlow's, per configuration"
+TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
+TABLE_KINDS = ("tensor", "tf.Variable", "keras.Variable", "shards_mod", "shards_div",
+               "shards_div_uneven")
+DIM, BATCH, NUM_SAMPLED = 16, 8, 12
+
+
+def grid(quick: bool = False) -> List[Dict]:
+    """The configurations: every (num_true, log-Q, hits, table kind), other axes rotated.
+
+    Biases on/off, int32/int64 labels and float32/float64 cycle through the full product so
+    each value meets every table kind; a few extra configurations use the default sampler
+    (seed replay). `quick` keeps one table kind per (num_true, log-Q, hits).
+    """
+    configs = []
+    axes = itertools.product(range(1, 5), (True, False), (True, False), TABLE_KINDS)
+    for i, (num_true, log_q, hits, kind) in enumerate(axes):
+        if quick and kind != TABLE_KINDS[(i // len(TABLE_KINDS)) % len(TABLE_KINDS)]:
+            continue
+        configs.append(dict(num_true=num_true, subtract_log_q=log_q, remove_accidental_hits=hits,
+                            table=kind, biases=(i // 2) % 2 == 0,
+                            labels_dtype=("int64", "int32")[i % 2],
+                            dtype=("float32", "float64")[(i // 4) % 2], sampler="given"))
+    for num_true, kind in [(1, "tensor"), (2, "tf.Variable"), (3, "shards_div"), (1, "shards_mod")]:
+        configs.append(dict(num_true=num_true, subtract_log_q=True, remove_accidental_hits=True,
+                            table=kind, biases=True, labels_dtype="int64", dtype="float32",
+                            sampler="default"))
+    return configs
+
+
+def config_name(c: Dict) -> str:
+    return (f"T={c['num_true']} logq={int(c['subtract_log_q'])} hits={int(c['remove_accidental_hits'])} "
+            f"{c['table']:<17} b={int(c['biases'])} {c['labels_dtype']} {c['dtype']} {c['sampler']}")
+
+
+def _problem(c: Dict, seed: int):
+    """Random table/inputs/labels for one configuration, plus sampled values with planted hits."""
+    rng = np.random.default_rng(seed)
+    num_classes = 51 if c["table"] == "shards_div" else 50
+    dt = c["dtype"]
+    w = rng.normal(size=(num_classes, DIM)).astype(dt)
+    b = rng.normal(size=num_classes).astype(dt) if c["biases"] else np.zeros(num_classes, dt)
+    x = rng.normal(size=(BATCH, DIM)).astype(dt)
+    labels = np.stack([rng.choice(num_classes, c["num_true"], replace=False)
+                       for _ in range(BATCH)]).astype(c["labels_dtype"])
+    sampled = tf.random.log_uniform_candidate_sampler(
+        labels.astype(np.int64), c["num_true"], NUM_SAMPLED, True, num_classes, seed=seed)
+    ids = sampled[0].numpy()
+    if c["remove_accidental_hits"]:
+        # Plant hits: put two rows' first labels into the sample (keeping it unique).
+        planted = [labels[0, 0], labels[BATCH - 1, -1]]
+        rest = [i for i in ids if i not in planted]
+        ids = np.array(planted + rest[:NUM_SAMPLED - 2], dtype=np.int64)
+    count_dt = tf.float64 if dt == "float64" else tf.float32
+    sv = (tf.constant(ids), tf.cast(sampled[1], count_dt), tf.cast(sampled[2], count_dt))
+    return num_classes, w, b, x, labels, sv
+
+
+def _table(kind: str, w: np.ndarray):
+    """(ours, TF's) view of the class table, and the partition strategy to use."""
+    if kind == "tensor":
+        t = tf.constant(w)
+        return t, t, "div"
+    if kind == "tf.Variable":
+        v = tf.Variable(w)
+        return v, v, "div"
+    if kind == "keras.Variable":
+        v = keras.Variable(w)
+        return v, v, "div"
+    n = w.shape[0]
+    if kind == "shards_mod":
+        shards = [tf.Variable(w[k::3]) for k in range(3)]
+        return shards, shards, "mod"
+    # "div": first n % 3 shards one row longer (TensorFlow's layout).
+    sizes = [n // 3 + (k < n % 3) for k in range(3)]
+    bounds = np.cumsum([0] + sizes)
+    shards = [tf.Variable(w[bounds[k]:bounds[k + 1]]) for k in range(3)]
+    return shards, shards, "div"
+
+
+def _biases(kind: str, b: np.ndarray, strategy: str):
+    if kind.startswith("shards"):
+        n = b.shape[0]
+        if strategy == "mod":
+            return [tf.Variable(b[k::3]) for k in range(3)]
+        sizes = [n // 3 + (k < n % 3) for k in range(3)]
+        bounds = np.cumsum([0] + sizes)
+        return [tf.Variable(b[bounds[k]:bounds[k + 1]]) for k in range(3)]
+    return tf.Variable(b)
+
+
+def _err(a, b) -> float:
+    a = np.asarray(tf.convert_to_tensor(a), dtype=np.float64)
+    b = np.asarray(tf.convert_to_tensor(b), dtype=np.float64)
+    if a.shape != b.shape:
+        return float("inf")
+    if a.size == 0:
+        return 0.0
+    both_inf = np.isinf(a) & np.isinf(b) & (np.sign(a) == np.sign(b))
+    diff = np.where(both_inf, 0.0, np.abs(a - b)) / np.maximum(1.0, np.abs(np.where(both_inf, 1, b)))
+    return float(np.nanmax(np.where(np.isnan(a) != np.isnan(b), np.inf, diff)))
+
+
+def run_config(c: Dict, seed: int = 0) -> Dict[str, float]:
+    """Errors (see module docstring) of every quantity for configuration `c`."""
+    num_classes, w, b, x, labels, sv = _problem(c, seed)
+    ours_w, tf_w, strategy = _table(c["table"], w)
+    bias = _biases(c["table"], b, strategy)
+    ours_b = bias if c["biases"] else None          # ours: no biases at all
+    inputs = tf.Variable(x)
+    T, S = c["num_true"], NUM_SAMPLED
+    use_default = c["sampler"] == "default"
+    args = dict(num_sampled=S, num_classes=num_classes, num_true=T)
+    weight = tf.constant(np.random.default_rng(seed + 1).normal(size=BATCH).astype(c["dtype"]))
+    errors = {}
+
+    def replay(fn):
+        """Runs fn with the global seed reset, so TF's default sampler replays its draws."""
+        tf.random.set_seed(1234)
+        return fn()
+
+    # logits and labels vs TensorFlow's private helper.
+    tf_sv = None if use_default else sv
+    tf_out = replay(lambda: nn_impl._compute_sampled_logits(
+        tf_w, bias, labels, inputs, sampled_values=tf_sv, subtract_log_q=c["subtract_log_q"],
+        remove_accidental_hits=c["remove_accidental_hits"], partition_strategy=strategy,
+        seed=7 if use_default else None, **args))
+    our_out = replay(lambda: compute_sampled_logits(
+        ours_w, ours_b, labels, inputs, sampled_values=tf_sv, subtract_log_q=c["subtract_log_q"],
+        remove_accidental_hits=c["remove_accidental_hits"], partition_strategy=strategy,
+        seed=7 if use_default else None, **args))
+    errors["logits"] = _err(our_out[0], tf_out[0])
+    errors["labels"] = _err(our_out[1], tf_out[1])
+
+    # losses and gradients.
+    hits = c["remove_accidental_hits"]
+    v1 = strategy == "mod"
+    tf_losses = {
+        "nce": lambda: (tf.compat.v1.nn.nce_loss(tf_w, bias, labels, inputs, sampled_values=tf_sv,
+                                                 remove_accidental_hits=hits,
+                                                 partition_strategy="mod", **args) if v1 else
+                        tf.nn.nce_loss(tf_w, bias, labels, inputs, sampled_values=tf_sv,
+                                       remove_accidental_hits=hits, **args)),
+        "sampled_softmax": lambda: (
+            tf.compat.v1.nn.sampled_softmax_loss(tf_w, bias, labels, inputs, sampled_values=tf_sv,
+                                                 remove_accidental_hits=hits,
+                                                 partition_strategy="mod", seed=7, **args) if v1 else
+            tf.nn.sampled_softmax_loss(tf_w, bias, labels, inputs, sampled_values=tf_sv,
+                                       remove_accidental_hits=hits, seed=7, **args)),
+        "neg": lambda: tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(
+            *reversed(nn_impl._compute_sampled_logits(
+                tf_w, bias, labels, inputs, sampled_values=tf_sv, subtract_log_q=False,
+                remove_accidental_hits=hits, partition_strategy=strategy, **args))), axis=1),
+    }
+    our_losses = {
+        "nce": lambda: ours.nce_loss(ours_w, ours_b, labels, inputs, sampled_values=tf_sv,
+                                     remove_accidental_hits=hits, partition_strategy=strategy,
+                                     **args),
+        "sampled_softmax": lambda: ours.sampled_softmax_loss(
+            ours_w, ours_b, labels, inputs, sampled_values=tf_sv, remove_accidental_hits=hits,
+            partition_strategy=strategy, seed=7, **args),
+        "neg": lambda: ours.negative_sampling_loss(
+            ours_w, ours_b, labels, inputs, sampled_values=tf_sv, remove_accidental_hits=hits,
+            partition_strategy=strategy, **args),
+    }
+    if use_default:
+        del tf_losses["neg"], our_losses["neg"]   # TF has no NEG with its default sampler
+
+    def flat_vars(table, biases):
+        t = list(table) if isinstance(table, list) else [table]
+        bb = [] if biases is None else (list(biases) if isinstance(biases, list) else [biases])
+        return t, bb
+
+    for loss_name in tf_losses:
+        results = []
+        for fn, table, biases in ((tf_losses[loss_name], tf_w, bias),
+                                  (our_losses[loss_name], ours_w, ours_b)):
+            t_vars, b_vars = (list(map(_shards_unwrap, v)) for v in flat_vars(table, biases))
+            with tf.GradientTape() as tape:
+                tape.watch(t_vars + b_vars)
+                loss = replay(fn)
+                total = tf.reduce_sum(loss * weight)
+            grads = tape.gradient(total, [inputs] + t_vars + b_vars)
+            results.append((loss, grads[0], grads[1:1 + len(t_vars)], grads[1 + len(t_vars):]))
+        (tl, tgx, tgw, tgb), (ol, ogx, ogw, ogb) = results
+        errors[loss_name] = _err(ol, tl)
+        errors[f"grad_inputs[{loss_name}]"] = _err(ogx, tgx)
+        errors[f"grad_weights[{loss_name}]"] = max(_err(o, t) for o, t in zip(ogw, tgw))
+        if c["biases"]:
+            errors[f"grad_biases[{loss_name}]"] = max(_err(o, t) for o, t in zip(ogb, tgb))
+    return errors
+
+
+def report(quick: bool = False, progress: bool = True) -> Dict:
+    """Runs the grid; returns {"configs": [...], "max": {...}, "ok": bool}."""
+    from tqdm import tqdm
+    rows, worst = [], {}
+    configs = grid(quick)
+    for c in tqdm(configs, desc="parity", disable=not progress, file=sys.stderr):
+        errs = run_config(c)
+        tol = TOLERANCE[c["dtype"]]
+        ok = all(e <= tol for e in errs.values())
+        rows.append(dict(config=c, name=config_name(c), errors=errs, tolerance=tol, ok=ok))
+        for k, e in errs.items():
+            key = f"{k} ({c['dtype']})"
+            worst[key] = max(worst.get(key, 0.0), e)
+    return dict(configs=rows, max=worst, ok=all(r["ok"] for r in rows),
+                n_configs=len(rows), n_failed=sum(not r["ok"] for r in rows))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true",
+                   help="one table kind per (num_true, log-Q, hits) instead of all six")
+    p.add_argument("--json", action="store_true", help="last line: the report as one JSON object")
+    p.add_argument("--verbose", action="store_true", help="print every configuration's errors")
+
+
+def print_summary(rep: Dict, verbose: bool = False) -> None:
+    print(f"Parity against TensorFlow {tf.__version__}: {rep['n_configs']} configurations, "
+          f"{rep['n_failed']} over tolerance (float32 1e-5, float64 1e-10).")
+    cols = ["logits", "nce", "sampled_softmax", "neg"]
+    print(f"{'configuration':<72}" + "".join(f"{c:>16}" for c in cols) + f"{'max grad':>12}")
+    for r in rep["configs"]:
+        e = r["errors"]
+        grad = max(v for k, v in e.items() if k.startswith("grad"))
+        line = f"{r['name']:<72}" + "".join(
+            f"{e[c]:>16.2e}" if c in e else f"{'-':>16}" for c in cols) + f"{grad:>12.2e}"
+        if verbose or not r["ok"]:
+            print(line + ("" if r["ok"] else "   <-- over tolerance"))
+    print("max error per quantity:")
+    for k, v in sorted(rep["max"].items()):
+        print(f"  {k:<40} {v:.2e}")
+    print("PARITY OK" if rep["ok"] else "PARITY FAILED")
+
+
+def main(args: argparse.Namespace) -> int:
+    rep = report(quick=args.quick)
+    print_summary(rep, verbose=args.verbose or not args.json)
+    if args.json:
+        print(json.dumps({k: rep[k] for k in ("ok", "n_configs", "n_failed", "max")}
+                         | {"configs": [{"name": r["name"], "errors": r["errors"], "ok": r["ok"]}
+                                        for r in rep["configs"]]}))
+    return 0 if rep["ok"] else 1
