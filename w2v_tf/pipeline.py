@@ -1,0 +1,331 @@
+"""Vectorised skip-gram and CBOW training examples, as numpy arrays or a `tf.data` pipeline.
+
+One epoch, following word2vec.c (Mikolov et al. 2013), from sentences of word ids:
+
+1. Subsampling (optional): token n of word w is kept when u_n < keep_prob[w], u_n ~ U[0,1)
+   (`w2v_tf.corpus.keep_probabilities`); dropped tokens are removed *before* windowing, so
+   the windows of the survivors reach further, as in word2vec.c.
+2. Shrunk window: every surviving centre position i draws b_i ~ U{0, ..., window-1} and
+   uses the effective half-window w_i = window - b_i, so w_i ~ U{1, ..., window} and a
+   context at distance d is used with probability (window - d + 1) / window.
+3. Skip-gram: pairs (centre_i, token_j) for 0 < |i - j| <= w_i, j in the same sentence:
+   up to 2 w_i pairs per centre. CBOW: one example per centre with its (up to 2 w_i)
+   context tokens, centres with no context at all are skipped (word2vec.c's `if (cw)`).
+
+Windows never cross a sentence boundary (word2vec.c and gensim reset at a sentence end, too).
+Everything is vectorised over the flat token stream with a sentence-id array, with no
+per-pair Python loop: each centre's reach to the left and right (min of w_i and the room left
+in its sentence) gives its pair count, and `np.repeat` lays the pairs out in corpus order,
+O(pairs) work and memory.
+
+Randomness: one `numpy.random.Generator` per epoch, used in the order subsampling draws [N],
+window draws [N'], then (datasets only) the shuffle. The datasets seed epoch k with
+`np.random.default_rng([seed, k])`, so `make_skipgram_pairs(..., rng=default_rng([seed, k]))`
+reproduces epoch k of `skipgram_dataset` before its shuffle.
+
+Pairs are (target = centre word, context word), the TF tutorial's convention; word2vec.c's
+skip-gram feeds the context word's input vector to predict the centre, which is the same
+pair set with the roles of the two embedding tables swapped.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Sequence
+
+import numpy as np
+
+
+def _check_window(window) -> int:
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ValueError(f"window must be an int >= 1, got {window!r}")
+    return int(window)
+
+
+def _flatten(encoded: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenates sentences into ids [N] and sentence numbers [N] (validating them)."""
+    if isinstance(encoded, np.ndarray) and encoded.dtype != object:
+        raise TypeError("encoded must be a list of 1-D id arrays (one per sentence), got a "
+                        f"single array of shape {encoded.shape}; wrap it as [ids]")
+    if len(encoded) == 0:
+        raise ValueError("encoded is empty: no sentences (an empty corpus, or min_count "
+                         "removed every word)")
+    arrays = [np.asarray(s) for s in encoded]
+    for k, a in enumerate(arrays):
+        if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)):
+            raise TypeError(f"encoded[{k}] must be a 1-D int array of word ids, got shape "
+                            f"{a.shape} dtype {a.dtype}")
+    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+    ids = np.concatenate(arrays).astype(np.int64, copy=False)
+    if ids.size == 0:
+        raise ValueError("encoded holds no word ids (every sentence is empty)")
+    if ids.min() < 0:
+        raise ValueError(f"word ids must be >= 0, got {ids.min()}")
+    sentence = np.repeat(np.arange(len(arrays), dtype=np.int64), lengths)
+    return ids, sentence
+
+
+def _check_keep_prob(keep_prob, max_id):
+    if keep_prob is None:
+        return None
+    keep_prob = np.asarray(keep_prob, dtype=np.float64)
+    if keep_prob.ndim != 1 or len(keep_prob) <= max_id:
+        raise ValueError(f"keep_prob must be 1-D with an entry per word id (length > max id "
+                         f"{max_id}), got shape {keep_prob.shape}")
+    if not np.all((keep_prob >= 0) & (keep_prob <= 1)):
+        raise ValueError("keep_prob must lie in [0, 1] (see corpus.keep_probabilities)")
+    return keep_prob
+
+
+def _check_pad_id(pad_id, max_id) -> int:
+    if isinstance(pad_id, bool) or not isinstance(pad_id, (int, np.integer)) or pad_id <= max_id:
+        raise ValueError(f"pad_id must be an int greater than every word id (max {max_id}); "
+                         f"use len(vocab), got {pad_id!r}")
+    return int(pad_id)
+
+
+def _prepare(encoded, window, keep_prob):
+    """Validates the arguments once; returns (ids [N], sentence [N], window, keep_prob)."""
+    window = _check_window(window)
+    ids, sentence = _flatten(encoded)
+    return ids, sentence, window, _check_keep_prob(keep_prob, int(ids.max()))
+
+
+def _subsample(ids, sentence, keep_prob, rng):
+    """Step 1: keep token n when u_n < keep_prob[ids[n]], u_n ~ U[0, 1)."""
+    if keep_prob is None:
+        return ids, sentence
+    keep = rng.random(len(ids)) < keep_prob[ids]                   # [N] bool
+    return ids[keep], sentence[keep]
+
+
+def _reaches(sentence, window, rng):
+    """Steps 2-3: how far each centre's window reaches left and right inside its sentence.
+
+    Returns:
+        reach_l, reach_r: int64 [N]; centre i uses the tokens i-reach_l[i] .. i-1 and
+        i+1 .. i+reach_r[i], reach_l = min(w_i, tokens before i in its sentence) and
+        reach_r = min(w_i, tokens after i in its sentence).
+    """
+    n = len(sentence)
+    # b_i ~ U{0..window-1}; effective half-window w_i = window - b_i in {1..window}.
+    eff = window - rng.integers(0, window, size=n)                 # [N]
+    # Sentences are runs of equal `sentence` numbers: start and length of each run.
+    is_start = np.empty(n, dtype=bool)
+    is_start[0] = True
+    np.not_equal(sentence[1:], sentence[:-1], out=is_start[1:])
+    starts = np.flatnonzero(is_start)                              # [S']
+    lengths = np.diff(np.append(starts, n))                        # [S']
+    before = np.arange(n) - np.repeat(starts, lengths)             # [N] tokens before i
+    after = np.repeat(lengths, lengths) - 1 - before               # [N] tokens after i
+    # Clipping at the sentence edges: a window never crosses a sentence boundary.
+    return np.minimum(eff, before), np.minimum(eff, after)
+
+
+def effective_window_counts(encoded, window: int = 5,
+                            rng: np.random.Generator | int | None = None,
+                            keep_prob=None) -> np.ndarray:
+    """Number of skip-gram pairs each centre produces, reach_l + reach_r.
+
+    Returns:
+        int64 [N'] (N' = tokens left after subsampling): 2 w_i for a centre at least w_i
+        tokens from both sentence edges, fewer near an edge. Consumes `rng` exactly like
+        `make_skipgram_pairs`, so the counts match its output for the same generator state.
+    """
+    ids, sentence, window, keep_prob = _prepare(encoded, window, keep_prob)
+    rng = np.random.default_rng(rng)
+    ids, sentence = _subsample(ids, sentence, keep_prob, rng)
+    if ids.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    reach_l, reach_r = _reaches(sentence, window, rng)
+    return reach_l + reach_r
+
+
+def make_skipgram_pairs(encoded: Sequence[np.ndarray], window: int = 5,
+                        rng: np.random.Generator | int | None = None,
+                        keep_prob: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One epoch of skip-gram (target, context) pairs as arrays, in corpus order.
+
+    Args:
+        encoded: sentences as 1-D int id arrays (`Vocabulary.encode`).
+        window: maximal half-window (word2vec's `-window`, default 5).
+        rng: a numpy Generator, or a seed for one.
+        keep_prob: optional [V] subsampling keep probabilities (None: no subsampling).
+
+    Returns:
+        (targets [P], contexts [P]) int64, ordered by centre position and, within a centre,
+        by context position (left to right), so a trainer can decay its learning rate along
+        the corpus as word2vec.c does. P = sum_i (reach_l[i] + reach_r[i]) <= 2*window*N.
+
+    Raises:
+        ValueError: `window` < 1, no sentences or no ids, negative ids, bad `keep_prob`.
+        TypeError: `encoded` is not a list of 1-D int arrays.
+    """
+    ids, sentence, window, keep_prob = _prepare(encoded, window, keep_prob)
+    return _skipgram_epoch(ids, sentence, window, keep_prob, np.random.default_rng(rng))
+
+
+def _skipgram_epoch(ids, sentence, window, keep_prob, rng):
+    ids, sentence = _subsample(ids, sentence, keep_prob, rng)
+    if ids.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    reach_l, reach_r = _reaches(sentence, window, rng)
+    counts = reach_l + reach_r                                     # [N] pairs per centre
+    first = np.cumsum(counts) - counts                             # [N] first pair of centre i
+    targets = np.repeat(ids, counts)                               # [P]
+    # Pair p = first[i] + k (k = 0..counts[i]-1) of centre i has context position
+    # i - reach_l[i] + k, plus 1 once k >= reach_l[i] to step over the centre itself.
+    p = np.arange(len(targets))                                    # [P]
+    position = np.repeat(np.arange(len(ids)) - reach_l - first, counts) + p
+    position += p >= np.repeat(first + reach_l, counts)
+    return targets, ids[position]
+
+
+def make_cbow_examples(encoded: Sequence[np.ndarray], window: int = 5,
+                       rng: np.random.Generator | int | None = None,
+                       keep_prob: np.ndarray | None = None, *,
+                       pad_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One epoch of CBOW examples (context window -> centre word) as arrays.
+
+    Args:
+        encoded, window, rng, keep_prob: as in `make_skipgram_pairs`.
+        pad_id: id written into unused context slots; must exceed every word id. Pass
+            `len(vocab)`: a sampler over `range_max=len(vocab)` never draws it, and an
+            `Embedding(len(vocab) + 1, ...)` has a row for it that the mask zeroes.
+
+    Returns:
+        contexts: int64 [M, 2*window]; slot k holds the token at offset (-window..-1,
+            +1..+window)[k] from the centre, or `pad_id` when that offset is beyond w_i or
+            outside the sentence.
+        counts: int64 [M], number of real context tokens (>= 1); the mask is
+            `contexts != pad_id`, the CBOW mean is sum(masked vectors) / counts.
+        targets: int64 [M], the centre words, in corpus order (M <= N').
+    """
+    ids, sentence, window, keep_prob = _prepare(encoded, window, keep_prob)
+    pad_id = _check_pad_id(pad_id, int(ids.max()))
+    return _cbow_epoch(ids, sentence, window, keep_prob, np.random.default_rng(rng), pad_id)
+
+
+def _cbow_epoch(ids, sentence, window, keep_prob, rng, pad_id):
+    ids, sentence = _subsample(ids, sentence, keep_prob, rng)
+    if ids.size == 0:
+        return (np.zeros((0, 2 * window), np.int64), np.zeros(0, np.int64),
+                np.zeros(0, np.int64))
+    reach_l, reach_r = _reaches(sentence, window, rng)
+    counts = reach_l + reach_r                                     # [N]
+    has = counts > 0                                               # skip context-less centres
+    centre = np.flatnonzero(has)                                   # [M]
+    reach_l, reach_r = reach_l[has], reach_r[has]
+    # Slots -window..-1, +1..+window; slot with offset o is used when -reach_l <= o <= reach_r.
+    offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])  # [2w]
+    used = (offsets >= -reach_l[:, None]) & (offsets <= reach_r[:, None])       # [M, 2w]
+    position = np.clip(centre[:, None] + offsets, 0, len(ids) - 1)              # [M, 2w]
+    contexts = np.where(used, ids[position], pad_id)                            # [M, 2w]
+    return contexts, counts[has], ids[centre]
+
+
+def _shuffle_together(arrays, rng):
+    """Applies one uniform random permutation to the rows of every array.
+
+    Two [P] id arrays (skip-gram) are packed as target * 2^32 + context into one int64 and
+    shuffled in place, ~3x faster than gathering both through a permutation (ids < 2^31).
+    """
+    if len(arrays) == 2 and arrays[0].ndim == 1:
+        targets, contexts = arrays
+        packed = (targets << 32) | contexts                        # [P] int64
+        rng.shuffle(packed)
+        return packed >> 32, packed & 0xFFFFFFFF
+    perm = rng.permutation(len(arrays[-1]))
+    return tuple(a[perm] for a in arrays)
+
+
+def _epoch_dataset(make_epoch, signature, batch_size, seed, shuffle, epochs):
+    """A tf.data.Dataset of `epochs` epochs per iteration; epoch k is seeded by [seed, k].
+
+    Each epoch's arrays are computed in numpy, permuted, cut into a [n_full, B, ...] block of
+    full batches plus a [1, r, ...] remainder and handed to TF in one piece; `unbatch` then
+    yields the batches, so tf.data does no per-example work and Python runs once per epoch.
+    The `prefetch(1)` between the two lets the next epoch be computed while TF serves the
+    batches of the current one.
+    """
+    import tensorflow as tf
+
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer))
+                               or epochs < 1):
+        raise ValueError(f"epochs must be None (endless) or an int >= 1, got {epochs!r}")
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (1 << 63))
+    batch_size = int(batch_size)
+    epoch_counter = itertools.count()  # global over iterations: every epoch is a fresh draw
+
+    def blocks():
+        for _ in (range(epochs) if epochs is not None else itertools.count()):
+            rng = np.random.default_rng([seed, next(epoch_counter)])
+            arrays = make_epoch(rng)
+            if shuffle:
+                # A full permutation of the epoch: better mixing than a shuffle buffer.
+                arrays = _shuffle_together(arrays, rng)
+            n = len(arrays[-1])
+            n_full = n // batch_size * batch_size
+            if n_full:
+                yield tuple(a[:n_full].reshape((-1, batch_size) + a.shape[1:]) for a in arrays)
+            if n > n_full:
+                yield tuple(a[None, n_full:] for a in arrays)
+
+    spec = tuple(tf.TensorSpec((None,) + tuple(s.shape), s.dtype) for s in signature)
+    ds = tf.data.Dataset.from_generator(blocks, output_signature=spec)
+    return ds.prefetch(1).unbatch().prefetch(tf.data.AUTOTUNE)
+
+
+def skipgram_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size: int = 1024,
+                     seed: int | None = 0, keep_prob: np.ndarray | None = None,
+                     shuffle: bool = True, epochs: int | None = 1):
+    """A `tf.data.Dataset` of skip-gram batches `(targets [B], contexts [B])`, int64.
+
+    One iteration over the dataset yields `epochs` epochs (None: endless, for Keras'
+    `steps_per_epoch`). Every epoch, including those of later iterations (each Keras epoch,
+    each `repeat`), draws fresh subsampling and windows from `np.random.default_rng([seed,
+    k])`, k = 0, 1, ... counting the epochs this dataset object has generated; so with
+    `shuffle=False`, epoch k equals `make_skipgram_pairs(encoded, window,
+    np.random.default_rng([seed, k]), keep_prob)`. An epoch is computed in one vectorised
+    pass, fully permuted when `shuffle` (instead of a shuffle buffer), and cut into batches
+    of `batch_size`; the last batch of each epoch may be smaller.
+
+    Args:
+        encoded: sentences as 1-D int id arrays (`Vocabulary.encode`).
+        window: maximal half-window (>= 1).
+        batch_size: examples per batch.
+        seed: int seed; None draws a random one.
+        keep_prob: optional [V] subsampling keep probabilities.
+        shuffle: permute each epoch's pairs (False: corpus order).
+        epochs: epochs per iteration over the dataset (>= 1), or None for endless.
+
+    Raises:
+        ValueError, TypeError: as `make_skipgram_pairs`, raised here before any TF op runs.
+    """
+    ids, sentence, window, keep_prob = _prepare(encoded, window, keep_prob)
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None], tf.int64)
+    return _epoch_dataset(lambda rng: _skipgram_epoch(ids, sentence, window, keep_prob, rng),
+                          (spec, spec), batch_size, seed, shuffle, epochs)
+
+
+def cbow_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size: int = 1024,
+                 seed: int | None = 0, keep_prob: np.ndarray | None = None,
+                 shuffle: bool = True, epochs: int | None = 1, *, pad_id: int):
+    """A `tf.data.Dataset` of CBOW batches `(contexts [B, 2*window], counts [B], targets [B])`.
+
+    Epochs, seeding and batching as in `skipgram_dataset`; the arrays are those of
+    `make_cbow_examples` (unused context slots hold `pad_id`: pass `len(vocab)`).
+    """
+    ids, sentence, window, keep_prob = _prepare(encoded, window, keep_prob)
+    pad_id = _check_pad_id(pad_id, int(ids.max()))
+    import tensorflow as tf
+
+    signature = (tf.TensorSpec([None, 2 * window], tf.int64), tf.TensorSpec([None], tf.int64),
+                 tf.TensorSpec([None], tf.int64))
+    return _epoch_dataset(lambda rng: _cbow_epoch(ids, sentence, window, keep_prob, rng, pad_id),
+                          signature, batch_size, seed, shuffle, epochs)
