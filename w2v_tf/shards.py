@@ -42,7 +42,9 @@ def _unwrap(x):
     """A Keras 3 `keras.Variable` exposes its backend `tf.Variable` as `.value`."""
     if type(x).__module__.startswith("keras") and hasattr(x, "value") and hasattr(x, "assign"):
         return x.value
-    return x
+    if isinstance(x, (tf.Tensor, tf.Variable)) or hasattr(x, "_as_graph_element"):
+        return x
+    return tf.convert_to_tensor(x)   # numpy arrays and the like
 
 
 def shard_sizes(shards: Sequence) -> List[int]:

@@ -1,0 +1,84 @@
+"""The Keras layer: trains inside `model.fit` with keras.Input (where tf.nn.* fails), returns
+full logits outside training, and its training loss is the functional loss on its own table."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from w2v_tf import full_logits, negative_sampling_loss, sampled_softmax_loss
+from w2v_tf.layers import FULL_LOSSES, SAMPLED_LOSSES, SampledSoftmaxLayer
+
+V, D = 40, 8
+
+
+def _data(n=2048, seed=0):
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(V, D)).astype(np.float32)
+    x = rng.normal(size=(n, D)).astype(np.float32)
+    y = np.argmax(x @ w.T, axis=1)[:, None].astype(np.int64)
+    return x, y
+
+
+def test_tf_nn_rejects_keras_tensors():
+    h = keras.Input((D,))
+    y = keras.Input((1,), dtype="int64")
+    with pytest.raises(ValueError, match="KerasTensor"):
+        tf.nn.sampled_softmax_loss(tf.zeros((V, D)), tf.zeros(V), y, h, 5, V)
+
+
+@pytest.mark.parametrize("loss", SAMPLED_LOSSES + FULL_LOSSES)
+def test_functional_model_fits_with_every_loss(loss):
+    keras.utils.set_random_seed(0)
+    x, y = _data()
+    h = keras.Input((D,))
+    lab = keras.Input((1,), dtype="int64")
+    out = SampledSoftmaxLayer(V, num_sampled=10, loss=loss, seed=1)(h, lab)
+    model = keras.Model([h, lab], out)
+    model.compile(keras.optimizers.Adam(0.05))
+    hist = model.fit([x, y], epochs=3, batch_size=256, verbose=0).history["loss"]
+    assert hist[-1] < 0.95 * hist[0]
+    logits = model.predict([x, y], verbose=0)
+    assert logits.shape == (len(x), V)
+    assert (logits.argmax(1) == y[:, 0]).mean() > 0.15     # chance is 1/40
+
+
+def test_inference_returns_full_logits_and_training_the_sampled_loss():
+    layer = SampledSoftmaxLayer(V, num_sampled=6, loss="neg", bias_initializer="random_normal")
+    x, y = _data(16)
+    logits = layer(x)
+    np.testing.assert_allclose(logits.numpy(), full_logits(layer.kernel, layer.bias, x).numpy(),
+                               rtol=1e-6)
+    np.testing.assert_allclose(logits.numpy(),
+                               x @ layer.kernel.numpy().T + layer.bias.numpy(), rtol=1e-5, atol=1e-5)
+    sv = (np.arange(6), np.full((16, 1), 0.2, np.float32), np.full(6, 0.2, np.float32))
+    layer.sampler = lambda labels: sv
+    got = layer(x, y, training=True)
+    want = negative_sampling_loss(layer.kernel, layer.bias, y, x, 6, V, sampled_values=sv)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    assert got.shape == (16,)
+
+
+def test_sampler_callable_receives_labels():
+    seen = []
+
+    def sampler(labels):
+        seen.append(labels.shape)
+        return (tf.constant([1, 2, 3], tf.int64), tf.fill(tf.shape(labels), 0.1),
+                tf.fill([3], 0.1))
+    layer = SampledSoftmaxLayer(V, num_sampled=3, sampler=sampler)
+    x, y = _data(5)
+    loss = layer(x, y[:, 0], training=True)
+    assert seen == [(5, 1)]
+    want = sampled_softmax_loss(layer.kernel, layer.bias, y, x, 3, V,
+                                sampled_values=sampler(tf.constant(y)))
+    np.testing.assert_allclose(loss.numpy(), want.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(num_classes=10, loss="hinge"), "`loss` must be one of"),
+    (dict(num_classes=0), "`num_classes` must be >= 1"),
+    (dict(num_classes=10, num_sampled=0), "`num_sampled` must be >= 1"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SampledSoftmaxLayer(**kwargs)
