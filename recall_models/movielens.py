@@ -111,19 +111,32 @@ def read_lines(path, encoding: str) -> tuple[list[str], np.ndarray]:
     return lines, np.asarray(numbers, dtype=np.int64)
 
 
-def split_fields(lines, numbers, sep: str, ncols: int, path) -> list[list[str]]:
-    """Splits each line on `sep`; every line must have exactly `ncols` fields."""
-    rows = [line.split(sep) for line in lines]
-    for row, number in zip(rows, numbers):
-        if len(row) != ncols:
-            raise DataFormatError(path, int(number), f"expected {ncols} fields separated by "
-                                  f"{sep!r}, found {len(row)}")
-    return rows
+def split_fields(lines, numbers, sep: str, ncols: int, path) -> np.ndarray:
+    """Splits each line on `sep` into a str array [len(lines), ncols].
+
+    Every line must hold exactly ncols - 1 separators. Counting them first lets the split
+    run once over the joined text (1M ML-1M lines in about a second, not a Python list
+    per line).
+    """
+    seps = np.fromiter((line.count(sep) for line in lines), np.int64, len(lines))
+    bad = np.flatnonzero(seps != ncols - 1)
+    if len(bad):
+        i = int(bad[0])
+        raise DataFormatError(path, int(numbers[i]), f"expected {ncols} fields separated by "
+                              f"{sep!r}, found {seps[i] + 1}")
+    if not lines:
+        return np.empty((0, ncols), dtype=str)
+    flat = "\n".join(lines).replace(sep, "\n").split("\n")
+    return np.array(flat, dtype=str).reshape(len(lines), ncols)
 
 
 def to_numbers(values, numbers, path, column: str, integer: bool) -> np.ndarray:
     """Converts strings to int64 (`integer`) or float64, pointing at the first bad line."""
-    series = pd.Series(values, dtype=object).astype(str).str.strip()
+    try:                                  # fast path: numpy parses clean decimal text
+        return np.asarray(values, dtype=str).astype(np.int64 if integer else np.float64)
+    except (ValueError, OverflowError):
+        pass
+    series = pd.Series(list(values), dtype=object).astype(str).str.strip()
     parsed = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(parsed)
     if integer:
@@ -132,7 +145,7 @@ def to_numbers(values, numbers, path, column: str, integer: bool) -> np.ndarray:
         i = int(np.argmax(bad))
         kind = "an integer" if integer else "a number"
         raise DataFormatError(path, int(numbers[i]),
-                              f"{column} is {values[i]!r}, expected {kind}")
+                              f"{column} is {str(values[i])!r}, expected {kind}")
     return parsed.astype(np.int64) if integer else parsed
 
 
@@ -148,22 +161,22 @@ def _ratings_frame(cols, numbers, path, has_rating=True) -> pd.DataFrame:
 
 
 def _users_frame(ids, gender, age, occupation, zips, numbers, path) -> pd.DataFrame:
-    age = [a if a.strip() else "-1" for a in age]
+    age = [str(a) if str(a).strip() else "-1" for a in age]
     return pd.DataFrame({
         "user_id": to_numbers(ids, numbers, path, "user id", integer=True),
-        "gender": pd.Series([g.strip().upper() for g in gender], dtype=object),
+        "gender": pd.Series([str(g).strip().upper() for g in gender], dtype=object),
         "age": to_numbers(age, numbers, path, "age", integer=True).astype(np.int32),
-        "occupation": pd.Series([o.strip() for o in occupation], dtype=object),
-        "zip_code": pd.Series([z.strip() for z in zips], dtype=object),
+        "occupation": pd.Series([str(o).strip() for o in occupation], dtype=object),
+        "zip_code": pd.Series([str(z).strip() for z in zips], dtype=object),
     })
 
 
 def _items_frame(ids, titles, years, genres, numbers, path) -> pd.DataFrame:
     return pd.DataFrame({
         "item_id": to_numbers(ids, numbers, path, "item id", integer=True),
-        "title": pd.Series(titles, dtype=object),
+        "title": pd.Series([str(t) for t in titles], dtype=object),
         "year": np.asarray(years, dtype=np.int32),
-        "genres": pd.Series([tuple(g) for g in genres], dtype=object),
+        "genres": pd.Series([tuple(str(x) for x in g) for g in genres], dtype=object),
     })
 
 
@@ -184,7 +197,10 @@ def split_title_year(title: str) -> tuple[str, int]:
 
 
 def _columns(rows, ncols):
-    return [[row[j] for row in rows] for j in range(ncols)] if rows else [[]] * ncols
+    """Columns of a [n, ncols] str array (or of a list of rows)."""
+    if isinstance(rows, np.ndarray):
+        return [rows[:, j] for j in range(ncols)]
+    return [[row[j] for row in rows] for j in range(ncols)]
 
 
 # --------------------------------------------------------------------------- formats
@@ -207,7 +223,7 @@ def read_ml100k(directory, encoding: str = "latin-1") -> RawData:
     path = d / "u.item"
     if path.exists():
         lines, nums = read_lines(path, encoding)
-        rows = split_fields(lines, nums, "|", 5 + len(ML100K_GENRES), path)
+        rows = split_fields(lines, nums, "|", 5 + len(ML100K_GENRES), path).tolist()
         titles, years, genres = [], [], []
         for row, number in zip(rows, nums):
             title, year = split_title_year(row[1])
