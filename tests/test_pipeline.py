@@ -1,0 +1,243 @@
+"""The vectorised skip-gram/CBOW pipeline against a per-word Python loop (word2vec.c's order).
+
+The oracle consumes the same numpy Generator in the documented order (subsampling uniforms
+[N], then window draws b [N']) and walks sentences word by word as word2vec.c does, so the
+vectorised arrays must equal it exactly. Statistical tests check the shrunk window itself.
+"""
+import numpy as np
+import pytest
+
+from w2v_tf.pipeline import (cbow_dataset, effective_window_counts, make_cbow_examples,
+                             make_skipgram_pairs, skipgram_dataset)
+
+
+def _random_corpus(seed, n_sentences=40, vocab_size=30, max_len=25):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, vocab_size, int(rng.integers(1, max_len))).astype(np.int64)
+            for _ in range(n_sentences)]
+
+
+def _oracle_sentences(encoded, window, rng, keep_prob):
+    """Subsample per token, then draw b_i per surviving token; returns sentences and w_i."""
+    sentences = [np.asarray(s) for s in encoded]
+    if keep_prob is not None:
+        flat = np.concatenate(sentences)
+        keep = rng.random(len(flat)) < keep_prob[flat]
+        bounds = np.cumsum([0] + [len(s) for s in sentences])
+        sentences = [s[keep[a:b]] for s, a, b in zip(sentences, bounds[:-1], bounds[1:])]
+    n = sum(len(s) for s in sentences)
+    eff = iter((window - rng.integers(0, window, size=n)).tolist())
+    return [(s.tolist(), [next(eff) for _ in s]) for s in sentences]
+
+
+def oracle_skipgram(encoded, window, rng, keep_prob=None):
+    pairs = []
+    for sentence, effs in _oracle_sentences(encoded, window, rng, keep_prob):
+        for i, (word, w) in enumerate(zip(sentence, effs)):
+            for j in range(i - w, i + w + 1):
+                if j != i and 0 <= j < len(sentence):
+                    pairs.append((word, sentence[j]))
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def oracle_cbow(encoded, window, rng, keep_prob, pad_id):
+    rows, counts, targets = [], [], []
+    for sentence, effs in _oracle_sentences(encoded, window, rng, keep_prob):
+        for i, (word, w) in enumerate(zip(sentence, effs)):
+            row = [sentence[i + o] if abs(o) <= w and 0 <= i + o < len(sentence) else pad_id
+                   for o in list(range(-window, 0)) + list(range(1, window + 1))]
+            if any(x != pad_id for x in row):
+                rows.append(row)
+                counts.append(sum(x != pad_id for x in row))
+                targets.append(word)
+    return (np.array(rows, np.int64).reshape(-1, 2 * window), np.array(counts, np.int64),
+            np.array(targets, np.int64))
+
+
+def _keep_prob(vocab_size, use):
+    return np.linspace(0.2, 1.0, vocab_size) if use else None
+
+
+@pytest.mark.parametrize("window", [1, 2, 5, 8])
+@pytest.mark.parametrize("subsample", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_skipgram_pairs_equal_word_loop(window, subsample, seed):
+    encoded = _random_corpus(seed)
+    keep_prob = _keep_prob(30, subsample)
+    targets, contexts = make_skipgram_pairs(encoded, window, np.random.default_rng(seed),
+                                            keep_prob)
+    expected = oracle_skipgram(encoded, window, np.random.default_rng(seed), keep_prob)
+    assert targets.dtype == contexts.dtype == np.int64
+    np.testing.assert_array_equal(np.stack([targets, contexts], 1), expected)
+    counts = effective_window_counts(encoded, window, np.random.default_rng(seed), keep_prob)
+    assert counts.sum() == len(targets)
+
+
+@pytest.mark.parametrize("window", [1, 3, 5])
+@pytest.mark.parametrize("subsample", [False, True])
+def test_cbow_examples_equal_word_loop(window, subsample):
+    encoded = _random_corpus(7 + window)
+    keep_prob = _keep_prob(30, subsample)
+    got = make_cbow_examples(encoded, window, np.random.default_rng(3), keep_prob, pad_id=30)
+    expected = oracle_cbow(encoded, window, np.random.default_rng(3), keep_prob, pad_id=30)
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g, e)
+    np.testing.assert_array_equal(got[1], (got[0] != 30).sum(1))
+
+
+def test_windows_never_cross_sentences():
+    # Sentence k uses ids 10k .. 10k+9, so a pair across sentences would mix decades.
+    rng = np.random.default_rng(0)
+    encoded = [10 * k + rng.integers(0, 10, int(rng.integers(1, 12))) for k in range(50)]
+    targets, contexts = make_skipgram_pairs(encoded, 5, rng)
+    np.testing.assert_array_equal(targets // 10, contexts // 10)
+    ctx, _, tgt = make_cbow_examples(encoded, 5, rng, pad_id=500)
+    real = ctx != 500
+    np.testing.assert_array_equal((ctx // 10)[real], np.broadcast_to(tgt[:, None] // 10,
+                                                                      ctx.shape)[real])
+
+
+def test_single_word_sentences_give_nothing():
+    encoded = [np.array([3]), np.array([4])]
+    targets, _ = make_skipgram_pairs(encoded, 5, 0)
+    contexts, counts, _ = make_cbow_examples(encoded, 5, 0, pad_id=5)
+    assert len(targets) == 0 and contexts.shape == (0, 10) and len(counts) == 0
+
+
+@pytest.mark.parametrize("window", [2, 5, 10])
+def test_effective_window_is_uniform(window):
+    """Inside one long sentence each centre yields 2 w_i pairs, w_i ~ U{1..window}.
+
+    n = 200k centres (edges excluded). Each frequency is within 5 binomial standard
+    deviations of 1/window (false alarm ~6e-7 per cell); the mean pair count 2 E[w] =
+    window + 1 within 5 standard errors (sd of 2w is 2*sqrt((window^2-1)/12)).
+    """
+    n = 200_000
+    counts = effective_window_counts([np.zeros(n + 2 * window, np.int64)], window,
+                                     np.random.default_rng(window))
+    inner = counts[window:-window]
+    assert np.all(inner % 2 == 0)
+    freq = np.bincount(inner // 2, minlength=window + 1)[1:] / n
+    sd = np.sqrt((1 / window) * (1 - 1 / window) / n)
+    np.testing.assert_array_less(np.abs(freq - 1 / window), 5 * sd)
+    se = 2 * np.sqrt((window ** 2 - 1) / 12) / np.sqrt(n)
+    assert abs(inner.mean() - (window + 1)) < 5 * se + 1e-12
+
+
+def test_context_distance_distribution():
+    """A context at distance d is used with probability (window - d + 1) / window.
+
+    Pairs at distance d per centre ~ 2 * Bernoulli((window-d+1)/window); 5 binomial sd.
+    """
+    window, n = 5, 100_000
+    encoded = [np.arange(n + 2 * window, dtype=np.int64)]  # id = position
+    targets, contexts = make_skipgram_pairs(encoded, window, np.random.default_rng(0))
+    inner = (targets >= window) & (targets < n + window)
+    dist = np.abs(targets - contexts)[inner]
+    for d in range(1, window + 1):
+        p = (window - d + 1) / window
+        rate = np.sum(dist == d) / (2 * n)
+        assert abs(rate - p) < 5 * np.sqrt(p * (1 - p) / n) + 1e-12, (d, rate, p)
+
+
+def test_subsampling_applied_before_windowing():
+    """A dropped token frees its slot: the survivors become neighbours (word2vec.c)."""
+    encoded = [np.array([0, 1, 0, 1, 0, 1], np.int64)]
+    keep_prob = np.array([1.0, 0.0])  # drop every 1
+    targets, contexts = make_skipgram_pairs(encoded, 1, 0, keep_prob)
+    np.testing.assert_array_equal(targets, [0, 0, 0, 0])
+    np.testing.assert_array_equal(contexts, [0, 0, 0, 0])  # 0-0 pairs at former distance 2
+
+
+def test_subsample_rate_in_pipeline():
+    """Per-word survival over 100k tokens matches keep_prob within 5 binomial sd."""
+    rng = np.random.default_rng(0)
+    keep_prob = np.array([0.1, 0.5, 1.0])
+    encoded = [rng.integers(0, 3, 1000) for _ in range(100)]
+    n_tokens = np.bincount(np.concatenate(encoded), minlength=3)
+    counts = effective_window_counts(encoded, 1, np.random.default_rng(1), keep_prob)
+    kept_total = len(counts)
+    expected = float(np.sum(n_tokens * keep_prob))
+    sd = np.sqrt(np.sum(n_tokens * keep_prob * (1 - keep_prob)))
+    assert abs(kept_total - expected) < 5 * sd
+
+
+def _collect(ds):
+    parts = [tuple(t.numpy() for t in batch) for batch in ds]
+    return parts, tuple(np.concatenate(p) for p in zip(*parts))
+
+
+@pytest.mark.parametrize("batch_size", [7, 64])
+def test_skipgram_dataset_epochs_match_arrays(batch_size):
+    encoded = _random_corpus(4)
+    keep_prob = _keep_prob(30, True)
+    ds = skipgram_dataset(encoded, 3, batch_size, seed=11, keep_prob=keep_prob, shuffle=False)
+    for epoch in range(2):  # each iteration is the next epoch, seeded [seed, epoch]
+        batches, (t, c) = _collect(ds)
+        et, ec = make_skipgram_pairs(encoded, 3, np.random.default_rng([11, epoch]), keep_prob)
+        np.testing.assert_array_equal(t, et)
+        np.testing.assert_array_equal(c, ec)
+        sizes = [len(b[0]) for b in batches]
+        assert all(s == batch_size for s in sizes[:-1]) and 1 <= sizes[-1] <= batch_size
+        assert batches[0][0].dtype == np.int64
+
+
+def test_skipgram_dataset_shuffle_is_a_permutation_and_reproducible():
+    encoded = _random_corpus(5)
+    ds = skipgram_dataset(encoded, 4, 50, seed=3)
+    _, (t, c) = _collect(ds)
+    et, ec = make_skipgram_pairs(encoded, 4, np.random.default_rng([3, 0]))
+    pairs = sorted(zip(t.tolist(), c.tolist()))
+    assert pairs == sorted(zip(et.tolist(), ec.tolist()))
+    assert not np.array_equal(t, et)  # actually shuffled
+    _, (t2, c2) = _collect(skipgram_dataset(encoded, 4, 50, seed=3))
+    np.testing.assert_array_equal(t, t2)
+    np.testing.assert_array_equal(c, c2)
+    _, (t3, _) = _collect(ds)  # second pass = epoch 1: new windows, new order
+    assert not np.array_equal(t, t3[:len(t)])
+
+
+def test_dataset_epochs_argument():
+    encoded = _random_corpus(6)
+    _, (t, _) = _collect(skipgram_dataset(encoded, 2, 32, seed=0, shuffle=False, epochs=3))
+    expected = [make_skipgram_pairs(encoded, 2, np.random.default_rng([0, k]))[0]
+                for k in range(3)]
+    np.testing.assert_array_equal(t, np.concatenate(expected))
+    endless = skipgram_dataset(encoded, 2, 32, seed=0, shuffle=False, epochs=None)
+    n_batches = sum(1 for _ in endless.take(3 * len(t) // 32))
+    assert n_batches == 3 * len(t) // 32
+
+
+def test_cbow_dataset_matches_arrays():
+    encoded = _random_corpus(8)
+    ds = cbow_dataset(encoded, 3, 16, seed=2, shuffle=False, pad_id=30)
+    batches, (ctx, cnt, tgt) = _collect(ds)
+    expected = make_cbow_examples(encoded, 3, np.random.default_rng([2, 0]), pad_id=30)
+    for g, e in zip((ctx, cnt, tgt), expected):
+        np.testing.assert_array_equal(g, e)
+    assert batches[0][0].shape == (16, 6)
+    _, (ctx_s, cnt_s, tgt_s) = _collect(cbow_dataset(encoded, 3, 16, seed=2, pad_id=30))
+    rows = sorted(map(tuple, np.column_stack([ctx, cnt, tgt]).tolist()))
+    assert rows == sorted(map(tuple, np.column_stack([ctx_s, cnt_s, tgt_s]).tolist()))
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda e: make_skipgram_pairs(e, 0), ValueError, "window must be an int >= 1, got 0"),
+    (lambda e: make_skipgram_pairs(e, 2.5), ValueError, "window"),
+    (lambda e: make_skipgram_pairs([], 2), ValueError, "encoded is empty"),
+    (lambda e: make_skipgram_pairs([np.array([], np.int64)], 2), ValueError, "no word ids"),
+    (lambda e: make_skipgram_pairs([np.array([1, -2])], 2), ValueError, ">= 0"),
+    (lambda e: make_skipgram_pairs([np.array([1.5])], 2), TypeError, "int array"),
+    (lambda e: make_skipgram_pairs(np.arange(5), 2), TypeError, "list of 1-D"),
+    (lambda e: make_skipgram_pairs(e, 2, 0, np.ones(3)), ValueError, "keep_prob"),
+    (lambda e: make_skipgram_pairs(e, 2, 0, np.full(30, 1.5)), ValueError, r"\[0, 1\]"),
+    (lambda e: make_cbow_examples(e, 2, 0, pad_id=5), ValueError, "pad_id"),
+    (lambda e: skipgram_dataset(e, 0), ValueError, "window"),
+    (lambda e: skipgram_dataset(e, 2, batch_size=0), ValueError, "batch_size"),
+    (lambda e: skipgram_dataset(e, 2, epochs=0), ValueError, "epochs"),
+    (lambda e: cbow_dataset(e, 2, pad_id=29), ValueError, "pad_id"),
+    (lambda e: cbow_dataset([], 2, pad_id=29), ValueError, "encoded is empty"),
+])
+def test_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call(_random_corpus(0))
