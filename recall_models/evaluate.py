@@ -21,7 +21,8 @@ Result layout (stable: the README table and the model issues read it; `--json` p
      "unfiltered": {... same keys ...},
      "ks": [10, 20, 50, 100], "num_users": U, "num_items": I - 1 (catalogue, no padding)}
 
-"filtered" is present only when an exclusion set is given.
+"filtered" is present only when an exclusion set is given; with `approximate=` the
+result also holds "approximate": {"index": "hnsw", "recall_vs_exact": {mode: recall}}.
 """
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ def _report(search, targets, exclude, ks, num_items) -> dict:
 
 def evaluate_retrieval(user_vectors, item_vectors, targets, exclude=None, ks=KS,
                        backend: str = "tf", mask=None, index=None,
-                       progress: bool = False) -> dict:
+                       approximate: str | None = None, progress: bool = False) -> dict:
     """Metrics of embedding retrieval: score(u, i) = max over active interests <x_uj, e_i>.
 
     Args:
@@ -109,6 +110,10 @@ def evaluate_retrieval(user_vectors, item_vectors, targets, exclude=None, ks=KS,
         backend: "tf" or "faiss" (exact unless `index` is approximate).
         mask: bool [U, K] active interests.
         index: faiss index from `retrieval.build_index` (backend "faiss").
+        approximate: None, "hnsw" or "ivf": metrics come from that faiss index (default
+            parameters of `retrieval.build_index`), and the result gains
+            "approximate": {"index": kind, "recall_vs_exact": {mode: overlap of the
+            top-max(ks) lists with exact TF search}}.
         progress: tqdm bar.
 
     Returns:
@@ -116,12 +121,26 @@ def evaluate_retrieval(user_vectors, item_vectors, targets, exclude=None, ks=KS,
     """
     ks = _check_ks(ks)
     num_items = np.shape(item_vectors)[0]
+    if approximate is not None:
+        if approximate not in ("hnsw", "ivf"):
+            raise ValueError(f"approximate={approximate!r}, expected None, 'hnsw' or 'ivf'")
+        backend, index = "faiss", retrieval.build_index(item_vectors, approximate)
+    recall = {}
 
     def search(excl):
-        return retrieval.search_vectors(user_vectors, item_vectors, max(ks), exclude=excl,
-                                        mask=mask, backend=backend, index=index,
-                                        progress=progress)
-    return _report(search, targets, exclude, ks, num_items)
+        found = retrieval.search_vectors(user_vectors, item_vectors, max(ks), exclude=excl,
+                                         mask=mask, backend=backend, index=index,
+                                         progress=progress)
+        if approximate is not None:
+            _, exact = retrieval.search_vectors(user_vectors, item_vectors, max(ks),
+                                                exclude=excl, mask=mask, backend="tf")
+            recall["filtered" if excl is not None else "unfiltered"] = retrieval.overlap(
+                found[1], exact)
+        return found
+    out = _report(search, targets, exclude, ks, num_items)
+    if approximate is not None:
+        out["approximate"] = {"index": approximate, "recall_vs_exact": recall}
+    return out
 
 
 def evaluate_scores(scorer, num_items: int, targets, exclude=None, ks=KS,

@@ -298,3 +298,21 @@ def test_evaluate_cli_json_last_line(capsys, ml100k):
                                     for k in (10, 20, 50, 100)} | {"mrr"}
     assert evaluate_cli.main(parser.parse_args(["--model", "mostpop", "--neighbours",
                                                 "5"])) == 1
+
+
+def test_evaluate_retrieval_approximate_reports_recall_against_exact(rng):
+    users = rng.normal(size=(150, 8)).astype(np.float32)
+    items = rng.normal(size=(2000, 8)).astype(np.float32)
+    targets = rng.integers(1, 2000, size=150)
+    exclude = random_exclusions(rng, 150, 2000, 30)
+    exact = evaluate_retrieval(users, items, targets, exclude=exclude)
+    approx = evaluate_retrieval(users, items, targets, exclude=exclude, approximate="ivf")
+    recall = approx["approximate"]["recall_vs_exact"]
+    assert approx["approximate"]["index"] == "ivf" and set(recall) == {"filtered",
+                                                                       "unfiltered"}
+    # Default IVF probes 8 of ~44 lists: clearly approximate but far better than chance
+    # (100 / 2000 = 0.05).
+    assert 0.2 < recall["unfiltered"] < 1.0
+    assert exact["unfiltered"] != approx["unfiltered"] or recall["unfiltered"] == 1.0
+    with pytest.raises(ValueError, match="approximate='lsh'"):
+        evaluate_retrieval(users, items, targets, approximate="lsh")
