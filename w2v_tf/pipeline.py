@@ -229,7 +229,8 @@ def _shuffle_together(arrays, rng):
     Two [P] id arrays (skip-gram) are packed as target * 2^32 + context into one int64 and
     shuffled in place, ~3x faster than gathering both through a permutation (ids < 2^31).
     """
-    if len(arrays) == 2 and arrays[0].ndim == 1:
+    if len(arrays) == 2 and arrays[0].ndim == 1 and arrays[0].size \
+            and max(arrays[0].max(), arrays[1].max()) < 2**31:
         targets, contexts = arrays
         packed = (targets << 32) | contexts                        # [P] int64
         rng.shuffle(packed)
