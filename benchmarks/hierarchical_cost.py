@@ -10,8 +10,8 @@ backward step (loss and gradients w.r.t. the output vectors and h) of
 
 Both run inside one `tf.function` each, on `--threads` CPU threads (default 1, so that the
 figure measures work rather than contention on a shared machine); times are the fastest of
-repeated steps (the median is in the JSON), divided by the batch size. Prints a table (the last line is one JSON object with --json) and saves a
-log-x plot of time per example vs V.
+repeated steps (the median is in the JSON), divided by the batch size. Prints a table (the
+last line is one JSON object with --json) and saves a log-log plot of time per example vs V.
 
 Examples:
   python benchmarks/hierarchical_cost.py --quick

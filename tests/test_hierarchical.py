@@ -216,10 +216,14 @@ def test_layer_starts_at_zero_like_word2vec_and_log_prob_is_minus_the_loss():
 
 def test_graph_mode_and_a_keras_model_round_trip(tmp_path):
     tree, inner, h, words = random_setup(200, 8, 10, 4, np.float32)
+    # First use inside a tf.function (the tree's cached constants must not belong to it) ...
+    graph_fn = tf.function(lambda a, b, c: hierarchical_softmax_loss(a, b, c, tree))
+    graph = graph_fn(tf.constant(inner), tf.constant(h), tf.constant(words))
+    # ... then eagerly and in a second trace (another batch size).
     eager = hierarchical_softmax_loss(inner, h, words, tree)
-    graph = tf.function(lambda a, b, c: hierarchical_softmax_loss(a, b, c, tree))(
-        tf.constant(inner), tf.constant(h), tf.constant(words))
     np.testing.assert_allclose(graph.numpy(), eager.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(graph_fn(inner[:, :], h[:3], words[:3]).numpy(),
+                               eager.numpy()[:3], rtol=1e-6)
 
     h_in = keras.Input((8,))
     w_in = keras.Input((1,), dtype="int32")

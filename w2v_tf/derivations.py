@@ -210,8 +210,16 @@ def two_class_softmax(x, W, b=None) -> np.ndarray:
 
 
 def logistic_of_difference(x, W, b=None) -> np.ndarray:
-    """s((w_1 - w_0).x + b_1 - b_0), `[N]`: equal to `two_class_softmax`, since dividing
-    numerator and denominator by exp(w_1.x + b_1) gives 1 / (1 + exp(-((w_1 - w_0).x + b_1 - b_0)))."""
+    """s((w_1 - w_0).x + b_1 - b_0), `[N]`: equal to `two_class_softmax`.
+
+    Dividing numerator and denominator of exp(a_1) / (exp(a_0) + exp(a_1)) by exp(a_1) gives
+    1 / (1 + exp(-(a_1 - a_0))) with a_i = w_i.x + b_i.
+
+    Args:
+        x: `[N, d]` inputs.
+        W: `[2, d]` one weight row per class.
+        b: `[2]` biases (default 0).
+    """
     x = _as_matrix("x", x)
     W = _as_matrix("W", W, rows=2, cols=x.shape[1])
     b = np.zeros(2) if b is None else _as_vector("b", b, 2)

@@ -96,10 +96,16 @@ class HuffmanTree:
         return float(np.dot(self.counts, self.code_lengths) / self.counts.sum())
 
     def as_tensors(self) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-        """(padded_codes, padded_points, mask, code_lengths) as TF constants, made once."""
+        """(padded_codes, padded_points, mask, code_lengths) as TF constants, made once.
+
+        Made eagerly (`tf.init_scope`) even when first asked for inside a `tf.function`, so
+        that the cached tensors belong to no graph and every later trace can capture them.
+        """
         if self._tensors is None:
-            self._tensors = (tf.constant(self.padded_codes), tf.constant(self.padded_points),
-                             tf.constant(self.mask), tf.constant(self.code_lengths))
+            with tf.init_scope():
+                self._tensors = (tf.constant(self.padded_codes),
+                                 tf.constant(self.padded_points),
+                                 tf.constant(self.mask), tf.constant(self.code_lengths))
         return self._tensors
 
 
