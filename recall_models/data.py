@@ -41,7 +41,11 @@ I = num_items including padding):
                         time order, padded with 0 on the right), length int32 [N] (number
                         of real items), label int32 [N] (encoded item id); `.mask` bool [N, L]
     valid_seen, test_seen  `ItemSets`: per user, every item before the held-out one
-                        (s_1..s_{n-2}, resp. s_1..s_{n-1}), for history-filtered metrics.
+                        (s_1..s_{n-2}, resp. s_1..s_{n-1}), for history-filtered metrics;
+                        valid_seen is also each user's full training sequence.
+    user_sequence      `ItemSets`: each user's whole sorted sequence s_1..s_n.
+
+Rows of `valid` and `test` are users 0..U-1 in order (`test.user[u] == u`).
 """
 from __future__ import annotations
 
