@@ -1,0 +1,127 @@
+"""Train YouTubeDNN or the MIND-like model on MovieLens with w2v_tf's sampled softmax.
+
+Keras `fit` with a progress bar, validation NDCG@10 (history-filtered, whole catalogue) after
+every epoch, the best epoch's weights in OUT/best.weights.h5, early stopping after
+--patience epochs without improvement, TensorBoard logs in OUT/logs, and resumption: run
+the same command again after an interruption and training continues after the last
+finished epoch (keras.callbacks.BackupAndRestore, OUT/backup). At the end the best weights
+are evaluated on the test items (filtered and unfiltered HR@K, NDCG@K, MRR) and written to
+OUT/results.json.
+
+Samplers (see recall_models/samplers.py): log_uniform (ids are sorted by frequency),
+unigram (training counts ^ 0.75), uniform, in_batch (the batch's labels, log-Q corrected;
+--num-sampled is ignored, S = --batch-size), mixed (in-batch plus --num-sampled uniform
+draws), full (full softmax, no sampling).
+
+With --json the last line is one JSON object:
+  {"model": ..., "sampler": ..., "num_sampled": ..., "seed": ..., "epochs_run": ...,
+   "best_epoch": ..., "seconds_per_epoch": ..., "history": [...],
+   "test": {"filtered": {"hr@10": ..., ...}, "unfiltered": {...}, ...}, ...}
+
+Examples:
+  python -m recall_models train --model youtubednn --sampler log_uniform --out runs/ytdnn
+  python -m recall_models train --model mind --sampler in_batch --epochs 20 --out runs/mind --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+HELP = "train YouTubeDNN or MIND with a sampled softmax; evaluate on the test items"
+
+MODEL_FLAGS = {
+    # flag: (type, model keyword, help)
+    "embedding-dim": (int, "embedding_dim", "history/item embedding size"),
+    "output-dim": (int, "output_dim", "user and item vector size"),
+    "temperature": (float, "temperature", "divide logits by this (training and serving)"),
+    "dropout": (float, "dropout", "dropout after each ReLU layer"),
+    "l2": (float, "l2", "L2 penalty on embeddings and tower kernels"),
+    "num-interests": (int, "num_interests", "mind: K, the most interest capsules"),
+    "pow-p": (float, "pow_p", "mind: label-aware attention power p ('inf' = hard)"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from recall_models.samplers import SAMPLERS
+    from recall_models.train import MODELS, TrainConfig
+    d = TrainConfig()
+    parser.add_argument("--model", default=d.model, choices=MODELS,
+                        help=f"model to train (default: {d.model})")
+    parser.add_argument("--dataset", default=d.dataset,
+                        help="'ml-100k' (fetched once), a directory of MovieLens files, or "
+                             f"the name of a folder in the cache (default: {d.dataset})")
+    parser.add_argument("--sampler", default=d.sampler, choices=SAMPLERS,
+                        help=f"negative sampler, or 'full' softmax (default: {d.sampler})")
+    parser.add_argument("--num-sampled", type=int, default=d.num_sampled,
+                        help="negatives per batch; uniform draws for 'mixed' "
+                             f"(default: {d.num_sampled})")
+    parser.add_argument("--epochs", type=int, default=d.epochs,
+                        help=f"most epochs (default: {d.epochs})")
+    parser.add_argument("--seed", type=int, default=d.seed, help="random seed (default: 0)")
+    parser.add_argument("--out", default=d.out,
+                        help=f"folder for checkpoints, logs and results (default: {d.out})")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size,
+                        help=f"examples per step (default: {d.batch_size})")
+    parser.add_argument("--learning-rate", type=float, default=d.learning_rate,
+                        help=f"Adam learning rate (default: {d.learning_rate})")
+    parser.add_argument("--patience", type=int, default=d.patience,
+                        help="stop after this many epochs without a better validation "
+                             f"NDCG@10 (default: {d.patience})")
+    parser.add_argument("--max-history", type=int, default=d.max_history,
+                        help=f"history cap (default: {d.max_history})")
+    parser.add_argument("--with-replacement", action="store_true",
+                        help="log_uniform/unigram/uniform draw with replacement (Q = S P) "
+                             "instead of unique ids")
+    parser.add_argument("--normalize", action="store_true",
+                        help="L2-normalise user and item vectors (use with --temperature)")
+    parser.add_argument("--no-bias", action="store_true", help="no item bias")
+    for flag, (kind, _, text) in MODEL_FLAGS.items():
+        parser.add_argument(f"--{flag}", type=kind, default=None,
+                            help=f"{text} (default: the model's)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as one JSON object on the last line")
+
+
+def config_from_args(args):
+    from recall_models.train import TrainConfig
+    hparams = {}
+    for flag, (_, key, _) in MODEL_FLAGS.items():
+        value = getattr(args, flag.replace("-", "_"))
+        if value is not None:
+            if key in ("num_interests", "pow_p") and args.model != "mind":
+                raise ValueError(f"--{flag} applies to --model mind only")
+            hparams[key] = value
+    if args.normalize:
+        hparams["normalize"] = True
+    if args.no_bias:
+        hparams["use_bias"] = False
+    return TrainConfig(model=args.model, dataset=args.dataset, sampler=args.sampler,
+                       num_sampled=args.num_sampled, epochs=args.epochs, seed=args.seed,
+                       out=args.out, batch_size=args.batch_size,
+                       learning_rate=args.learning_rate, patience=args.patience,
+                       max_history=args.max_history, unique=not args.with_replacement,
+                       hparams=hparams)
+
+
+def main(args: argparse.Namespace) -> int:
+    from recall_models.evaluate import format_table
+    from recall_models.train import check_config, train
+
+    start = time.perf_counter()
+    try:
+        cfg = config_from_args(args)
+        check_config(cfg)
+        result = train(cfg, verbose=2 if args.json else 1)
+    except (ValueError, TypeError, RuntimeError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - start
+    print(f"{cfg.model} ({cfg.sampler}, num_sampled {cfg.num_sampled}) on {result['dataset']}, "
+          f"seed {cfg.seed}: best epoch {result['best_epoch']} of {result['epochs_run']}, "
+          f"{result['seconds_per_epoch']:.1f} s/epoch, {seconds:.0f} s in all; test:")
+    print(format_table(result["test"]))
+    if args.json:
+        print(json.dumps({**result, "seconds": round(seconds, 3)}))
+    return 0

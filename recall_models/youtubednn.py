@@ -1,0 +1,234 @@
+"""YouTubeDNN (Covington et al., RecSys 2016) on MovieLens, trained with w2v_tf's sampled softmax.
+
+User tower (paper, fig. 3):
+
+    h      = masked_mean_{t < n} E_hist[x_t]                  [B, d]   watch history
+    g      = masked_mean_{t < n} mean_k E_genre[genre_k(x_t)] [B, d_g] (option `use_genres`)
+    p      = [E_gender[u], E_age[u], E_occupation[u], E_zip[u]] [B, 4 d_p]
+    z      = ReLU tower([h, g, p]) -> Dense(d_out)            [B, d_out] (last layer linear)
+
+Output softmax over the catalogue with its own item table W [I, d_out] and bias b [I]
+(separate from E_hist, as in the paper), trained by `w2v_tf.layers.SampledSoftmaxLayer`
+with one of `recall_models.samplers` (or the full softmax):
+
+    logit(u, i) = <x_u, w_i> + b_i,
+    x_u = z_u / tau,  w_i = W_i               (normalize=False)
+    x_u = z_u / (tau |z_u|),  w_i = W_i / |W_i|  (normalize=True, Yi et al. 2019)
+
+Serving uses the same normalisation and temperature: `export()` returns user vectors
+[x_u, 1] and item vectors [w_i, b_i] (the bias folded into one extra coordinate when
+`use_bias`), so <user, item> is exactly the logit the training loss sees (before log-Q).
+The test `tests/test_youtubednn.py` checks this.
+
+Inputs (a dict, `model_inputs`): "history" int32 [B, L] (0-padded), "gender", "age",
+"occupation", "zip" int32 [B], and "label" int32 [B] in training.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from w2v_tf import losses as _losses
+from w2v_tf.layers import SampledSoftmaxLayer
+
+PROFILE = ("gender", "age", "occupation", "zip")
+
+
+def model_inputs(ds, samples, with_label: bool = True) -> dict:
+    """Numpy input dict of `samples` (a `recall_models.data.Samples` of `ds`).
+
+    Raises:
+        ValueError: a sample with an empty history (the user vector would be undefined).
+    """
+    length = np.asarray(samples.length)
+    if len(length) and length.min() < 1:
+        row = int(np.argmin(length))
+        raise ValueError(f"sample {row} (user {int(samples.user[row])}) has an empty history; "
+                         "expected at least one item before the label")
+    out = {"history": samples.history.astype(np.int32)}
+    for name in PROFILE:
+        out[name] = ds.user_features[name][samples.user].astype(np.int32)
+    if with_label:
+        out["label"] = samples.label.astype(np.int32)
+    return out
+
+
+def genre_weights(item_genres) -> np.ndarray:
+    """A [I, n_genres] float32 with A_ig = 1/|genres(i)| for each genre g of item i.
+
+    `item_genres` int [I, G] holds genre codes padded with 0; code 0 gets weight 0, so
+    A @ E_genre is the mean genre embedding of each item (0 for an item with no genre).
+    """
+    codes = np.asarray(item_genres, np.int64)
+    if codes.ndim != 2:
+        raise ValueError(f"`item_genres` must have shape [num_items, G], got {codes.shape}.")
+    a = np.zeros((codes.shape[0], int(codes.max()) + 1), np.float32)
+    np.add.at(a, (np.repeat(np.arange(codes.shape[0]), codes.shape[1]), codes.ravel()), 1.0)
+    a[:, 0] = 0.0
+    return a / np.maximum(a.sum(axis=1, keepdims=True), 1.0)
+
+
+def masked_mean(values, mask):
+    """mean_{t: mask[b, t]} values[b, t]: values [B, L, d], mask bool [B, L] -> [B, d]."""
+    m = tf.cast(mask, values.dtype)[..., None]                            # [B, L, 1]
+    count = tf.maximum(tf.reduce_sum(m, axis=1), 1.0)                     # [B, 1]
+    return tf.reduce_sum(values * m, axis=1) / count
+
+
+class ItemSoftmax(SampledSoftmaxLayer):
+    """`SampledSoftmaxLayer` whose rows are L2-normalised when `normalize=True`.
+
+    The table the loss sees, `table()`, is also the one `logits()` and `export` use, so
+    training and serving agree. (The w2v_tf layer has no normalisation option; this
+    passes the normalised table as `weights` to the same loss functions.)
+    """
+
+    def __init__(self, *args, normalize: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.normalize = bool(normalize)
+
+    def table(self):
+        """w_i = W_i / |W_i| if normalize else W_i: [I, d]."""
+        return tf.math.l2_normalize(self.kernel, axis=1) if self.normalize else self.kernel
+
+    def training_loss(self, inputs, labels):
+        labels = tf.cast(labels, tf.int64)
+        if labels.shape.rank == 1:
+            labels = labels[:, None]
+        kwargs = {}
+        if self.remove_accidental_hits is not None:
+            kwargs["remove_accidental_hits"] = self.remove_accidental_hits
+        sampled_values = None
+        if self.sampler is not None and self.loss_name != "softmax":
+            sampled_values = self.sampler(labels)
+        return _losses.LOSSES[self.loss_name](
+            self.table(), self.bias, labels, inputs, self.num_sampled, self.num_classes,
+            num_true=self.num_true, sampled_values=sampled_values, seed=self.seed, **kwargs)
+
+    def logits(self, inputs):
+        return _losses.full_logits(self.table(), self.bias, inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "normalize": self.normalize}
+
+
+class YouTubeDNN(keras.Model):
+    """YouTubeDNN candidate generator (module docstring).
+
+    Args:
+      num_items: I, including padding id 0.
+      user_feature_sizes: {"gender": n, "age": n, "occupation": n, "zip": n} vocab sizes.
+      item_genres: int [I, G] genre codes per item (0 = none), used when `use_genres`.
+      sampler: a `recall_models.samplers` sampler, or None with `loss="softmax"`.
+      num_sampled: S, negatives per batch (the sampler's `num_sampled`).
+      loss: "sampled_softmax" or "softmax" (full).
+      embedding_dim: d of the history embedding.
+      profile_dim: d_p of each profile embedding.
+      hidden_units: widths of the ReLU layers.
+      output_dim: d_out of user and item vectors.
+      normalize, temperature: L2 normalisation and tau (module docstring).
+      use_bias: an item bias b_i.
+      use_genres: add the pooled genres of the history.
+      dropout: dropout rate after each ReLU layer (training only).
+      l2: L2 penalty on the embeddings and kernels of the tower.
+    """
+
+    def __init__(self, num_items, user_feature_sizes, item_genres=None, sampler=None,
+                 num_sampled=64, loss="sampled_softmax", embedding_dim=64, profile_dim=8,
+                 hidden_units=(128,), output_dim=64, normalize=False, temperature=1.0,
+                 use_bias=True, use_genres=True, dropout=0.0, l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if loss not in ("sampled_softmax", "softmax"):
+            raise ValueError(f"`loss`={loss!r}, expected 'sampled_softmax' or 'softmax'.")
+        if loss == "sampled_softmax" and sampler is None:
+            raise ValueError("`sampler` is None with loss='sampled_softmax'; pass a sampler "
+                             "from recall_models.samplers or use loss='softmax'.")
+        if not float(temperature) > 0:
+            raise ValueError(f"`temperature` must be > 0, got {temperature}.")
+        missing = [n for n in PROFILE if n not in user_feature_sizes]
+        if missing:
+            raise ValueError(f"`user_feature_sizes` lacks {missing}; expected keys {PROFILE}.")
+        if use_genres and item_genres is None:
+            raise ValueError("`use_genres=True` needs `item_genres` [num_items, G].")
+        self.num_items = int(num_items)
+        self.normalize, self.temperature = bool(normalize), float(temperature)
+        self.use_bias, self.use_genres = bool(use_bias), bool(use_genres)
+        reg = keras.regularizers.L2(l2) if l2 else None
+        self.history_embedding = keras.layers.Embedding(self.num_items, embedding_dim,
+                                                        embeddings_regularizer=reg,
+                                                        name="history_embedding")
+        if self.use_genres:
+            self.genre_weights = tf.constant(genre_weights(item_genres))      # [I, n_genres]
+            self.genre_embedding = keras.layers.Embedding(
+                self.genre_weights.shape[1], embedding_dim, name="genre_embedding")
+        self.profile_embeddings = {
+            n: keras.layers.Embedding(int(user_feature_sizes[n]), profile_dim,
+                                      embeddings_regularizer=reg, name=f"{n}_embedding")
+            for n in PROFILE}
+        self.tower = [keras.layers.Dense(u, activation="relu", kernel_regularizer=reg,
+                                         name=f"relu_{k}") for k, u in enumerate(hidden_units)]
+        self.dropout = keras.layers.Dropout(dropout) if dropout else None
+        self.top = keras.layers.Dense(output_dim, name="user_vector")
+        self.sampler = sampler
+        if sampler is not None:
+            self.sampler_step = sampler.step            # tracked: checkpointed and restored
+        self.output_layer = ItemSoftmax(
+            self.num_items, num_sampled=num_sampled, loss=loss, sampler=sampler,
+            normalize=normalize, use_bias=use_bias, name="item_softmax")
+
+    # ------------------------------------------------------------------ user side
+    def user_vector(self, inputs, training=None):
+        """x_u [B, d_out]: the tower output z_u, normalised if asked, divided by tau."""
+        history = tf.cast(inputs["history"], tf.int32)                       # [B, L]
+        mask = history > 0                                                    # [B, L]
+        parts = [masked_mean(self.history_embedding(history), mask)]         # [B, d]
+        if self.use_genres:
+            # Genre vector of item i: mean_k E_genre[genre_k(i)] = (A E_genre)_i,  [I, d]
+            all_genres = self.genre_embedding(tf.range(self.genre_weights.shape[1]))
+            item_genre = tf.matmul(self.genre_weights, all_genres)
+            parts.append(masked_mean(tf.gather(item_genre, history), mask))  # [B, d]
+        for n in PROFILE:
+            parts.append(self.profile_embeddings[n](tf.cast(inputs[n], tf.int32)))  # [B, d_p]
+        z = tf.concat(parts, axis=-1)
+        for layer in self.tower:
+            z = layer(z)
+            if self.dropout is not None:
+                z = self.dropout(z, training=training)
+        z = self.top(z)                                                       # [B, d_out]
+        if self.normalize:
+            z = tf.math.l2_normalize(z, axis=-1)                             # z / |z|
+        return z / self.temperature                                          # x_u = z / tau
+
+    def call(self, inputs, training=None):
+        """Training with a "label": per-example loss [B] (mean added with add_loss).
+        Otherwise: full logits [B, I] = x_u w_i + b_i."""
+        x = self.user_vector(inputs, training=training)
+        if training and "label" in inputs:
+            return self.output_layer(x, inputs["label"], training=True)
+        return self.output_layer(x)
+
+    # ------------------------------------------------------------------ serving
+    def item_vectors(self) -> np.ndarray:
+        """[I, d_out (+1)]: w_i, with b_i appended when `use_bias`."""
+        w = self.output_layer.table()
+        if self.use_bias:
+            w = tf.concat([w, self.output_layer.bias[:, None]], axis=1)
+        return np.asarray(w, np.float32)
+
+    def user_vectors(self, inputs, batch_size: int = 4096) -> np.ndarray:
+        """[N, d_out (+1)]: x_u, with a 1 appended when `use_bias` (so <x, w> = logit)."""
+        n = len(inputs["history"])
+        out = []
+        for lo in range(0, n, batch_size):
+            batch = {k: v[lo:lo + batch_size] for k, v in inputs.items() if k != "label"}
+            out.append(np.asarray(self.user_vector(batch, training=False)))
+        x = np.concatenate(out, 0) if out else np.zeros((0, self.top.units), np.float32)
+        if self.use_bias:
+            x = np.concatenate([x, np.ones((len(x), 1), x.dtype)], axis=1)
+        return x.astype(np.float32)
+
+    def vectors(self, ds, split):
+        """(user vectors [U, D], item vectors [I, D], None) for `recall_models.evaluate`."""
+        inputs = model_inputs(ds, ds.samples(split), with_label=False)
+        return self.user_vectors(inputs), self.item_vectors(), None
