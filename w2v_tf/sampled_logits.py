@@ -144,15 +144,43 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
         # Step 7. Accidental hits: a sampled class equal to a true class of the row is not a
         # negative for that row; give it the lowest finite logit so softmax/sigmoid ignore it.
         if remove_accidental_hits:
-            hit = tf.reduce_any(labels[:, :, None] == sampled[None, None, :], axis=1)  # [B, S]
-            lowest = tf.constant(max(inputs.dtype.min, -FLT_MAX), dtype=inputs.dtype)
-            sampled_logits = tf.where(hit, lowest, sampled_logits)
+            lowest = max(inputs.dtype.min, -FLT_MAX)
+            sampled_logits = _mask_accidental_hits(sampled_logits, labels, sampled, lowest)
 
         # Step 8. Outputs: true columns first; labels 1/num_true so each row sums to 1.
         logits = tf.concat([true_logits, sampled_logits], axis=1)           # [B, T + S]
         out_labels = tf.concat([tf.ones_like(true_logits) / num_true,
                                 tf.zeros_like(sampled_logits)], axis=1)     # [B, T + S]
         return logits, out_labels
+
+
+def _mask_accidental_hits(sampled_logits, labels, sampled, lowest):
+    """Sets o[b, s] = lowest wherever sampled[s] is one of row b's labels.
+
+    Outside XLA the hits are found sparsely, in O((B*T + S) log S): sort the sampled ids once,
+    binary-search every label in them; each label matches the run [lo, hi) of equal sampled
+    ids (several positions when the sampler repeats ids), and only those (row, position)
+    pairs are overwritten. Under XLA (static shapes) a dense [B, T, S] comparison is used;
+    both give the same result.
+    """
+    lowest = tf.constant(lowest, sampled_logits.dtype)
+    if _in_xla():
+        hit = tf.reduce_any(labels[:, :, None] == sampled[None, None, :], axis=1)  # [B, S]
+        return tf.where(hit, lowest, sampled_logits)
+    num_true = tf.shape(labels)[1]
+    labels_flat = tf.reshape(labels, [-1])                                      # [B*T]
+    order = tf.argsort(sampled, stable=True)                                    # [S]
+    sorted_ids = tf.gather(sampled, order)
+    lo = tf.searchsorted(sorted_ids, labels_flat, side="left", out_type=tf.int64)
+    hi = tf.searchsorted(sorted_ids, labels_flat, side="right", out_type=tf.int64)
+    # positions (in sorted order) of every match, and the example row each belongs to
+    runs = tf.ragged.range(lo, hi)                                              # [B*T, (hits)]
+    cols = tf.gather(order, runs.flat_values)                                   # [H]
+    rows = tf.repeat(tf.range(tf.size(labels_flat, out_type=tf.int64)) //
+                     tf.cast(num_true, tf.int64), runs.row_lengths())           # [H]
+    hits = tf.stack([rows, tf.cast(cols, tf.int64)], axis=1)                   # [H, 2]
+    return tf.tensor_scatter_nd_update(sampled_logits, hits,
+                                       tf.fill(tf.shape(rows), lowest))
 
 
 def _log_expected_count(q, dtype):

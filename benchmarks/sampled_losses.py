@@ -1,0 +1,176 @@
+"""Step time of our sampled softmax vs TensorFlow's, and of sampled vs full softmax.
+
+    python benchmarks/sampled_losses.py [--quick] [--json] [--repeats N]
+
+One step = forward + backward (gradients w.r.t. inputs, the class table and the biases) of the
+mean loss over a batch of 1024 examples of dim 128, inside `tf.function`. For each
+(num_classes, num_sampled) we time, interleaved in one run (round-robin, so the machine's
+load hits every variant alike), the median over `--repeats` rounds of:
+
+* `tf.nn`            : `tf.nn.sampled_softmax_loss`, default sampler (TensorFlow's CPU kernel);
+* `ours`             : `w2v_tf.sampled_softmax_loss`, same default sampler;
+* `tf.nn given`      : TensorFlow with precomputed `sampled_values`;
+* `ours given`       : ours with the same `sampled_values`;
+* `ours given + XLA` : the same inside `tf.function(jit_compile=True)` (TensorFlow's sampler
+  kernels cannot be compiled, so only precomputed values can);
+* `full softmax`     : `w2v_tf.full_softmax_loss` over every class (the cost sampling avoids).
+
+Reported: ratios ours/TF (< 1 means ours is faster) and full/sampled speed-ups. Absolute
+times are printed for context only; they depend on the machine and its load.
+A plot goes to `benchmarks/results/sampled_losses.png` and the table to `...json`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from w2v_tf import full_softmax_loss, sampled_softmax_loss  # noqa: E402
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+BATCH, DIM = 1024, 128
+
+
+def make_steps(num_classes: int, num_sampled: int, seed: int = 0, full: bool = True):
+    """Compiled step functions for one (num_classes, num_sampled)."""
+    rng = np.random.default_rng(seed)
+    w = tf.Variable(rng.normal(0, 0.05, size=(num_classes, DIM)).astype(np.float32))
+    b = tf.Variable(np.zeros(num_classes, np.float32))
+    x = tf.constant(rng.normal(size=(BATCH, DIM)).astype(np.float32))
+    # Zipf-distributed labels (ids sorted by frequency), as the log-uniform sampler assumes.
+    labels = tf.constant(np.minimum(rng.zipf(1.3, size=(BATCH, 1)) - 1, num_classes - 1))
+    sv = tuple(tf.random.log_uniform_candidate_sampler(labels, 1, num_sampled, True,
+                                                       num_classes, seed=seed))
+
+    def grads(loss_fn):
+        def step():
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.reduce_mean(loss_fn())
+            return tape.gradient(loss, [x, w, b])
+        return step
+
+    args = (labels, x, num_sampled, num_classes)
+    steps = {
+        "tf.nn": tf.function(grads(lambda: tf.nn.sampled_softmax_loss(w, b, *args))),
+        "ours": tf.function(grads(lambda: sampled_softmax_loss(w, b, *args))),
+        "tf.nn given": tf.function(grads(lambda: tf.nn.sampled_softmax_loss(
+            w, b, *args, sampled_values=sv))),
+        "ours given": tf.function(grads(lambda: sampled_softmax_loss(
+            w, b, *args, sampled_values=sv))),
+        "ours given + XLA": tf.function(grads(lambda: sampled_softmax_loss(
+            w, b, *args, sampled_values=sv)), jit_compile=True),
+    }
+    if full:
+        steps["full softmax"] = tf.function(grads(lambda: full_softmax_loss(
+            w, b, labels, x, num_classes=num_classes)))
+    return steps
+
+
+def _run(step):
+    out = step()
+    # Block until the values exist (IndexedSlices: their values tensor).
+    for g in out:
+        (g.values if isinstance(g, tf.IndexedSlices) else g).numpy()
+
+
+def time_steps(steps, repeats: int):
+    """Median seconds per step of each function, timed round-robin."""
+    for fn in steps.values():   # trace/compile and warm up
+        _run(fn)
+        _run(fn)
+    times = {k: [] for k in steps}
+    for _ in range(repeats):
+        for name, fn in steps.items():
+            t0 = time.perf_counter()
+            _run(fn)
+            times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="num_classes 1e4 and 1e5 only, 5 repeats (a smoke run)")
+    p.add_argument("--repeats", type=int, default=None, help="timed rounds (default 10; quick 5)")
+    p.add_argument("--json", action="store_true", help="last line: results as one JSON object")
+    p.add_argument("--no-plot", action="store_true", help="do not write the plot")
+    args = p.parse_args(argv)
+    repeats = args.repeats or (5 if args.quick else 10)
+    class_grid = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+    sample_grid = [64, 1024, 8192]
+    rows = []
+    from tqdm import tqdm
+    cells = [(v, s) for v in class_grid for s in sample_grid if s < v]
+    for v, s in tqdm(cells, desc="benchmark", file=sys.stderr):
+        # The full softmax does not depend on num_sampled: time it once per num_classes.
+        t = time_steps(make_steps(v, s, full=(s == sample_grid[0])), repeats)
+        row = dict(num_classes=v, num_sampled=s, seconds=t,
+                   ours_over_tf=t["ours"] / t["tf.nn"],
+                   ours_over_tf_given=t["ours given"] / t["tf.nn given"],
+                   xla_over_tf_given=t["ours given + XLA"] / t["tf.nn given"],
+                   xla_over_tf=t["ours given + XLA"] / t["tf.nn"])
+        rows.append(row)
+    full = {r["num_classes"]: r["seconds"]["full softmax"] for r in rows if "full softmax" in r["seconds"]}
+    for r in rows:
+        r["full_over_ours"] = full[r["num_classes"]] / r["seconds"]["ours"]
+
+    print(f"batch {BATCH}, dim {DIM}, forward+backward, median of {repeats} interleaved rounds; "
+          f"TensorFlow {tf.__version__}")
+    print(f"{'classes':>9} {'sampled':>8} | {'ours/TF':>8} {'given':>8} {'XLA/TF given':>13} "
+          f"{'XLA/TF':>8} | {'full/ours':>10} | {'TF ms':>8} {'ours ms':>8}")
+    for r in rows:
+        t = r["seconds"]
+        print(f"{r['num_classes']:>9} {r['num_sampled']:>8} | {r['ours_over_tf']:>8.2f} "
+              f"{r['ours_over_tf_given']:>8.2f} {r['xla_over_tf_given']:>13.2f} "
+              f"{r['xla_over_tf']:>8.2f} | {r['full_over_ours']:>10.1f} | "
+              f"{1e3 * t['tf.nn']:>8.1f} {1e3 * t['ours']:>8.1f}")
+    summary = dict(batch=BATCH, dim=DIM, repeats=repeats, tensorflow=tf.__version__, rows=rows,
+                   max_ours_over_tf=max(r["ours_over_tf"] for r in rows),
+                   max_ours_over_tf_given=max(r["ours_over_tf_given"] for r in rows))
+    os.makedirs(RESULTS, exist_ok=True)
+    name = "sampled_losses_quick" if args.quick else "sampled_losses"
+    with open(os.path.join(RESULTS, name + ".json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    if not args.no_plot:
+        plot(rows, os.path.join(RESULTS, name + ".png"))
+    if args.json:
+        print(json.dumps(summary))
+    return 0
+
+
+def plot(rows, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    for s in sorted({r["num_sampled"] for r in rows}):
+        sub = [r for r in rows if r["num_sampled"] == s]
+        xs = [r["num_classes"] for r in sub]
+        a1.plot(xs, [r["ours_over_tf"] for r in sub], "o-", label=f"S={s} default sampler")
+        a1.plot(xs, [r["xla_over_tf"] for r in sub], "s--", label=f"S={s} given + XLA")
+        a2.plot(xs, [r["full_over_ours"] for r in sub], "o-", label=f"S={s}")
+    a1.axhline(1.0, color="grey", lw=0.8)
+    a1.set(xscale="log", xlabel="num_classes", ylabel="step time ours / tf.nn",
+           title="Ours vs TensorFlow (lower is faster)")
+    a2.set(xscale="log", yscale="log", xlabel="num_classes", ylabel="full / sampled step time",
+           title="Speed-up of sampled over full softmax")
+    a1.legend(fontsize=7)
+    a2.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
