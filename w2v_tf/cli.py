@@ -14,7 +14,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
+
+# TensorFlow's C++ start-up chatter (CUDA probes on a CPU machine, oneDNN notes) is not for
+# our users; Python-level errors still surface as exceptions. Set it to 0 to see everything.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from typing import Mapping, Sequence
 
 
@@ -27,6 +32,10 @@ def run(prog: str, description: str, commands: Mapping[str, str],
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     available = {name: mod for name, mod in commands.items()
                  if importlib.util.find_spec(mod) is not None}
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in available:
+        # Import only the command that runs (each may pull in TensorFlow).
+        available = {argv[0]: available[argv[0]]}
     modules = {}
     for name, mod_name in available.items():
         module = importlib.import_module(mod_name)
