@@ -171,7 +171,7 @@ class YouTubeDNN(keras.Model):
         self.dropout = keras.layers.Dropout(dropout) if dropout else None
         self.top = keras.layers.Dense(output_dim, name="user_vector")
         self.sampler = sampler
-        if sampler is not None:
+        if getattr(sampler, "step", None) is not None:
             self.sampler_step = sampler.step            # tracked: checkpointed and restored
         self.output_layer = ItemSoftmax(
             self.num_items, num_sampled=num_sampled, loss=loss, sampler=sampler,
