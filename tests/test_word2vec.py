@@ -1,0 +1,300 @@
+"""Oracle tests of the Word2Vec model, its losses glue, sparse SGD and the training loop.
+
+Oracles: numpy formulas written out from the papers (word2vec's NEG gradient, the tutorial's
+softmax), TensorFlow's autodiff, and gensim for the exported vectors (tests/test_train_cli.py).
+"""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from w2v_tf import word2vec as w2v
+from w2v_tf.sampled_logits import SampledValues
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def make_model(arch="skipgram", vocab=7, dim=4, seed=0, loss="neg"):
+    """A model with random (not word2vec's zero) context vectors so every term is non-trivial."""
+    counts = np.arange(vocab, 0, -1) * 10
+    model = w2v.Word2Vec(vocab, dim, arch, counts=counts, hierarchical=loss == "hs", seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    model.context_table.assign(rng.normal(size=(vocab, dim)).astype(np.float32))
+    return model
+
+
+class FixedSampler:
+    """Returns the same negatives every call, with expected counts Q = S * P (unique=False)."""
+
+    def __init__(self, ids, probs):
+        self.ids = np.asarray(ids, np.int64)
+        self.probs = np.asarray(probs, np.float32)
+
+    def __call__(self, labels, num_true, num_sampled, unique):
+        assert num_sampled == len(self.ids) and not unique
+        s = len(self.ids)
+        true_q = tf.gather(self.probs * s, tf.reshape(labels, [-1]))[:, None]
+        return SampledValues(tf.constant(self.ids), true_q, tf.constant(self.probs[self.ids] * s))
+
+
+# ------------------------------------------------------------------------------ the model
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+def test_einsum_scores_are_dot_products(arch):
+    model = make_model(arch)
+    win = model.target_table.numpy()
+    wout = model.context_table.numpy()
+    rng = np.random.default_rng(3)
+    if arch == "skipgram":
+        words = rng.integers(0, 7, size=5)
+        h = win[words]
+    else:
+        words = rng.integers(0, 7, size=(5, 4))
+        words[0, 2:] = model.pad_id        # a window with two padding slots
+        mask = words != model.pad_id
+        h = (win[words] * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+    contexts = rng.integers(0, 7, size=(5, 3))
+    dots = model((tf.constant(words), tf.constant(contexts))).numpy()
+    want = np.einsum("be,bce->bc", h, wout[contexts])
+    np.testing.assert_allclose(dots, want, rtol=1e-5, atol=1e-6)
+
+
+def test_initialisation_is_word2vecs():
+    model = w2v.Word2Vec(50, 20, "cbow", seed=1)
+    win = model.target_table.numpy()
+    assert np.all(np.abs(win[:50]) <= 0.5 / 20) and win[:50].std() > 0.1 / 20
+    assert np.all(win[50] == 0)                       # the CBOW padding row
+    assert np.all(model.context_table.numpy() == 0)   # syn1neg starts at zero
+
+
+def test_cbow_gradient_reaches_each_window_word_unscaled():
+    """word2vec.c adds the error of h to every window word: d h / d v_j = I, not I / n."""
+    model = make_model("cbow")
+    words = tf.constant([[1, 2, 3, model.pad_id], [4, 4, model.pad_id, model.pad_id]])
+    g = np.random.default_rng(0).normal(size=(2, 4)).astype(np.float32)
+    with tf.GradientTape() as tape:
+        h = model.encode(words)
+        total = tf.reduce_sum(h * g)
+    grad = tf.convert_to_tensor(tape.gradient(total, model.target_table)).numpy()
+    want = np.zeros_like(grad)
+    for row, window in enumerate(words.numpy()):
+        for w in window:
+            if w != model.pad_id:
+                want[w] += g[row]
+    np.testing.assert_allclose(grad, want, rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------ losses glue
+def numpy_neg(h, wout, labels, negatives):
+    """word2vec's NEG per pair, skipping a negative equal to the pair's positive."""
+    out = []
+    for b in range(len(labels)):
+        loss = softplus(-h[b] @ wout[labels[b]])
+        for s in negatives:
+            if s != labels[b]:
+                loss += softplus(h[b] @ wout[s])
+        out.append(loss)
+    return np.array(out)
+
+
+def test_shared_negatives_skip_the_pairs_own_positive():
+    model = make_model()
+    words = np.array([0, 1, 2, 3])
+    labels = np.array([5, 2, 6, 0])
+    negatives = [2, 5, 4]            # 5 and 2 are the positives of rows 0 and 1
+    sampler = FixedSampler(negatives, np.full(7, 1 / 7))
+    got = w2v.pair_loss(model, "neg", tf.constant(words), tf.constant(labels), sampler, 3)
+    h = model.target_table.numpy()[words]
+    want = numpy_neg(h, model.context_table.numpy(), labels, negatives)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["nce", "sampled_softmax"])
+def test_log_q_losses_match_numpy(loss):
+    model = make_model()
+    words, labels = np.array([0, 1, 2]), np.array([3, 2, 6])
+    negatives = [2, 4, 5]
+    probs = np.array([.3, .2, .15, .15, .1, .05, .05], np.float32)
+    got = w2v.pair_loss(model, loss, tf.constant(words), tf.constant(labels),
+                        FixedSampler(negatives, probs), 3).numpy()
+    h = model.target_table.numpy()[words]
+    wout = model.context_table.numpy()
+    log_q = np.log(3 * probs)                         # Q = S * P for draws with replacement
+    for b in range(3):
+        o_true = h[b] @ wout[labels[b]] - log_q[labels[b]]
+        o_neg = np.array([h[b] @ wout[s] - log_q[s] for s in negatives])
+        # accidental hits removed for every sampled loss (word2vec skips them)
+        o_neg = np.where(np.array(negatives) == labels[b], -np.inf, o_neg)
+        if loss == "nce":
+            want = softplus(-o_true) + softplus(o_neg).sum()
+        else:
+            logits = np.concatenate([[o_true], o_neg])
+            want = -(o_true - np.log(np.exp(logits).sum()))
+        np.testing.assert_allclose(got[b], want, rtol=1e-5)
+
+
+def test_full_softmax_matches_numpy():
+    model = make_model()
+    words, labels = np.array([0, 6, 2]), np.array([3, 2, 2])
+    got = w2v.pair_loss(model, "softmax", tf.constant(words), tf.constant(labels)).numpy()
+    logits = model.target_table.numpy()[words] @ model.context_table.numpy().T
+    want = -(logits[np.arange(3), labels] - np.log(np.exp(logits).sum(1)))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_tutorial_softmax_is_softmax_over_positive_and_negatives():
+    model = make_model()
+    sampler = w2v.unigram_sampler(np.arange(7, 0, -1) * 10, seed=3)
+    words, labels = tf.constant([0, 1, 2, 3]), tf.constant([4, 0, 0, 6])
+    tf.random.set_seed(0)
+    # Replay: the loss draws its negatives from the sampler's next seed; draw them the same way.
+    state = sampler.rng.state.numpy().copy()
+    negatives = w2v.draw_negatives_excluding(sampler, labels, 5).numpy()
+    sampler.rng.reset(state)
+    got = w2v.pair_loss(model, "tutorial_softmax", words, labels, sampler, 5).numpy()
+    h = model.target_table.numpy()[words.numpy()]
+    cols = np.concatenate([labels.numpy()[:, None], negatives], axis=1)   # [B, 1+k]
+    dots = np.einsum("be,bce->bc", h, model.context_table.numpy()[cols])
+    want = -(dots[:, 0] - np.log(np.exp(dots).sum(1)))                     # no log-Q
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_per_pair_negatives_never_equal_the_positive(seed):
+    """The TF tutorial's fault (tensorflow/tensorflow#44758): here it cannot happen.
+
+    Q is concentrated on word 0 (the positive of every other pair), so ~80% of first draws
+    collide; after the redraws none may, and the negatives follow Q restricted to w != pos.
+    """
+    counts = np.array([1000, 50, 30, 20, 10, 5])
+    sampler = w2v.unigram_sampler(counts, seed=seed)
+    positives = tf.constant(np.tile([0, 1], 2000))                 # [4000]
+    neg = w2v.draw_negatives_excluding(sampler, positives, 5).numpy()   # [4000, 5]
+    assert neg.shape == (4000, 5)
+    assert not np.any(neg == positives.numpy()[:, None])
+    # Rows with positive 0: distribution Q(w | w != 0). 10,000 draws; a 5-sigma band.
+    q = counts.astype(float) ** 0.75
+    q0 = q[1:] / q[1:].sum()
+    freq = np.bincount(neg[::2].ravel(), minlength=6)[1:] / neg[::2].size
+    sd = np.sqrt(q0 * (1 - q0) / neg[::2].size)
+    assert np.all(np.abs(freq - q0) < 5 * sd)
+
+
+# ------------------------------------------------------------------------------ updates
+def test_sparse_sgd_adds_duplicate_rows():
+    var = tf.Variable(np.arange(12, dtype=np.float32).reshape(4, 3))
+    before = var.numpy()
+    g = tf.IndexedSlices(tf.constant(np.float32([[1], [2], [4]]) * np.ones((3, 3), np.float32)),
+                         tf.constant([1, 3, 1]), tf.constant([4, 3]))
+    w2v.sgd_step([var], [g], 0.5)
+    want = before.copy()
+    want[1] -= 0.5 * (1 + 4)
+    want[3] -= 0.5 * 2
+    np.testing.assert_allclose(var.numpy(), want)
+
+
+@pytest.mark.parametrize("jit", [None, True])
+def test_train_step_is_summed_word2vec_updates(jit):
+    """One step = word2vec's per-pair SGD gradients, summed over the batch, times lr.
+
+    word2vec.c (skip-gram, NEG): g_t = sigma(h.u_t) - 1 (positive), g_s = sigma(h.u_s)
+    (negatives, skipped when s equals the positive); du = g h, dh = sum g u. Padding rows
+    (weight 0) change nothing.
+    """
+    model = make_model()
+    win, wout = model.target_table.numpy().copy(), model.context_table.numpy().copy()
+    negatives = [2, 5, 1]
+    step = w2v.make_train_step(model, "neg", FixedSampler(negatives, np.full(7, 1 / 7)), 3,
+                               jit_compile=jit)
+    words, labels = np.array([0, 1, 1, 4]), np.array([5, 2, 3, 0])
+    weights = np.array([1, 1, 1, 0], np.float32)
+    lr = 0.1
+    total = step(tf.constant(words), tf.constant(labels), tf.constant(weights),
+                 tf.constant(lr, tf.float32))
+    d_in, d_out = np.zeros_like(win), np.zeros_like(wout)
+    for b in range(3):
+        h = win[words[b]]
+        cols = [(labels[b], 1.0)] + [(s, 0.0) for s in negatives if s != labels[b]]
+        for c, target in cols:
+            g = sigmoid(h @ wout[c]) - target
+            d_out[c] += g * h
+            d_in[words[b]] += g * wout[c]
+    np.testing.assert_allclose(model.target_table.numpy(), win - lr * d_in, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(model.context_table.numpy(), wout - lr * d_out, rtol=1e-5,
+                               atol=1e-6)
+    want_total = numpy_neg(win[words[:3]], wout, labels[:3], negatives).sum()
+    np.testing.assert_allclose(float(total), want_total, rtol=1e-5)
+
+
+def test_learning_rate_decays_linearly_like_word2vec():
+    alpha = 0.025
+    got = [w2v.learning_rate(alpha, p) for p in (0.0, 0.25, 0.5, 1.0)]
+    np.testing.assert_allclose(got, [0.025, 0.01875, 0.0125, 0.025 * 1e-4])
+
+
+# ------------------------------------------------------------------------------ training
+def topic_corpus(seed=0, n_sentences=300):
+    """Two topics with disjoint vocabularies: words co-occur only within their topic."""
+    rng = np.random.default_rng(seed)
+    topics = [np.arange(0, 10), np.arange(10, 20)]
+    return [rng.choice(topics[i % 2], size=12) for i in range(n_sentences)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch,loss", [
+    ("skipgram", "neg"), ("skipgram", "nce"), ("skipgram", "sampled_softmax"),
+    ("skipgram", "hs"), ("skipgram", "softmax"), ("skipgram", "tutorial_softmax"),
+    ("cbow", "neg"), ("cbow", "hs")])
+def test_training_separates_topics(arch, loss):
+    """After training, a word is closer to words of its own topic than to the other topic.
+
+    Within-topic mean cosine minus across-topic mean cosine must exceed 0.3; random vectors
+    give ~0 +- 0.05 (20 words, dim 16), so this fails unless the loss actually trains.
+    """
+    encoded = topic_corpus()
+    counts = np.bincount(np.concatenate(encoded), minlength=20)
+    order = np.argsort(-counts, kind="stable")            # ids must be sorted by count
+    remap = np.empty(20, np.int64)
+    remap[order] = np.arange(20)
+    encoded = [remap[s] for s in encoded]
+    topic = (order >= 10).astype(int)                     # topic of new id i
+    model, stats = w2v.train(encoded, counts[order], arch=arch, loss=loss, dim=16, window=3,
+                             negatives=4, epochs=8, sample=0, batch_size=256, seed=0,
+                             progress=False)
+    v = model.word_vectors()
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    cos = v @ v.T
+    same = topic[:, None] == topic[None, :]
+    off = ~np.eye(20, dtype=bool)
+    gap = cos[same & off].mean() - cos[~same].mean()
+    assert gap > 0.3, (loss, arch, gap, stats.epoch_loss)
+    assert stats.epoch_loss[-1] < stats.epoch_loss[0]
+
+
+def test_train_counts_words_like_word2vec():
+    encoded = topic_corpus(n_sentences=40)
+    counts = np.bincount(np.concatenate(encoded), minlength=20)
+    order = np.argsort(-counts, kind="stable")
+    remap = np.empty(20, np.int64)
+    remap[order] = np.arange(20)
+    model, stats = w2v.train([remap[s] for s in encoded], counts[order], dim=8, epochs=2,
+                             batch_size=64, sample=0, progress=False)
+    assert stats.words == 2 * 40 * 12                     # in-vocabulary tokens x epochs
+    assert len(stats.epoch_loss) == 2
+    assert stats.examples > 0 and stats.seconds > 0
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(window=0), "window"), (dict(dim=0), "dim"), (dict(epochs=0), "epochs"),
+    (dict(negatives=20), "negatives"), (dict(loss="bogus"), "loss"),
+    (dict(arch="glove"), "arch")])
+def test_bad_hyperparameters_name_the_argument(kwargs, match):
+    encoded = [np.arange(20)]
+    counts = np.ones(20, np.int64)
+    with pytest.raises(ValueError, match=match):
+        w2v.train(encoded, counts, progress=False, **kwargs)

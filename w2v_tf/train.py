@@ -1,0 +1,155 @@
+"""Train word2vec on a corpus, export the vectors and evaluate them.
+
+    python -m w2v_tf train --corpus both --out runs/w2v            # skip-gram, negative sampling
+    python -m w2v_tf train --corpus lee --arch cbow --loss hs --epochs 10 --out runs/cbow --json
+
+Writes into --out: vectors.txt / vectors.bin (word2vec.c's formats, read by gensim's
+`KeyedVectors.load_word2vec_format`), vectors.tsv + metadata.tsv (Embedding Projector),
+vocab.txt (word and count per line), checkpoints/ (one per epoch, `tf.train.Checkpoint`) and
+results.json (what --json prints). Then scores the vectors with gensim's analogy and
+word-pair benchmarks. The learning rate decays linearly from --alpha to alpha*1e-4 over the
+run, as in word2vec.c.
+
+Losses: neg (word2vec's negative sampling), nce, sampled_softmax (negatives from unigram^0.75,
+shared by the batch), hs (hierarchical softmax), softmax (full; small vocabularies), and
+tutorial_softmax (the TF tutorial's softmax over a positive and k per-pair negatives without
+log-Q). An existing non-empty --out is refused unless --force is given; bad input (empty
+corpus, invalid UTF-8, min_count removing every word, window/dim < 1, more negatives than
+words) is reported before anything is written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+HELP = "train word2vec (skip-gram/CBOW, any loss), export vectors, evaluate"
+
+CORPUS_HELP = "lee, wiki500, both (built into gensim's wheel) or a path to a UTF-8 text file"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from w2v_tf.word2vec import ARCHS, LOSS_NAMES
+
+    parser.add_argument("--corpus", default="both", help=f"{CORPUS_HELP} (default: both)")
+    parser.add_argument("--arch", choices=ARCHS, default="skipgram")
+    parser.add_argument("--loss", choices=LOSS_NAMES, default="neg",
+                        help="training loss (default: neg, word2vec's negative sampling)")
+    parser.add_argument("--dim", type=int, default=100, help="vector size (default 100)")
+    parser.add_argument("--window", type=int, default=5, help="max half-window (default 5)")
+    parser.add_argument("--negatives", type=int, default=5,
+                        help="negatives per pair for the sampled losses (default 5)")
+    parser.add_argument("--epochs", type=int, default=5, help="passes over the corpus (5)")
+    parser.add_argument("--min-count", type=int, default=5, help="drop rarer words (5)")
+    parser.add_argument("--sample", type=float, default=1e-3,
+                        help="subsampling threshold t, 0 disables (default 1e-3)")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="starting learning rate (default: 0.025 skip-gram, 0.05 CBOW)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="pairs (CBOW: windows) per step (default: "
+                             "word2vec.DEFAULT_BATCH_SIZE for the loss)")
+    parser.add_argument("--xla", action="store_true", help="compile the step with XLA")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a non-empty --out, replacing our files there")
+    parser.add_argument("--no-eval", action="store_true", help="skip the evaluation")
+    parser.add_argument("--json", action="store_true",
+                        help="print the results as one JSON object on the last line")
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(args: argparse.Namespace) -> int:
+    # Cheap checks first, before loading TensorFlow or the corpus.
+    for name in ("dim", "window", "epochs", "min_count"):
+        if getattr(args, name) < 1:
+            return _fail(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.batch_size is not None and args.batch_size < 1:
+        return _fail(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.sample < 0:
+        return _fail(f"--sample must be >= 0, got {args.sample}")
+    if args.alpha is not None and not args.alpha > 0:
+        return _fail(f"--alpha must be > 0, got {args.alpha}")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        return _fail(f"--out {args.out!r} exists and is not a directory")
+    if os.path.isdir(args.out) and os.listdir(args.out) and not args.force:
+        return _fail(f"--out {args.out!r} is not empty; pass --force to write into it")
+
+    from w2v_tf.corpus import Vocabulary, load_corpus
+    try:
+        sentences = load_corpus(args.corpus)
+        vocab = Vocabulary.build(sentences, min_count=args.min_count)
+    except (ValueError, FileNotFoundError) as e:
+        return _fail(str(e))
+    encoded = vocab.encode(sentences)
+    del sentences
+
+    from w2v_tf import word2vec as w2v
+    batch_size = args.batch_size or w2v.default_batch_size(args.loss)
+    try:
+        w2v.check_hyperparameters(len(vocab), args.dim, args.window, args.negatives,
+                                  args.epochs, batch_size, args.loss, args.arch)
+    except ValueError as e:
+        return _fail(str(e))
+
+    import tensorflow as tf
+
+    from w2v_tf import export, wordvectors
+    os.makedirs(args.out, exist_ok=True)
+    ckpt_dir = os.path.join(args.out, "checkpoints")
+    state = {}
+
+    def on_epoch_end(epoch, model, stats):
+        if "manager" not in state:
+            ckpt = tf.train.Checkpoint(model=model)
+            state["manager"] = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=2)
+        state["manager"].save(checkpoint_number=epoch + 1)
+
+    print(f"corpus {args.corpus}: {vocab.total:,} words, vocabulary {len(vocab):,} "
+          f"(min_count {args.min_count}); {args.arch}/{args.loss}, dim {args.dim}, window "
+          f"{args.window}, {args.epochs} epochs, batch {batch_size}", file=sys.stderr)
+    model, stats = w2v.train(
+        encoded, vocab.counts, arch=args.arch, loss=args.loss, dim=args.dim,
+        window=args.window, negatives=args.negatives, epochs=args.epochs, alpha=args.alpha,
+        sample=args.sample, batch_size=batch_size, seed=args.seed,
+        jit_compile=True if args.xla else None, progress=True, on_epoch_end=on_epoch_end)
+    vectors = model.word_vectors()
+    try:
+        paths = export.export_all(args.out, vocab, vectors, overwrite=True)
+    except ValueError as e:   # NaN vectors: training diverged
+        return _fail(str(e))
+
+    result = {
+        "corpus": args.corpus, "arch": args.arch, "loss": args.loss, "dim": args.dim,
+        "window": args.window, "negatives": args.negatives, "epochs": args.epochs,
+        "min_count": args.min_count, "sample": args.sample, "batch_size": batch_size,
+        "seed": args.seed, "vocab_size": len(vocab), "corpus_words": vocab.total,
+        "words_trained": stats.words, "seconds": round(stats.seconds, 3),
+        "words_per_second": round(stats.words_per_second, 1),
+        "loss_history": [round(x, 6) for x in stats.epoch_loss],
+        "files": {k: os.path.basename(p) for k, p in paths.items()},
+    }
+    print(f"trained {stats.words:,} words in {stats.seconds:.1f} s "
+          f"({stats.words_per_second:,.0f} words/s); loss per epoch "
+          + ", ".join(f"{x:.4f}" for x in stats.epoch_loss))
+    if not args.no_eval:
+        kv = wordvectors.keyed_vectors(vocab.words, vectors)
+        result["evaluation"] = wordvectors.evaluate(kv)
+        print(wordvectors.format_results(result["evaluation"]))
+        probe = next((w for w in ("government", "police", "president", "year")
+                      if w in kv.key_to_index), vocab.words[0])
+        neighbours = wordvectors.nearest_neighbours(kv, probe, 8)
+        result["neighbours"] = {probe: [[w, round(s, 4)] for w, s in neighbours]}
+        print(f"nearest to {probe!r}: " + ", ".join(f"{w} ({s:.2f})" for w, s in neighbours))
+    with open(os.path.join(args.out, "results.json"), "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+    print(f"wrote {args.out}/: " + ", ".join(sorted(result["files"].values()))
+          + ", results.json, checkpoints/")
+    if args.json:
+        print(json.dumps(result))
+    return 0

@@ -1,0 +1,473 @@
+"""Word2Vec as a Keras model, trained with any of our losses by word2vec's sparse SGD.
+
+The model is the one of the TensorFlow word2vec tutorial: a target table and a context table,
+and a score for each (word, context) pair
+
+    dots = tf.einsum('be,bce->bc', word_emb, context_emb)        # [B, C]
+
+with `word_emb` the word's input vector ([B, e], skip-gram) or the mean of the input vectors
+of its window (CBOW), and `context_emb` the output vectors of C candidate contexts.
+word2vec.c calls the tables `syn0` (input, exported) and `syn1neg` (output).
+
+Losses (`LOSS_NAMES`), all per pair, then summed over the batch:
+
+* ``neg``  word2vec's negative sampling (Mikolov et al. 2013b, eq. 4), our
+  `negative_sampling_loss`: -log s(o_t) - sum_k log s(-o_k), no log-Q, negatives from
+  unigram^0.75.
+* ``nce``  `nce_loss` (log kQ subtracted), same noise distribution.
+* ``sampled_softmax``  `sampled_softmax_loss` (Jean et al. 2015, log Q subtracted).
+* ``hs``  hierarchical softmax over word2vec's Huffman tree (`w2v_tf.hierarchical`).
+* ``softmax``  `full_softmax_loss` over the whole vocabulary (small vocabularies only:
+  O(V dim) per pair).
+* ``tutorial_softmax``  the TF tutorial's loss: softmax cross-entropy over the einsum's
+  [positive, k negatives] columns *without* log-Q, i.e. a sampled softmax with the
+  correction left out (it learns log P(c|w) - log Q(c) + const, like NEG, not log P). Unlike
+  the tutorial, each pair draws its own k negatives from unigram^0.75 and a negative never
+  equals the pair's positive context (tensorflow/tensorflow#44758).
+
+Negatives. For ``neg``, ``nce`` and ``sampled_softmax`` the S = `num_sampled` negatives are
+drawn once per batch and shared by all pairs, as `tf.nn` does: the sampled logits are then one
+matmul [B, dim] x [dim, S]. A shared negative equal to a pair's positive context is masked for
+that pair (`remove_accidental_hits=True`), which is word2vec.c's "skip a negative equal to the
+target": a negative never counts against its own positive. Each pair thus sees S negatives
+(fewer after masking), as in word2vec with k = S.
+
+Updates. word2vec.c applies plain SGD to every pair in turn with a learning rate that decays
+linearly from alpha to alpha * 1e-4 over the run. We sum the per-pair losses of a batch, so the
+gradient of each row is the sum of the per-pair gradients that word2vec would have applied one
+after another, and apply alpha_t * gradient with `scatter_sub` to the rows the batch touched
+(`tf.IndexedSlices`: gathered rows get sparse gradients); nothing else of the [V, dim] tables is
+read or written. CBOW uses word2vec.c's update: the error of the mean h is added in full to each
+window word (not divided by the window size, which the exact gradient of the mean would do).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from w2v_tf import losses as _losses
+from w2v_tf import pipeline as _pipeline
+from w2v_tf.hierarchical import HierarchicalSoftmax, build_huffman_tree, hierarchical_softmax_loss
+from w2v_tf.sampling import FixedUnigramSampler
+
+ARCHS = ("skipgram", "cbow")
+SHARED_NEGATIVE_LOSSES = ("neg", "nce", "sampled_softmax")
+LOSS_NAMES = SHARED_NEGATIVE_LOSSES + ("hs", "softmax", "tutorial_softmax", "neg_per_pair")
+MAX_SOFTMAX_VOCAB = 50_000   # full softmax costs O(V dim) per pair; refuse beyond this
+
+
+def _check_int(name, value, low):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
+class Word2Vec(keras.Model):
+    """Target and context embedding tables scored by `einsum('be,bce->bc')`.
+
+    Args:
+        vocab_size: V, the number of words (ids 0..V-1, most frequent first).
+        dim: embedding size e.
+        arch: "skipgram" (word_emb = input vector of the word) or "cbow" (word_emb = mean of
+            the input vectors of the window; the target table then has one extra, zero,
+            padding row `pad_id = V` that the mask ignores).
+        counts: `[V]` word counts, needed for `hierarchical=True` (the Huffman tree).
+        hierarchical: add a `HierarchicalSoftmax` layer (inner-node vectors [V-1, e]).
+        seed: seed of the input-vector initialiser.
+
+    Initialisation follows word2vec.c: input vectors U(-0.5/e, 0.5/e), output vectors (and
+    HS inner-node vectors) zero.
+
+    Call:
+        `model((words, contexts))` with words `[B]` int (skip-gram) or `[B, 2*window]` int
+        (CBOW window, padded with `pad_id`) and contexts `[B, C]` int; returns the dots
+        `[B, C]`.
+    """
+
+    def __init__(self, vocab_size: int, dim: int = 100, arch: str = "skipgram",
+                 counts=None, hierarchical: bool = False, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = _check_int("vocab_size", vocab_size, 1)
+        self.dim = _check_int("dim", dim, 1)
+        if arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+        self.arch = arch
+        self.pad_id = self.vocab_size            # CBOW padding row, never sampled
+        rows = self.vocab_size + (arch == "cbow")
+        half = 0.5 / self.dim
+        init = keras.initializers.RandomUniform(-half, half, seed=seed)
+        self.target_embedding = keras.layers.Embedding(rows, self.dim, embeddings_initializer=init,
+                                                       name="target_embedding")
+        self.context_embedding = keras.layers.Embedding(self.vocab_size, self.dim,
+                                                        embeddings_initializer="zeros",
+                                                        name="context_embedding")
+        self.target_embedding.build((None,))
+        self.context_embedding.build((None,))
+        if arch == "cbow":   # the padding row starts (and, masked, stays) at zero
+            table = self.target_embedding.embeddings
+            table.assign(tf.tensor_scatter_nd_update(
+                tf.convert_to_tensor(table), [[self.pad_id]], tf.zeros([1, self.dim])))
+        self.hs = None
+        if hierarchical:
+            if counts is None:
+                raise ValueError("hierarchical=True needs the word counts (counts=vocab.counts)")
+            self.hs = HierarchicalSoftmax(build_huffman_tree(counts), name="hierarchical_softmax")
+            self.hs.build((None, self.dim))
+
+    @property
+    def target_table(self) -> tf.Variable:
+        """The input vectors `[V (+1 for CBOW), dim]` as a `tf.Variable` (word2vec's syn0)."""
+        return self.target_embedding.embeddings.value
+
+    @property
+    def context_table(self) -> tf.Variable:
+        """The output vectors `[V, dim]` as a `tf.Variable` (word2vec's syn1neg)."""
+        return self.context_embedding.embeddings.value
+
+    def encode(self, words) -> tf.Tensor:
+        """word_emb `[B, dim]`: the input vector (skip-gram) or the window mean (CBOW).
+
+        CBOW: h = (1/n) sum_{j in window} v_j over the n real slots. The returned tensor has
+        that value, but its gradient reaches each v_j unscaled (d h / d v_j := I), which is
+        word2vec.c's update (`syn0[c] += neu1e` for every window word).
+        """
+        table = self.target_table
+        if self.arch == "skipgram":
+            return tf.gather(table, words)                                   # [B, e]
+        vectors = tf.gather(table, words)                                    # [B, 2w, e]
+        mask = tf.cast(tf.not_equal(words, self.pad_id), vectors.dtype)      # [B, 2w]
+        summed = tf.einsum("bwe,bw->be", vectors, mask)                      # [B, e]
+        n = tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)      # [B, 1]
+        # value: summed / n (the mean); gradient: that of `summed` (word2vec.c's rule)
+        return summed + tf.stop_gradient(summed / n - summed)
+
+    def call(self, inputs):
+        words, contexts = inputs
+        word_emb = self.encode(words)                                        # [B, e]
+        context_emb = tf.gather(self.context_table, contexts)               # [B, C, e]
+        return tf.einsum("be,bce->bc", word_emb, context_emb)                # [B, C]
+
+    def word_vectors(self) -> np.ndarray:
+        """The trained input vectors `[V, dim]` (padding row dropped), what word2vec exports."""
+        return self.target_table.numpy()[:self.vocab_size]
+
+
+# ----------------------------------------------------------------------------- losses glue
+def unigram_sampler(counts, seed: int = 0, distortion: float = 0.75) -> FixedUnigramSampler:
+    """word2vec's noise distribution Q(w) = count_w^0.75 / Z as one of our samplers."""
+    counts = np.asarray(counts, dtype=np.float64)
+    return FixedUnigramSampler(len(counts), distortion=distortion, unigrams=counts, seed=seed)
+
+
+def draw_negatives_excluding(sampler, positives, k: int) -> tf.Tensor:
+    """k negatives per pair from the sampler, none equal to the pair's positive.
+
+    Draws [B, k] ids i.i.d. from Q and redraws, until none is left, every entry that equals
+    its row's positive: each negative is then distributed as Q restricted to w != positive.
+    The loop ends with probability 1 unless Q puts all its mass on the positive; callers
+    ensure V >= 2 with Q > 0 on at least two words.
+
+    Args:
+        sampler: a `w2v_tf.sampling.CandidateSampler` (e.g. `unigram_sampler`).
+        positives: int `[B]` the positive context of each pair.
+        k: negatives per pair.
+
+    Returns:
+        int64 `[B, k]`.
+    """
+    positives = tf.cast(positives, tf.int64)[:, None]                        # [B, 1]
+    shape = tf.stack([tf.shape(positives)[0], k])
+
+    def fresh():
+        flat, _ = _draw_flat(sampler, tf.reduce_prod(shape))
+        return tf.reshape(flat, shape)
+
+    negatives = fresh()
+
+    def cond(neg):
+        return tf.reduce_any(tf.equal(neg, positives))
+
+    def body(neg):
+        return (tf.where(tf.equal(neg, positives), fresh(), neg),)
+
+    (negatives,) = tf.while_loop(cond, body, (negatives,))
+    return negatives
+
+
+def _draw_flat(sampler, n):
+    """n i.i.d. draws from the sampler's distribution, n a (possibly dynamic) scalar tensor.
+
+    `CandidateSampler.draw` wants a Python int; its `_draw(seed, n)` hook takes any n.
+    """
+    seed = sampler.rng.make_seeds(1)[:, 0]
+    return sampler._draw(seed, n), seed
+
+
+def pair_loss(model: Word2Vec, loss: str, words, contexts, sampler=None, num_sampled: int = 5):
+    """Per-pair loss `[B]` of `model` on (words, contexts) for one of `LOSS_NAMES`.
+
+    Args:
+        model: the `Word2Vec` model.
+        loss: the loss name.
+        words: `[B]` target ids (skip-gram) or `[B, 2*window]` windows (CBOW).
+        contexts: `[B]` the word to predict (skip-gram: the context word; CBOW: the centre).
+        sampler: negatives' sampler (unigram^0.75) for the sampled losses.
+        num_sampled: S shared negatives per batch, or k per pair for "tutorial_softmax".
+
+    Returns:
+        float32 `[B]`.
+    """
+    labels = tf.cast(contexts, tf.int64)[:, None]                            # [B, 1]
+    if loss == "tutorial_softmax":
+        negatives = draw_negatives_excluding(sampler, labels[:, 0], num_sampled)  # [B, k]
+        dots = model((words, tf.concat([labels, negatives], axis=1)))       # [B, 1+k]
+        # softmax over [positive, negatives], no log-Q: the TF tutorial's CategoricalCrossentropy
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.zeros_like(labels[:, 0]), logits=dots)                # [B]
+    if loss == "neg_per_pair":
+        negatives = draw_negatives_excluding(sampler, labels[:, 0], num_sampled)  # [B, k]
+        dots = model((words, tf.concat([labels, negatives], axis=1)))       # [B, 1+k]
+        return tf.math.softplus(-dots[:, 0]) + tf.reduce_sum(tf.math.softplus(dots[:, 1:]), 1)
+    h = model.encode(words)                                                  # [B, e]
+    if loss == "hs":
+        return hierarchical_softmax_loss(model.hs.inner_vectors.value, h, labels[:, 0],
+                                         model.hs.tree)
+    if loss == "softmax":
+        return _losses.full_softmax_loss(model.context_table, None, labels, h,
+                                         num_classes=model.vocab_size)
+    if loss not in SHARED_NEGATIVE_LOSSES:
+        raise ValueError(f"loss must be one of {LOSS_NAMES}, got {loss!r}")
+    sampled_values = sampler(labels, 1, num_sampled, unique=False)          # S shared, Q = S P
+    fn = {"neg": _losses.negative_sampling_loss, "nce": _losses.nce_loss,
+          "sampled_softmax": _losses.sampled_softmax_loss}[loss]
+    return fn(model.context_table, None, labels, h, num_sampled, model.vocab_size,
+              sampled_values=sampled_values, remove_accidental_hits=True)
+
+
+def sgd_step(variables, grads, lr):
+    """Plain SGD, v -= lr * g, touching only the rows in an `IndexedSlices` gradient.
+
+    Duplicate indices add up in `scatter_sub`, so a row used by n pairs of the batch moves by
+    the sum of its n per-pair gradients, as n successive word2vec updates would (to first
+    order).
+    """
+    for v, g in zip(variables, grads):
+        if g is None:
+            continue
+        if isinstance(g, tf.IndexedSlices):
+            v.scatter_sub(tf.IndexedSlices(lr * g.values, g.indices, g.dense_shape))
+        else:
+            v.assign_sub(lr * g)
+
+
+def make_train_step(model: Word2Vec, loss: str, sampler=None, num_sampled: int = 5,
+                    jit_compile: Optional[bool] = None) -> Callable:
+    """A compiled step `(words, contexts, weights [B], lr) -> summed loss`.
+
+    `weights` is 1 for real pairs and 0 for the padding that fills an epoch's last batch up
+    to the batch size (so every call has the same shape and compiles once).
+    """
+    if loss not in LOSS_NAMES:
+        raise ValueError(f"loss must be one of {LOSS_NAMES}, got {loss!r}")
+    variables = [model.target_table]
+    if loss == "hs":
+        variables.append(model.hs.inner_vectors.value)
+    else:
+        variables.append(model.context_table)
+
+    @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
+    def step(words, contexts, weights, lr):
+        with tf.GradientTape() as tape:
+            per_pair = pair_loss(model, loss, words, contexts, sampler, num_sampled)  # [B]
+            total = tf.reduce_sum(per_pair * weights)
+        sgd_step(variables, tape.gradient(total, variables), lr)
+        return total
+
+    return step
+
+
+# ----------------------------------------------------------------------------- training loop
+@dataclass
+class TrainStats:
+    """What `train` measured.
+
+    Attributes:
+        epoch_loss: mean per-pair (or per-window, CBOW) training loss of each epoch.
+        seconds: wall seconds of the training loop (pair generation, compilation included).
+        words: corpus words trained on, counted as word2vec.c counts them: in-vocabulary
+            tokens before subsampling, times epochs.
+        effective_words: expected tokens left after subsampling, sum_w count_w keep_w, times
+            epochs (gensim's "effective words").
+        examples: pairs (skip-gram) or windows (CBOW) trained on.
+    """
+    epoch_loss: list = field(default_factory=list)
+    seconds: float = 0.0
+    words: int = 0
+    effective_words: int = 0
+    examples: int = 0
+
+    @property
+    def words_per_second(self) -> float:
+        return self.words / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _epoch_examples(arch, encoded, window, keep_prob, rng, pad_id):
+    """One epoch as numpy arrays `(words, contexts)`, shuffled.
+
+    Skip-gram: words [P] centre ids, contexts [P] context ids. CBOW: words [M, 2w] windows,
+    contexts [M] centres. Pairs come from `w2v_tf.pipeline` (subsampling, shrunk windows).
+    """
+    if arch == "skipgram":
+        words, contexts = _pipeline.make_skipgram_pairs(encoded, window, rng, keep_prob)
+    else:
+        words, _, contexts = _pipeline.make_cbow_examples(encoded, window, rng, keep_prob,
+                                                          pad_id=pad_id)
+    order = rng.permutation(len(contexts))      # large batches want uncorrelated pairs
+    return words[order], contexts[order]
+
+
+def learning_rate(alpha: float, progress: float, min_alpha_ratio: float = 1e-4) -> float:
+    """word2vec.c's linear decay: alpha_t = alpha * max(1 - progress, min_alpha_ratio).
+
+    `progress` is the share of all training words (epochs x corpus) already processed.
+    """
+    return alpha * max(min_alpha_ratio, 1.0 - progress)
+
+
+DEFAULT_BATCH_SIZE = 1024
+
+
+def default_batch_size(loss: str) -> int:
+    """Pairs per step used by `python -m w2v_tf train` unless --batch-size is given."""
+    return 256 if loss == "softmax" else DEFAULT_BATCH_SIZE
+
+
+def default_alpha(arch: str) -> float:
+    """word2vec.c's starting learning rate: 0.025 (skip-gram), 0.05 (CBOW)."""
+    return 0.025 if arch == "skipgram" else 0.05
+
+
+def check_hyperparameters(vocab_size, dim, window, negatives, epochs, batch_size, loss, arch):
+    """Raises ValueError naming the bad argument, before any TensorFlow work."""
+    _check_int("dim", dim, 1)
+    _check_int("window", window, 1)
+    _check_int("epochs", epochs, 1)
+    _check_int("batch_size", batch_size, 1)
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+    if loss not in LOSS_NAMES:
+        raise ValueError(f"loss must be one of {LOSS_NAMES}, got {loss!r}")
+    if vocab_size < 2:
+        raise ValueError(f"the vocabulary has {vocab_size} word(s); word2vec needs at least 2 "
+                         "(lower min_count or use a larger corpus)")
+    if loss in SHARED_NEGATIVE_LOSSES + ("tutorial_softmax", "neg_per_pair"):
+        _check_int("negatives", negatives, 1)
+        if negatives >= vocab_size:
+            raise ValueError(f"negatives={negatives} must be smaller than the vocabulary size "
+                             f"{vocab_size} (a negative must differ from the positive word)")
+    if loss == "softmax" and vocab_size > MAX_SOFTMAX_VOCAB:
+        raise ValueError(f"loss='softmax' costs O(V dim) per pair; vocabulary size {vocab_size} "
+                         f"> {MAX_SOFTMAX_VOCAB}: use a sampled loss or raise min_count")
+
+
+def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: int = 100,
+          window: int = 5, negatives: int = 5, epochs: int = 5, alpha: Optional[float] = None,
+          min_alpha_ratio: float = 1e-4, sample: float = 1e-3, batch_size: int = 4096,
+          seed: int = 0, jit_compile: Optional[bool] = None, progress: bool = True,
+          on_epoch_end: Optional[Callable] = None, model: Optional[Word2Vec] = None):
+    """Trains word vectors on an encoded corpus; returns `(model, TrainStats)`.
+
+    Args:
+        encoded: sentences as int id arrays (`Vocabulary.encode`).
+        counts: `[V]` word counts (`Vocabulary.counts`), ids sorted by decreasing count.
+        arch: "skipgram" or "cbow".
+        loss: one of `LOSS_NAMES`.
+        dim: embedding size.
+        window: maximal half-window (shrunk at random per centre word, as word2vec.c).
+        negatives: negatives per pair (shared per batch for neg/nce/sampled_softmax, own
+            per pair for tutorial_softmax).
+        epochs: passes over the corpus.
+        alpha: starting learning rate; None: word2vec.c's (0.025 skip-gram, 0.05 CBOW).
+        min_alpha_ratio: the rate decays linearly to alpha * this (word2vec.c: 1e-4).
+        sample: subsampling threshold t (word2vec.c's keep rule); 0 disables it.
+        batch_size: pairs (skip-gram) or windows (CBOW) per step.
+        seed: seeds initialisation, pair generation and negatives.
+        jit_compile: compile the step with XLA (None: TensorFlow's default, no XLA).
+        progress: show a tqdm bar (words).
+        on_epoch_end: called as `on_epoch_end(epoch, model, stats)` after each epoch.
+        model: continue training this model instead of a fresh one.
+
+    Raises:
+        ValueError: bad hyper-parameters (named), before anything is trained.
+    """
+    from w2v_tf.corpus import keep_probabilities
+
+    counts = np.asarray(counts)
+    vocab_size = len(counts)
+    check_hyperparameters(vocab_size, dim, window, negatives, epochs, batch_size, loss, arch)
+    alpha = default_alpha(arch) if alpha is None else float(alpha)
+    if model is None:
+        tf.keras.utils.set_random_seed(seed) if hasattr(tf.keras.utils, "set_random_seed") \
+            else tf.random.set_seed(seed)
+        model = Word2Vec(vocab_size, dim, arch, counts=counts, hierarchical=loss == "hs",
+                         seed=seed)
+    sampler = unigram_sampler(counts, seed=seed) if loss in \
+        SHARED_NEGATIVE_LOSSES + ("tutorial_softmax", "neg_per_pair") else None
+    step = make_train_step(model, loss, sampler, negatives, jit_compile)
+    keep_prob = keep_probabilities(counts, sample) if sample > 0 else None
+    words_per_epoch = int(counts.sum())
+    effective_per_epoch = int(round(float(np.sum(counts * keep_prob)))) if sample > 0 \
+        else words_per_epoch
+    rng = np.random.default_rng(seed)
+    stats = TrainStats()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=words_per_epoch * epochs, unit="word", unit_scale=True,
+                   desc=f"{arch}/{loss}", mininterval=0.5)
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        words, contexts = _epoch_examples(arch, encoded, window, keep_prob, rng,
+                                                     model.pad_id)
+        n = len(contexts)
+        n_batches = max(1, math.ceil(n / batch_size))
+        loss_sum, done_words = 0.0, 0
+        for b in range(n_batches):
+            lo, hi = b * batch_size, min(n, (b + 1) * batch_size)
+            w, c, weights = _padded_batch(words[lo:hi], contexts[lo:hi], batch_size)
+            lr = learning_rate(alpha, (epoch + b / n_batches) / epochs, min_alpha_ratio)
+            loss_sum += float(step(w, c, weights, tf.constant(lr, tf.float32)))
+            if bar is not None:
+                now = words_per_epoch * hi // max(n, 1)
+                bar.update(now - done_words)
+                done_words = now
+        stats.epoch_loss.append(loss_sum / max(n, 1))
+        stats.examples += n
+        stats.words += words_per_epoch
+        stats.effective_words += effective_per_epoch
+        if bar is not None:
+            bar.set_postfix(loss=f"{stats.epoch_loss[-1]:.4f}")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, model, stats)
+    stats.seconds = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    return model, stats
+
+
+def _padded_batch(words, contexts, batch_size):
+    """Tensors of exactly `batch_size` rows: real rows weigh 1, zero-id padding rows 0."""
+    real = len(contexts)
+    weights = np.ones(batch_size, np.float32)
+    if real < batch_size:
+        pad = batch_size - real
+        words = np.concatenate([words, np.zeros((pad,) + words.shape[1:], words.dtype)])
+        contexts = np.concatenate([contexts, np.zeros(pad, contexts.dtype)])
+        weights[real:] = 0.0
+    return tf.constant(words), tf.constant(contexts), tf.constant(weights)
