@@ -3,10 +3,13 @@
 Three kinds of corpus are read by `load_corpus`:
 
 * ``"lee"``: ``lee_background.cor`` from the gensim wheel (Lee news corpus, 300 Australian
-  news articles, mixed case with punctuation, ~60k tokens). No download needed.
-* ``"wiki500"``: ``head500.noblanks.cor`` from the gensim wheel (500 Wikipedia articles,
-  already lower-cased, stop-word-filtered and Porter-stemmed: "anarch", "dictionari").
-* ``"both"``: lee followed by wiki500.
+  news articles, one per line, mixed case with punctuation): 60,533 tokens, 1,831 words
+  at min_count 5. No download needed.
+* ``"wiki500"``: ``head500.noblanks.cor`` from the gensim wheel (250 long lines of
+  Wikipedia text, already lower-cased, stop-word-filtered and Porter-stemmed: "anarch",
+  "dictionari"; so analogy test sets do not apply to it): 335,846 tokens, 8,049 words at
+  min_count 5.
+* ``"both"``: lee followed by wiki500: 396,379 tokens, 9,353 words at min_count 5.
 * any other string or path: a UTF-8 text file. One line is one sentence, which covers
   ordinary text files and text8-style files (the whole corpus on one line) alike.
 
