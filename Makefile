@@ -34,8 +34,11 @@ test-fast: setup
 parity: setup
 	$(PY) -m w2v_tf parity
 
+# Quick runs of every benchmark (each prints ratios measured side by side in one run).
 bench: setup
 	$(PY) benchmarks/sampled_losses.py --quick
+	$(PY) benchmarks/pipeline.py --quick
+	$(PY) benchmarks/hierarchical_cost.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache

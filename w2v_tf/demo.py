@@ -7,8 +7,8 @@
 3. Recall: YouTubeDNN trained with our sampled softmax on MovieLens-100K, beside MostPop, in
    the retrieval harness (`python -m recall_models train` / `evaluate`).
 
-Outputs go under `--out` (default `runs/demo`), which the demo owns: it replaces its own
-sub-folders there on each run and touches nothing else.
+Outputs go under `--out` (default `runs/demo`): the demo replaces the sub-folders it made on
+an earlier run (they hold a marker file) and refuses to touch anything else.
 """
 from __future__ import annotations
 
@@ -57,6 +57,22 @@ def _run_command(package: str, argv) -> tuple[int, dict | None]:
     return code, _last_json("".join(lines))
 
 
+MARKER = ".made-by-w2v_tf-demo"
+
+
+def _fresh_dir(path: str) -> str:
+    """Empties `path` if the demo made it (it holds our marker file); refuses otherwise."""
+    import shutil
+    if os.path.isdir(path) and os.listdir(path):
+        if not os.path.exists(os.path.join(path, MARKER)):
+            raise SystemExit(f"--out: {path} exists and was not made by the demo; "
+                             "choose another --out (nothing was overwritten).")
+        shutil.rmtree(path)
+    os.makedirs(path, exist_ok=True)
+    open(os.path.join(path, MARKER), "w").close()
+    return path
+
+
 def main(args: argparse.Namespace) -> int:
     results, failures = {}, []
     os.makedirs(args.out, exist_ok=True)
@@ -71,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
 
     if "word2vec" not in args.skip and importlib.util.find_spec("w2v_tf.train"):
         _banner("2. Word2Vec (skip-gram, negative sampling) on the embedded corpus")
-        out = os.path.join(args.out, "word2vec")
+        out = _fresh_dir(os.path.join(args.out, "word2vec"))
         code, rep = _run_command("w2v_tf", ["train", "--corpus", "both", "--out", out, "--force"])
         results["word2vec"] = rep
         if code:
@@ -80,9 +96,9 @@ def main(args: argparse.Namespace) -> int:
     if "recall" not in args.skip and importlib.util.find_spec("recall_models.train_cli"):
         _banner("3. YouTubeDNN with sampled softmax on MovieLens-100K, beside MostPop")
         code, pop = _run_command("recall_models", ["evaluate", "--model", "mostpop"])
-        out = os.path.join(args.out, "youtubednn")
+        out = _fresh_dir(os.path.join(args.out, "youtubednn"))
         code2, ytb = _run_command("recall_models", ["train", "--model", "youtubednn",
-                                                    "--out", out, "--force"])
+                                                    "--out", out])
         results["recall"] = {"mostpop": pop, "youtubednn": ytb}
         if code or code2:
             failures.append("recall")
