@@ -120,13 +120,17 @@ def _shard_weights(unigrams, distortion, num_reserved_ids, num_shards, shard):
     num_shards = _check_positive_int("num_shards", num_shards)
     if not isinstance(shard, (int, np.integer)) or not 0 <= shard < num_shards:
         raise ValueError(f"shard must be an int in [0, num_shards={num_shards}), got {shard!r}")
-    # Global id g: reserved ids [0, R) weigh 0, then unigrams[k] has id R + k; keep g % N == shard.
-    # Each weight is float32 pow(w, distortion), as the C++ kernel computes it.
-    d = np.float32(distortion)
+    # Reserved ids g in [0, R) with g % N == shard weigh 0. TF then numbers unigrams[k] as
+    # r + k, r = the number of reserved ids kept in this shard (not R: a TF quirk that only
+    # matters when R > 0 and N > 1), and keeps those with (r + k) % N == shard.
+    # Each weight is w ** distortion in double from float32 inputs, rounded to float32, as
+    # the C++ kernel computes it (checked bit-exact against TF; powf differs by a few ulps).
+    reserved = np.zeros(len(range(shard, num_reserved_ids, num_shards)), np.float32)
     with np.errstate(divide="ignore", over="ignore"):
-        full = np.concatenate([np.zeros(num_reserved_ids, np.float32),
-                               np.power(w.astype(np.float32), d)])
-    return full[shard::num_shards]
+        powered = np.power(w.astype(np.float32).astype(np.float64),
+                           np.float64(np.float32(distortion))).astype(np.float32)
+    first = (shard - reserved.size) % num_shards
+    return np.concatenate([reserved, powered[first::num_shards]])
 
 
 def unigram_probabilities(counts, distortion=0.75, num_reserved_ids=0, num_shards=1, shard=0):
@@ -139,7 +143,8 @@ def unigram_probabilities(counts, distortion=0.75, num_reserved_ids=0, num_shard
         counts: 1-D counts (or relative probabilities) >= 0, one per id after the reserved ids.
         distortion: power applied to each count (0 gives uniform, 1 the raw unigram).
         num_reserved_ids: ids `[0, num_reserved_ids)` get probability 0 and shift the others.
-        num_shards, shard: keep only global ids with `id % num_shards == shard` (local ids).
+        num_shards, shard: keep only ids with `id % num_shards == shard`, renumbered 0, 1, ...
+            (TF's rule, quirk included: see `_shard_weights`).
 
     Returns:
         float32 numpy array `[(num_reserved_ids + len(counts)) of this shard]`.
@@ -158,8 +163,10 @@ def unigram_probabilities(counts, distortion=0.75, num_reserved_ids=0, num_shard
 def expected_count(probability, num_sampled, num_tries):
     """TF's expected count of a class in one call: Q = P*S if num_tries == S, else 1-(1-P)^num_tries.
 
-    The second form is evaluated as `-expm1(num_tries * log1p(-P))` in float32 (TF's
-    `ExpectedCountHelper`); `num_tries == num_sampled` always holds for `unique=False`.
+    TF's `ExpectedCountHelper`: P*S in float32 when num_tries == S (always so for
+    `unique=False`), else `-expm1(num_tries * log1p(-P))`. We evaluate the latter in float64
+    from the float32 P and round once: TF's float32 libm result is within 2 ulps of that
+    (checked; TF's own float32 ops `tf.math.log1p/expm1` would be up to 4 ulps away).
 
     Args:
         probability: float32 tensor of any shape, P(v).
@@ -170,10 +177,11 @@ def expected_count(probability, num_sampled, num_tries):
         float32 tensor shaped like `probability`.
     """
     p = tf.cast(probability, tf.float32)
-    tries = tf.cast(num_tries, tf.float32)
+    tries = tf.cast(num_tries, tf.float64)
+    p64 = tf.cast(p, tf.float64)
     return tf.where(tf.equal(tf.cast(num_tries, tf.int64), num_sampled),
                     p * float(num_sampled),
-                    -tf.math.expm1(tries * tf.math.log1p(-p)))
+                    tf.cast(-tf.math.expm1(tries * tf.math.log1p(-p64)), tf.float32))
 
 
 # ------------------------------------------------------------------------------- samplers
@@ -342,8 +350,9 @@ class FixedUnigramSampler(CandidateSampler):
         vocab_file: a counts file (see `read_counts_file`); exactly one of it and `unigrams`.
         distortion: power on each count; 0.75 gives word2vec's unigram^0.75.
         num_reserved_ids: ids `[0, R)` have probability 0 (e.g. padding / UNK).
-        num_shards, shard: this sampler covers global ids with `id % num_shards == shard`,
-            numbered locally 0, 1, ... as TF does.
+        num_shards, shard: this sampler covers ids with `id % num_shards == shard`, numbered
+            locally 0, 1, ... as TF does (including TF's numbering quirk with reserved ids,
+            see `_shard_weights`).
         unigrams: counts (or relative probabilities), one per id after the reserved ones.
         seed, rng, jit_compile, name: see `CandidateSampler`.
     """
