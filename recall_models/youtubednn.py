@@ -214,7 +214,7 @@ class YouTubeDNN(keras.Model):
         w = self.output_layer.table()
         if self.use_bias:
             w = tf.concat([w, self.output_layer.bias[:, None]], axis=1)
-        return np.asarray(w, np.float32)
+        return np.array(w, np.float32)
 
     def user_vectors(self, inputs, batch_size: int = 4096) -> np.ndarray:
         """[N, d_out (+1)]: x_u, with a 1 appended when `use_bias` (so <x, w> = logit)."""

@@ -1,0 +1,196 @@
+"""MIND-like model: routing against numpy, per-sample routing noise, safe label-aware
+attention, active-interest masking in retrieval.
+
+Oracles: numpy float64 re-implementations (routing, softmax of sign(a)|a|^p, which float64
+holds exactly for |a| <= 1e3 and p <= 100 since 1e300 < 1.8e308), TF's softmax
+cross-entropy, and the numpy max-merge of the active interests' scores. Tolerances are
+float32 round-off on values of order 1.
+"""
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from recall_models import retrieval
+from recall_models.mind import (MIND, attention_weights, dynamic_routing,
+                                num_active_interests, squash)
+
+I, L, K = 17, 16, 4
+SIZES = {"gender": 3, "age": 8, "occupation": 5, "zip": 4}
+
+
+def tiny_inputs(rng, lengths, with_label=True):
+    b = len(lengths)
+    hist = rng.integers(1, I, size=(b, L)) * (np.arange(L)[None, :] < np.asarray(lengths)[:, None])
+    out = {"history": hist.astype(np.int32)}
+    for name, n in SIZES.items():
+        out[name] = rng.integers(0, n, size=b).astype(np.int32)
+    if with_label:
+        out["label"] = rng.integers(1, I, size=b).astype(np.int32)
+    return out
+
+
+def make_model(rng, **kw):
+    tf.keras.utils.set_random_seed(0)
+    genres = rng.integers(0, 4, size=(I, 2)).astype(np.int32)
+    model = MIND(I, SIZES, genres, loss="softmax", embedding_dim=6, profile_dim=2,
+                 hidden_units=(8,), num_interests=K, seed=1, **kw)
+    model(tiny_inputs(rng, [3, 8]), training=False)
+    return model
+
+
+def numpy_softmax_pow(a, active, p):
+    x = np.sign(a) * np.abs(a).astype(np.float64) ** p
+    x = np.where(active, x, -np.inf)
+    e = np.exp(x - x.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def test_num_active_interests_matches_log2_formula():
+    n = np.arange(1, 200)
+    for k in (1, 3, 4, 7):
+        ref = np.maximum(1, np.minimum(k, np.floor(np.log2(n)).astype(int)))
+        np.testing.assert_array_equal(num_active_interests(n, k).numpy(), ref)
+
+
+def test_squash_matches_formula(rng):
+    z = rng.normal(size=(5, 3, 4)) * rng.choice([0.01, 1, 100], size=(5, 3, 1))
+    norm = np.linalg.norm(z, axis=-1, keepdims=True)
+    ref = norm ** 2 / (1 + norm ** 2) * z / norm
+    np.testing.assert_allclose(squash(tf.constant(z, tf.float32)).numpy(), ref, rtol=1e-4,
+                               atol=1e-6)
+
+
+def numpy_routing(e, mask, s, b0, active, iters):
+    u = (e @ s) * mask[..., None]                                       # [B, L, d']
+    b = b0.astype(np.float64)
+    for it in range(iters):
+        logits = np.where(active[:, :, None], b, -np.inf)
+        w = np.exp(logits - logits.max(1, keepdims=True))
+        w = w / w.sum(1, keepdims=True) * mask[:, None, :]              # softmax over K
+        z = np.einsum("bkl,ble->bke", w, u)
+        n2 = (z ** 2).sum(-1, keepdims=True)
+        c = z * np.sqrt(n2) / (1 + n2)
+        b = b + np.einsum("bke,ble->bkl", c, u)
+    return c * active[..., None]
+
+
+@pytest.mark.parametrize("iters", [1, 3])
+def test_dynamic_routing_matches_numpy(rng, iters):
+    b, d = 3, 5
+    e = rng.normal(size=(b, L, d))
+    mask = np.arange(L)[None, :] < np.array([[2], [7], [16]])
+    s = rng.normal(size=(d, d)) * 0.5
+    b0 = rng.normal(size=(b, K, L))
+    active = np.arange(K)[None, :] < np.array([[1], [2], [4]])
+    got = dynamic_routing(*(tf.constant(x, tf.float32) for x in (e,)), tf.constant(mask),
+                          tf.constant(s, tf.float32), tf.constant(b0, tf.float32),
+                          tf.constant(active), iters).numpy()
+    np.testing.assert_allclose(got, numpy_routing(e, mask, s, b0, active, iters), rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_interests_of_one_user_ignore_the_other_users(rng):
+    model = make_model(rng)
+    x = tiny_inputs(rng, [16, 9, 5])
+    b0 = model.routing_logits(3, L)
+    v1, _ = model.interests(x, routing_logits=b0)
+    x2 = {k: v.copy() for k, v in x.items()}
+    x2["history"][1:] = tiny_inputs(rng, [12, 16])["history"]           # other users change
+    x2["gender"][1:] = (x2["gender"][1:] + 1) % SIZES["gender"]
+    v2, _ = model.interests(x2, routing_logits=b0)
+    np.testing.assert_allclose(v2.numpy()[0], v1.numpy()[0], rtol=1e-6, atol=1e-6)
+    assert np.abs(v2.numpy()[1] - v1.numpy()[1]).max() > 1e-4           # ... theirs do
+
+
+def test_routing_logits_are_redrawn_per_call_and_per_sample(rng):
+    model = make_model(rng)
+    r1, r2 = model.routing_logits(4, L).numpy(), model.routing_logits(4, L).numpy()
+    assert np.abs(r1 - r2).min() > 0                                    # new draws per call
+    assert np.abs(r1[0] - r1[1]).min() > 0                              # per sample
+    assert abs(r1.std() - 1.0) < 0.15        # N(0, 1): 256 draws, std error of std ~0.045
+    x = tiny_inputs(rng, [16, 16])
+    v1, v2 = model.interests(x)[0].numpy(), model.interests(x)[0].numpy()
+    assert np.abs(v1 - v2).max() > 1e-5      # K' = 4 > 1: the random start matters
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0, 7.0])
+def test_attention_weights_match_numpy_for_moderate_dots(rng, p):
+    a = rng.uniform(-2, 2, size=(50, K))
+    active = np.arange(K)[None, :] < rng.integers(1, K + 1, size=(50, 1))
+    got = attention_weights(tf.constant(a, tf.float32), tf.constant(active), p).numpy()
+    np.testing.assert_allclose(got, numpy_softmax_pow(a, active, p), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("p", [99.0, 100.0])
+def test_attention_is_finite_for_huge_dots(rng, p):
+    a = rng.uniform(-1e3, 1e3, size=(200, K))
+    a[:5] = [[-1e3, 1e3, 999.0, 0.0]] * 5
+    a[5:10] = [[0.5, -0.4, 0.2, 0.0]] * 5                                # near-uniform case
+    active = np.arange(K)[None, :] < rng.integers(1, K + 1, size=(200, 1))
+    active[:10] = True
+    dots = tf.constant(a, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(dots)
+        w = attention_weights(dots, tf.constant(active), p)
+        loss = tf.reduce_sum(w * tf.constant(rng.normal(size=(200, K)), tf.float32))
+    grad = tape.gradient(loss, dots).numpy()
+    assert np.isfinite(w.numpy()).all() and np.isfinite(grad).all()
+    np.testing.assert_allclose(w.numpy().sum(1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(w.numpy(), numpy_softmax_pow(a, active, p), atol=1e-5)
+
+
+def test_hard_attention_takes_the_raw_dot_argmax():
+    a = np.array([[-5.0, 1.0, 3.0, -0.5], [-9.0, -2.0, -8.0, 0.0]])
+    active = np.array([[True, True, True, True], [True, True, True, False]])
+    hard = attention_weights(tf.constant(a, tf.float32), tf.constant(active), math.inf).numpy()
+    np.testing.assert_array_equal(hard, [[0, 0, 1, 0], [0, 1, 0, 0]])
+    # An even power would have picked the most negative dot (-5, -9): that is the fault.
+    assert np.argmax(a[0] ** 100) == 0 and np.argmax(a[1, :3] ** 100) == 0
+    soft = attention_weights(tf.constant(a, tf.float32), tf.constant(active), 100.0).numpy()
+    np.testing.assert_allclose(soft, hard, atol=1e-6)
+    mean = attention_weights(tf.constant(a, tf.float32), tf.constant(active), 0.0).numpy()
+    np.testing.assert_allclose(mean, [[0.25] * 4, [1 / 3] * 3 + [0]], rtol=1e-6)
+
+
+def test_masked_interests_never_reach_retrieval(rng):
+    model = make_model(rng)
+    lengths = [1, 2, 3, 4, 7, 8, 15, 16]                   # K' = 1, 1, 1, 2, 2, 3, 3, 4
+    x = tiny_inputs(rng, lengths, with_label=False)
+    users, mask = model.user_vectors(x)
+    np.testing.assert_array_equal(mask.sum(1), [1, 1, 1, 2, 2, 3, 3, 4])
+    assert np.all(users[~mask] == 0)
+    items = model.item_vectors().copy()
+    items[1:] -= items[1:].mean(0) + 2 * np.abs(items[1:]).max()   # every score negative...
+    scores = np.einsum("ukd,id->uki", users, items)
+    ref = np.where(mask[..., None], scores, -np.inf).max(1)         # max over active only
+    ref[:, 0] = -np.inf
+    k = 5
+    _, ids = retrieval.search_vectors(users, items, k, mask=mask)
+    np.testing.assert_array_equal(ids, np.argsort(-ref, axis=1, kind="stable")[:, :k])
+    # ...so an inactive (zero) interest scoring 0 everywhere would change the ranking.
+    _, unmasked = retrieval.search_vectors(users, items, k, mask=np.ones_like(mask))
+    assert (unmasked != ids).any()
+
+
+def test_training_loss_is_softmax_of_the_attended_interest(rng):
+    model = make_model(rng, use_bias=True)
+    model.item_bias.assign(rng.normal(size=I).astype(np.float32))
+    x = tiny_inputs(rng, [1, 2, 3, 2])                     # K' = 1: attention picks interest 0
+    loss = model(x, training=True).numpy()
+    users, mask = model.user_vectors(x)
+    logits = users[:, 0] @ model.item_vectors().T
+    ref = tf.nn.sparse_softmax_cross_entropy_with_logits(x["label"], logits).numpy()
+    np.testing.assert_allclose(loss, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"loss": "nce"}, "loss"), ({"loss": "sampled_softmax"}, "sampler"),
+    ({"num_interests": 0}, "num_interests"), ({"pow_p": -1.0}, "pow_p"),
+    ({"output_dim": 7}, "output_dim"),
+])
+def test_bad_arguments_name_themselves(kwargs, match):
+    args = {"loss": "softmax", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        MIND(I, SIZES, np.zeros((I, 2), np.int32), embedding_dim=6, **args)
