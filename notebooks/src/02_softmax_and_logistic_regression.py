@@ -15,6 +15,7 @@
 # logits $z = U v_c$, prediction $\hat y = \operatorname{softmax}(z)$, one-hot target $y$.
 
 # %%
+%matplotlib inline
 import numpy as np
 import tensorflow as tf
 import matplotlib.pyplot as plt
