@@ -195,13 +195,14 @@ def tensorboard_available() -> bool:
     return importlib.util.find_spec("tensorboard") is not None
 
 
-def train(cfg: TrainConfig, ds=None, verbose: int = 1) -> dict:
+def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
     """Trains, checkpoints and evaluates one model (module docstring).
 
     Args:
       cfg: the run's `TrainConfig`.
       ds: an already loaded `recall_models.data.Dataset` (default: load `cfg.dataset`).
       verbose: Keras `fit` verbosity (1 = progress bar, 2 = a line per epoch, 0 = silent).
+      callbacks: extra Keras callbacks, run after the built-in ones.
 
     Returns:
       {"config": ..., "epochs_run", "best_epoch", "seconds_per_epoch", "history": [...],
@@ -227,15 +228,15 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1) -> dict:
     data = train_dataset(ds, inputs, cfg.batch_size, cfg.seed)
     timer = EpochTimer()
     validation = ValidationCallback(ds, out, cfg.patience)
-    callbacks = [timer, validation,
-                 keras.callbacks.BackupAndRestore(str(out / "backup")),
-                 keras.callbacks.CSVLogger(str(out / "log.csv"), append=True)]
+    builtin = [timer, validation,
+               keras.callbacks.BackupAndRestore(str(out / "backup")),
+               keras.callbacks.CSVLogger(str(out / "log.csv"), append=True)]
     if tensorboard_available():
-        callbacks.append(keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False))
+        builtin.append(keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False))
     elif verbose:
         print("note: the tensorboard package is not installed; epoch logs go to "
               f"{out / 'log.csv'} only")
-    model.fit(data, epochs=cfg.epochs, callbacks=callbacks, verbose=verbose)
+    model.fit(data, epochs=cfg.epochs, callbacks=builtin + list(callbacks), verbose=verbose)
 
     if validation.weights_path.exists():
         model.load_weights(validation.weights_path)
