@@ -51,7 +51,8 @@ the loss tends to -log(e^{F_t} / sum_{y != t} e^{F_y}), which log P does not min
 P(t|x) << 1. The true term keeps the balance only while kQ(t) << 1, as for most classes of a
 large vocabulary; in a 20-class toy kQ(t) is 0.6 to 9. So its own column is the exact
 optimum of its expected loss for this k, Q and P (`sampled_softmax_optimum`, computed
-numerically), and the row also shows its distance from log P + K(x). With hits *kept* the
+numerically), and the row also shows its distance from log P + K(x) (in these problems
+the optimum lies nearer the log-odds than log P, up to K(x)). With hits *kept* the
 sampled denominator tends to sum_y e^{F_y} and the optimum is log P + K(x) up to O(1/k)
 (Bengio & Senecal 2008); `--variants` trains that row too.
 
@@ -111,12 +112,13 @@ VARIANT_ROWS = {
                                   "log_p_plus_k"),
 }
 
-# Own-target error tolerances at the default settings (see `run_experiment`), about twice
-# the errors measured over seeds 0-4 (the measured figures are in tests/test_table.py).
+# Own-target error tolerances at the default settings of `run_experiment`. Errors measured
+# over seeds 0-4 (data-weighted RMSE): sampled rows 0.027-0.037, full rows 0.018-0.022.
+# The tolerances are about 1.7x the largest: sampled 0.06, full 0.04.
 TOLERANCE = {
-    "nce": 0.05, "neg": 0.05, "sampled_logistic": 0.05, "full_logistic": 0.05,
-    "softmax": 0.05, "sampled_softmax": 0.05, "neg_keep_hits": 0.05,
-    "sampled_softmax_keep_hits": 0.05,
+    "nce": 0.06, "neg": 0.06, "sampled_logistic": 0.06, "full_logistic": 0.04,
+    "softmax": 0.04, "sampled_softmax": 0.06, "neg_keep_hits": 0.06,
+    "sampled_softmax_keep_hits": 0.06,
 }
 
 
@@ -257,7 +259,7 @@ def sample_data(problem: Dict[str, np.ndarray], steps: int, batch_size: int, num
     rng = np.random.default_rng([seed, 1])
     p_x, p, q = problem["p_x"], problem["p"], problem["q"]
     x = rng.choice(len(p_x), size=(steps, batch_size), p=p_x)
-    # y ~ P(y|x) by inverting the CDF of row x: y = #{c : CDF(c) < u}.
+    # y ~ P(y|x) by inverting the CDF of row x: y = #{c : CDF(c) <= u}, u ~ U[0, 1).
     cdf = np.cumsum(p, axis=1)
     cdf[:, -1] = 1.0
     u = rng.random((steps, batch_size))
@@ -378,7 +380,7 @@ def run_experiment(seed: int = 0, steps: int = 3000, batch_size: int = 512,
     if unknown:
         raise ValueError(f"`rows` contains {unknown}; expected names from {list(all_rows)}.")
     for name, value in (("steps", steps), ("batch_size", batch_size),
-                        ("num_sampled", num_sampled)):
+                        ("num_sampled", num_sampled), ("draws", draws)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
 
@@ -501,6 +503,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-sampled", type=int, default=40,
                    help="k, negatives per step drawn with replacement from Q (40)")
     p.add_argument("--seed", type=int, default=0, help="seeds the problem, data and TF (0)")
+    p.add_argument("--draws", type=int, default=3000,
+                   help="draws of k negatives averaged to compute the sampled-softmax optimum "
+                        "(3000; its error shrinks like 1/sqrt(draws))")
     p.add_argument("--variants", action="store_true",
                    help="also train negative sampling and sampled softmax with accidental "
                         "hits kept")
@@ -517,7 +522,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     try:
         results = run_experiment(seed=args.seed, steps=args.steps, batch_size=args.batch_size,
-                                 num_sampled=args.num_sampled, variants=args.variants,
+                                 num_sampled=args.num_sampled, draws=args.draws,
+                                 variants=args.variants,
                                  progress=True)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
