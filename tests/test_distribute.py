@@ -1,0 +1,195 @@
+"""tf.distribute: a mirrored step over 2 logical CPUs equals one device with the same global batch.
+
+Logical CPUs must be configured before TensorFlow initialises its devices, which pytest's
+process did long ago, so the two-device experiments run in a child process: this file run
+as a script (`python tests/test_distribute.py --child`) splits the CPU in two, runs every
+experiment under `MirroredStrategy` and under the default (one-device) strategy, and prints
+one JSON object; the tests assert on its numbers.
+
+Oracles and tolerances:
+* fixed negatives (`sampled_values` given): the mirrored step computes the same per-example
+  losses, and the all-reduced gradient is the same sum in another order, so per-step losses
+  agree to float32 round-off: rtol 1e-5 (observed ~1e-7); weights after the steps atol 1e-5.
+* sampling on: each replica draws its own negatives, so only the learning curves agree in
+  distribution. We compare the mean loss over the last 20 of 80 steps of a learnable
+  skip-gram task; the band is 3x the gap between two one-device runs that differ only in the
+  sampler's seed (plus 2% of the loss, so a lucky near-zero seed gap cannot make the band
+  vanish); both curves must also fall well below their start, so "agree" is not vacuous.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+V, D, S, G = 40, 8, 6, 16          # vocabulary, dim, negatives, global batch (skip-gram)
+
+
+# ============================================================================ child process
+def _skipgram(strategy, steps, sampled_on, seed, lr=0.05, learnable=False):
+    """Sparse-SGD skip-gram on our negative_sampling_loss (the word2vec trainer's update).
+
+    Returns per-step global losses, the initial and the final tables.
+    """
+    import tensorflow as tf
+    from w2v_tf import distribute as dist, losses, sampling
+
+    rng = np.random.default_rng(0)
+    words = rng.integers(0, V, steps * G)
+    # learnable: each word has one context; otherwise random pairs
+    contexts = (words * 7 + 3) % V if learnable else rng.integers(0, V, steps * G)
+    fixed_ids = tf.constant(rng.permutation(V)[:S], tf.int64)
+    with strategy.scope():
+        target = tf.Variable(np.random.default_rng(1).uniform(-.5, .5, (V, D)), dtype=tf.float32)
+        context = tf.Variable(np.random.default_rng(2).uniform(-.5, .5, (V, D)), dtype=tf.float32)
+        sampler = sampling.LogUniformSampler(V, seed=seed)   # its Generator is mirrored
+
+    def loss_fn(batch):
+        labels = tf.cast(batch["c"], tf.int64)[:, None]                       # [b, 1]
+        h = tf.gather(target, batch["w"])                                     # [b, D]
+        if sampled_on:
+            sv = sampler(labels, 1, S, unique=False)
+        else:
+            sv = (fixed_ids, tf.fill([tf.shape(labels)[0], 1], 0.5), tf.fill([S], 0.5))
+        return losses.negative_sampling_loss(context, None, labels, h, S, V, sampled_values=sv)
+
+    w0 = _flat([target, context])
+    step = dist.make_train_step(strategy, loss_fn, [target, context], update_fn=dist.sgd_update,
+                                global_batch_size=G, reduction="sum")
+    data = tf.data.Dataset.from_tensor_slices({"w": words, "c": contexts}).batch(G, True)
+    out = [float(step(b, tf.constant(lr))) for b in strategy.experimental_distribute_dataset(data)]
+    return out, w0, _flat([target, context])
+
+
+class _FixedSampler:
+    """The same S items for every batch, expected count 0.5 for all (a `sampler=` callable)."""
+
+    def __init__(self, ids):
+        self.ids = ids
+
+    def __call__(self, labels):
+        import tensorflow as tf
+        b = tf.shape(labels)[0]
+        return (tf.constant(self.ids, tf.int64), tf.fill([b, 1], 0.5),
+                tf.fill([len(self.ids)], 0.5))
+
+
+def _youtubednn(strategy, mode, steps=4, batch=16, items=30):
+    """YouTubeDNN with fixed negatives: our custom step or Keras `fit`, both with Keras SGD.
+
+    (Keras 3's Adam squares sparse gradient slices one by one, so its steps depend on how the
+    all-reduce groups duplicate rows; see `make_train_step`'s `combine_duplicate_rows`.)
+    """
+    import keras
+    import tensorflow as tf
+    from recall_models.youtubednn import PROFILE, YouTubeDNN
+    from w2v_tf import distribute as dist
+
+    rng = np.random.default_rng(5)
+    n = steps * batch
+    inputs = {"history": rng.integers(0, items, (n, 6)).astype(np.int32),
+              "label": rng.integers(1, items, n).astype(np.int32)}
+    inputs["history"][:, 0] = rng.integers(1, items, n)                 # non-empty histories
+    for name in PROFILE:
+        inputs[name] = rng.integers(0, 3, n).astype(np.int32)
+    keras.utils.set_random_seed(7)
+    with strategy.scope():
+        model = YouTubeDNN(items, {k: 3 for k in PROFILE}, sampler=_FixedSampler([2, 5, 11, 17, 23]),
+                           num_sampled=5, use_genres=False, embedding_dim=8, profile_dim=4,
+                           hidden_units=(16,), output_dim=8)
+        model({k: v[:batch] for k, v in inputs.items()}, training=False)
+    w0 = _flat(model.trainable_weights)
+    data = tf.data.Dataset.from_tensor_slices(inputs).batch(batch, drop_remainder=True)
+    if mode == "step":
+        with strategy.scope():
+            optimizer = keras.optimizers.SGD(0.5)
+        step = dist.make_train_step(strategy, lambda b: model(b, training=True),
+                                    model.trainable_variables, optimizer,
+                                    global_batch_size=batch)
+        losses_ = [float(step(b)) for b in strategy.experimental_distribute_dataset(data)]
+    else:
+        with strategy.scope():
+            model.compile(optimizer=keras.optimizers.SGD(0.5))
+        running = []
+        cb = keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda i, logs: running.append(float(logs["loss"])))
+        model.fit(data, epochs=1, verbose=0, callbacks=[cb])
+        # Keras logs the running mean m_k of the epoch; step k's loss is k m_k - (k-1) m_{k-1}
+        sums = np.array(running, np.float64) * np.arange(1, len(running) + 1)   # k m_k
+        losses_ = np.diff(sums, prepend=0.0).tolist()
+    return losses_, w0, _flat(model.trainable_weights)
+
+
+def _flat(variables):
+    return np.concatenate([np.ravel(np.asarray(v)) for v in variables])
+
+
+def child_main() -> None:
+    from w2v_tf import distribute as dist
+    devices = dist.configure_logical_cpus(2)
+    import tensorflow as tf
+    # One MirroredStrategy per process: two would reuse the same collective instance keys.
+    strategies = {"none": dist.make_strategy("none"), "mirrored": dist.make_strategy("mirrored")}
+    res = {"devices": devices, "replicas": strategies["mirrored"].num_replicas_in_sync}
+    for name, strategy in strategies.items():
+        res[f"skipgram_fixed_{name}"] = _skipgram(strategy, 6, False, 0)
+        res[f"skipgram_sampled_{name}"] = _skipgram(strategy, 80, True, 3, 0.1, True)[0]
+        res[f"ytdnn_step_{name}"] = _youtubednn(strategy, "step")
+        res[f"ytdnn_fit_{name}"] = _youtubednn(strategy, "fit")
+    res["skipgram_sampled_none_seed2"] = _skipgram(strategies["none"], 80, True, 4, 0.1, True)[0]
+    res = {k: ([np.asarray(x).tolist() for x in v] if isinstance(v, tuple) else v)
+           for k, v in res.items()}
+    print(json.dumps(res))
+
+
+# ============================================================================ tests
+@pytest.fixture(scope="module")
+def two_devices():
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, __file__, "--child"], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_two_logical_cpus_make_two_replicas(two_devices):
+    assert len(two_devices["devices"]) == 2
+    assert two_devices["replicas"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", ["skipgram_fixed", "ytdnn_step", "ytdnn_fit"])
+def test_mirrored_equals_one_device_with_fixed_negatives(two_devices, experiment):
+    one_loss, one_w0, one_w = two_devices[f"{experiment}_none"]
+    two_loss, two_w0, two_w = two_devices[f"{experiment}_mirrored"]
+    assert len(one_loss) == len(two_loss) >= 4
+    np.testing.assert_array_equal(two_w0, one_w0)                 # same start
+    np.testing.assert_allclose(two_loss, one_loss, rtol=1e-5, atol=1e-6)
+    # the weights moved, by the same steps on both
+    assert np.abs(np.array(one_w) - one_w0).max() > 1e-3
+    np.testing.assert_allclose(two_w, one_w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_mirrored_learning_curve_with_sampling_within_seed_noise(two_devices):
+    one = np.array(two_devices["skipgram_sampled_none"])
+    two = np.array(two_devices["skipgram_sampled_mirrored"])
+    other_seed = np.array(two_devices["skipgram_sampled_none_seed2"])
+    tail = slice(-20, None)
+    for curve in (one, two, other_seed):
+        assert curve[tail].mean() < 0.5 * curve[:5].mean()      # it learns
+    band = 3 * abs(one[tail].mean() - other_seed[tail].mean()) + 0.02 * one[tail].mean()
+    assert abs(two[tail].mean() - one[tail].mean()) <= band
+
+
+if __name__ == "__main__" and "--child" in sys.argv:
+    sys.path.insert(0, str(ROOT))
+    child_main()
