@@ -190,6 +190,81 @@ def test_mirrored_learning_curve_with_sampling_within_seed_noise(two_devices):
     assert abs(two[tail].mean() - one[tail].mean()) <= band
 
 
+# ============================================================================ in-process (one device)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_default_strategy_step_is_one_sgd_step_on_the_scaled_loss(reduction):
+    """Oracle: a GradientTape on the whole batch, loss divided by G for "mean"."""
+    import tensorflow as tf
+    from w2v_tf import distribute as dist, losses
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=(V, D)).astype(np.float32)
+    x = rng.normal(size=(G, D)).astype(np.float32)
+    labels = rng.integers(0, V, (G, 1))
+    sv = (tf.constant(rng.permutation(V)[:S], tf.int64), tf.fill([G, 1], .3), tf.fill([S], .3))
+    strategy = dist.make_strategy("none")
+    table = tf.Variable(w0)
+    loss_fn = lambda batch: losses.sampled_softmax_loss(table, None, batch, x, S, V,  # noqa: E731
+                                                         sampled_values=sv)
+    step = dist.make_train_step(strategy, loss_fn, [table], update_fn=dist.sgd_update,
+                                global_batch_size=G, reduction=reduction)
+    got = float(step(tf.constant(labels), tf.constant(0.5)))
+    ref_table = tf.Variable(w0)
+    with tf.GradientTape() as tape:
+        per = losses.sampled_softmax_loss(ref_table, None, labels, x, S, V, sampled_values=sv)
+        ref = tf.reduce_sum(per) / (G if reduction == "mean" else 1)
+    grad = tf.convert_to_tensor(tape.gradient(ref, ref_table))
+    np.testing.assert_allclose(got, float(ref), rtol=1e-6)
+    np.testing.assert_allclose(table.numpy(), w0 - 0.5 * grad.numpy(), rtol=1e-5, atol=1e-6)
+    assert np.abs(table.numpy() - w0).max() > 1e-3
+
+
+def test_combine_duplicates_sums_rows_sharing_an_index():
+    import tensorflow as tf
+    from w2v_tf.distribute import combine_duplicates
+    g = tf.IndexedSlices(tf.constant([[1., 2.], [3., 4.], [5., 6.], [7., 8.]]),
+                         tf.constant([4, 1, 4, 0]), tf.constant([6, 2]))
+    out = combine_duplicates(g)
+    assert sorted(out.indices.numpy().tolist()) == [0, 1, 4]              # one slice per row
+    np.testing.assert_array_equal(tf.convert_to_tensor(out), tf.convert_to_tensor(g))
+    dense = tf.ones([3, 2])
+    assert combine_duplicates(dense) is dense
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"optimizer": None, "update_fn": None}, "exactly one"),
+    ({"reduction": "max"}, "`reduction`"),
+    ({"global_batch_size": 0}, "`global_batch_size`"),
+    ({"global_batch_size": 8.0}, "`global_batch_size`"),
+])
+def test_make_train_step_bad_input(kwargs, match):
+    import tensorflow as tf
+    from w2v_tf import distribute as dist
+    args = {"strategy": dist.make_strategy("none"), "loss_fn": lambda b: b,
+            "variables": [tf.Variable(1.0)], "update_fn": dist.sgd_update,
+            "global_batch_size": 8, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        dist.make_train_step(**args)
+
+
+def test_make_strategy_bad_input():
+    from w2v_tf import distribute as dist
+    with pytest.raises(ValueError, match="one of .*'mirrored'.*got 'mirror'"):
+        dist.make_strategy("mirror")
+    with pytest.raises(ValueError, match="cluster_resolver"):
+        dist.make_strategy("parameter_server")
+
+
+def test_configure_logical_cpus_bad_input_and_too_late():
+    import tensorflow as tf
+    from w2v_tf import distribute as dist
+    with pytest.raises(ValueError, match="`n`"):
+        dist.configure_logical_cpus(0)
+    tf.constant(1.0) + 1.0                                   # devices are initialised now
+    have = len(tf.config.list_logical_devices("CPU"))
+    with pytest.raises(RuntimeError, match="already initialised"):
+        dist.configure_logical_cpus(have + 1)
+
+
 if __name__ == "__main__" and "--child" in sys.argv:
     sys.path.insert(0, str(ROOT))
     child_main()

@@ -1,0 +1,139 @@
+"""Sharded class tables: a list of shards or a `ShardedVariable` through our core.
+
+Oracles: the same computation on the unsharded table (concatenation of the shards, the "div"
+layout of any sizes), TensorFlow's `tf.math.top_k` on the whole score matrix, and the
+gradient of the unsharded table split at the shard boundaries. Float32 results are compared
+at rtol/atol 1e-5 (the sharded lookup gathers the same rows; only summation order differs).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.python.distribute.sharded_variable import ShardedVariable
+
+from w2v_tf import distribute as dist
+from w2v_tf import losses
+from w2v_tf.sampled_logits import compute_sampled_logits
+
+N, D, B, S = 23, 6, 5, 7
+LAYOUTS = {"even-ish": [6, 6, 6, 5], "uneven": [2, 11, 1, 9], "one": [23]}
+
+
+def _table(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(N, D)).astype(np.float32), rng.normal(size=N).astype(np.float32)
+
+
+def _split(x, sizes):
+    return np.split(x, np.cumsum(sizes)[:-1])
+
+
+def _sharded(x, sizes, kind):
+    parts = [tf.Variable(p) for p in _split(x, sizes)]
+    return ShardedVariable(parts) if kind == "sharded_variable" else parts
+
+
+def _batch(seed=1, num_true=1):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, N, (B, num_true)).astype(np.int64)
+    inputs = rng.normal(size=(B, D)).astype(np.float32)
+    sampled = rng.choice(N, S, replace=False).astype(np.int64)
+    sv = (tf.constant(sampled), tf.fill([B, num_true], 0.3), tf.fill([S], 0.2))
+    return labels, inputs, sv
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("kind", ["list", "sharded_variable"])
+@pytest.mark.parametrize("num_true", [1, 3])
+def test_sampled_logits_over_shards_equal_unsharded(layout, kind, num_true):
+    w, b = _table()
+    labels, inputs, sv = _batch(num_true=num_true)
+    expected = compute_sampled_logits(w, b, labels, inputs, S, N, num_true, sv,
+                                      remove_accidental_hits=True, partition_strategy="div")
+    got = compute_sampled_logits(_sharded(w, LAYOUTS[layout], kind),
+                                 _sharded(b, LAYOUTS[layout], kind), labels, inputs, S, N,
+                                 num_true, sv, remove_accidental_hits=True,
+                                 partition_strategy="div")
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
+@pytest.mark.parametrize("loss", ["sampled_softmax", "nce", "neg"])
+@pytest.mark.parametrize("layout", ["even-ish", "uneven"])
+def test_gradients_reach_every_shard_as_slices_of_the_unsharded_gradient(loss, layout):
+    w, b = _table()
+    labels, inputs, sv = _batch()
+    fn = losses.LOSSES[loss]
+    whole = tf.Variable(w)
+    with tf.GradientTape() as tape:
+        ref = tf.reduce_sum(fn(whole, None, labels, inputs, S, N, sampled_values=sv))
+    g_whole = tf.convert_to_tensor(tape.gradient(ref, whole))                   # [N, D]
+    table = _sharded(w, LAYOUTS[layout], "sharded_variable")
+    with tf.GradientTape() as tape:
+        got = tf.reduce_sum(fn(table, None, labels, inputs, S, N, sampled_values=sv))
+    grads = tape.gradient(got, table.variables)
+    np.testing.assert_allclose(float(got), float(ref), rtol=1e-5)
+    touched = set(labels.ravel()) | set(sv[0].numpy())
+    for g, part, lo in zip(grads, _split(g_whole.numpy(), LAYOUTS[layout]),
+                           np.cumsum([0] + LAYOUTS[layout][:-1])):
+        rows = set(range(lo, lo + len(part)))
+        if rows & touched:
+            assert isinstance(g, tf.IndexedSlices)         # sparse: only gathered rows
+            np.testing.assert_allclose(tf.convert_to_tensor(g), part, rtol=1e-5, atol=1e-6)
+        else:
+            assert g is None or not np.any(tf.convert_to_tensor(g))
+
+
+def _exact_top_k(q, w, b, k):
+    scores = q @ w.T + (0 if b is None else b[None, :])
+    top = tf.math.top_k(scores, k=k)
+    return top.values.numpy(), top.indices.numpy()
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("k", [1, 4, 12, N])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_sharded_top_k_equals_exact_top_k(layout, k, with_bias):
+    w, b = _table(3)
+    q = np.random.default_rng(4).normal(size=(9, D)).astype(np.float32)
+    bias = b if with_bias else None
+    values, ids = dist.sharded_top_k(q, _sharded(w, LAYOUTS[layout], "sharded_variable"), k,
+                                     biases=None if bias is None else
+                                     _sharded(bias, LAYOUTS[layout], "list"))
+    ref_values, ref_ids = _exact_top_k(q, w, bias, k)
+    np.testing.assert_array_equal(ids.numpy(), ref_ids)
+    np.testing.assert_allclose(values, ref_values, rtol=1e-5, atol=1e-5)
+
+
+def test_sharded_top_k_breaks_ties_like_top_k_on_the_whole_table():
+    # integer-valued rows with many equal scores across shard boundaries
+    w = np.repeat(np.eye(3, dtype=np.float32), [5, 4, 5], axis=0)                # [14, 3]
+    q = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 1]], np.float32)
+    values, ids = dist.sharded_top_k(q, [w[:3], w[3:9], w[9:]], k=7)
+    ref_values, ref_ids = _exact_top_k(q, w, None, 7)
+    np.testing.assert_array_equal(ids.numpy(), ref_ids)
+    np.testing.assert_array_equal(values.numpy(), ref_values)
+
+
+def test_sharded_top_k_mod_layout_maps_rows_to_global_ids():
+    w, _ = _table(5)
+    q = np.random.default_rng(6).normal(size=(4, D)).astype(np.float32)
+    mod_shards = [w[p::3] for p in range(3)]                        # id i in shard i % 3
+    values, ids = dist.sharded_top_k(q, mod_shards, 5, partition_strategy="mod")
+    ref_values, ref_ids = _exact_top_k(q, w, None, 5)
+    np.testing.assert_array_equal(ids.numpy(), ref_ids)             # continuous scores: no ties
+    np.testing.assert_allclose(values, ref_values, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"k": 0}, "`k`"), ({"k": N + 1}, "`k`"), ({"k": 2.0}, "`k`"),
+    ({"k": 2, "queries": np.zeros((2, D + 1), np.float32)}, "`queries`"),
+    ({"k": 2, "biases": np.zeros(N - 1, np.float32)}, "`biases`"),
+    ({"k": 2, "partition_strategy": "range"}, "partition_strategy"),
+])
+def test_sharded_top_k_bad_input(kwargs, match):
+    w, _ = _table()
+    args = {"queries": np.zeros((2, D), np.float32), "shards": _split(w, [10, 13]), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        dist.sharded_top_k(**args)
