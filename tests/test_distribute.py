@@ -190,6 +190,23 @@ def test_mirrored_learning_curve_with_sampling_within_seed_noise(two_devices):
     assert abs(two[tail].mean() - one[tail].mean()) <= band
 
 
+@pytest.mark.slow
+def test_parameter_server_example_trains_youtubednn_on_a_sharded_item_table():
+    """examples/parameter_server.py: in-process cluster on loopback (2 workers, 2 ps)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "parameter_server.py"),
+                           "--steps", "12", "--items", "500", "--json"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["table"] == "ShardedVariable"
+    assert sum(s["rows"] for s in out["shards"]) == 500
+    assert len({s["device"] for s in out["shards"]}) == 2               # one shard per ps
+    assert all("/job:ps/" in s["device"] for s in out["shards"])
+    assert out["sharded_top_k_exact"] is True
+    assert out["sampled_loss_last"] < out["sampled_loss_first"]
+
+
 # ============================================================================ in-process (one device)
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_default_strategy_step_is_one_sgd_step_on_the_scaled_loss(reduction):

@@ -125,6 +125,24 @@ def _as_tf_variable(v):
     return v.value if type(v).__module__.startswith("keras") and hasattr(v, "assign") else v
 
 
+def trainable_components(variables: Sequence) -> List:
+    """The variables a tape and an optimizer can handle: each `ShardedVariable` as its shards.
+
+    Under `ParameterServerStrategy` with a partitioner, Keras 3 wraps a `ShardedVariable` in
+    a `keras.Variable`, and `tape.gradient` on that wrapper fails ("'ShardedVariable' object
+    has no attribute 'handle'"); gradients are taken with respect to the shards instead.
+    Other variables are returned as given.
+    """
+    out = []
+    for v in variables:
+        tf_v = _as_tf_variable(v)
+        if type(tf_v).__name__ == "ShardedVariable":
+            out.extend(tf_v.variables)
+        else:
+            out.append(v)
+    return out
+
+
 def make_train_step(strategy: tf.distribute.Strategy, loss_fn: Callable, variables: Sequence,
                     optimizer=None, update_fn: Optional[Callable] = None, *,
                     global_batch_size: int, reduction: str = "mean",
@@ -145,7 +163,8 @@ def make_train_step(strategy: tf.distribute.Strategy, loss_fn: Callable, variabl
         (and the optimizer) must have been created under `strategy.scope()`.
       loss_fn: `loss_fn(batch) -> [b]` per-example losses of one replica's slice. Weight
         padding rows with 0 inside it; regularisation terms are not added here.
-      variables: the trainable variables (`tf.Variable` or `keras.Variable`).
+      variables: the trainable variables (`tf.Variable` or `keras.Variable`); a
+        `ShardedVariable` is trained shard by shard (`trainable_components`).
       optimizer: a Keras optimizer created under `strategy.scope()` (it all-reduces the
         gradients itself); its slots are built here.
       update_fn: instead of `optimizer`, `update_fn(variable, gradient, *update_args)`
@@ -180,7 +199,7 @@ def make_train_step(strategy: tf.distribute.Strategy, loss_fn: Callable, variabl
     if isinstance(global_batch_size, bool) or not isinstance(global_batch_size, int) \
             or global_batch_size < 1:
         raise ValueError(f"`global_batch_size` must be a positive int, got {global_batch_size!r}.")
-    variables = list(variables)
+    variables = trainable_components(variables)
     if optimizer is not None:
         owner = getattr(optimizer, "_distribution_strategy", strategy)
         if owner is not strategy:
