@@ -80,7 +80,7 @@ def dynamic_routing(behaviours, mask, bilinear, routing_logits, active, iteratio
     Returns:
       capsules [B, K, d'], zero on inactive interests.
     """
-    u_hat = tf.einsum("bld,de->ble", behaviours, bilinear)                  # [B, L, d']
+    u_hat = tf.tensordot(behaviours, bilinear, axes=1)                      # [B, L, d']
     u_hat *= tf.cast(mask, u_hat.dtype)[..., None]
     u_fixed = tf.stop_gradient(u_hat)
     b = routing_logits
@@ -89,9 +89,9 @@ def dynamic_routing(behaviours, mask, bilinear, routing_logits, active, iteratio
         # w_jt = softmax over the active interests j of b_jt (not over behaviours t).
         logits = tf.where(active[:, :, None], b, -1e9)
         w = tf.nn.softmax(logits, axis=1) * keep                            # [B, K, L]
-        caps = squash(tf.einsum("bkl,ble->bke", w, u_hat))                  # [B, K, d']
+        caps = squash(tf.matmul(w, u_hat))                                  # [B, K, d']
         if it + 1 < iterations:
-            b = b + tf.einsum("bke,ble->bkl", caps, u_fixed)                # b += c . u_hat
+            b = b + tf.matmul(caps, u_fixed, transpose_b=True)              # b += c . u_hat
     return caps * tf.cast(active, caps.dtype)[..., None]
 
 

@@ -2,7 +2,8 @@
 
 Keras `fit` with a progress bar, validation NDCG@10 (history-filtered, whole catalogue) after
 every epoch, the best epoch's weights in OUT/best.weights.h5, early stopping after
---patience epochs without improvement, TensorBoard logs in OUT/logs, and resumption: run
+--patience epochs without improvement, epoch logs in OUT/log.csv (and TensorBoard logs in
+OUT/logs when the tensorboard package is installed), and resumption: run
 the same command again after an interruption and training continues after the last
 finished epoch (keras.callbacks.BackupAndRestore, OUT/backup). At the end the best weights
 are evaluated on the test items (filtered and unfiltered HR@K, NDCG@K, MRR) and written to
@@ -76,7 +77,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "instead of unique ids")
     parser.add_argument("--normalize", action="store_true",
                         help="L2-normalise user and item vectors (use with --temperature)")
-    parser.add_argument("--no-bias", action="store_true", help="no item bias")
+    bias = parser.add_mutually_exclusive_group()
+    bias.add_argument("--bias", dest="bias", action="store_true", default=None,
+                      help="learn an item bias (YouTubeDNN's default)")
+    bias.add_argument("--no-bias", dest="bias", action="store_false",
+                      help="no item bias (MIND's default)")
     for flag, (kind, _, text) in MODEL_FLAGS.items():
         parser.add_argument(f"--{flag}", type=kind, default=None,
                             help=f"{text} (default: the model's)")
@@ -95,8 +100,8 @@ def config_from_args(args):
             hparams[key] = value
     if args.normalize:
         hparams["normalize"] = True
-    if args.no_bias:
-        hparams["use_bias"] = False
+    if args.bias is not None:
+        hparams["use_bias"] = bool(args.bias)
     return TrainConfig(model=args.model, dataset=args.dataset, sampler=args.sampler,
                        num_sampled=args.num_sampled, epochs=args.epochs, seed=args.seed,
                        out=args.out, batch_size=args.batch_size,
