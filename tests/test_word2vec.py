@@ -146,21 +146,39 @@ def test_full_softmax_matches_numpy():
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
-def test_tutorial_softmax_is_softmax_over_positive_and_negatives():
+@pytest.mark.parametrize("loss", ["neg_per_pair", "tutorial_softmax"])
+def test_per_pair_losses_match_numpy(loss):
+    """neg: word2vec's NEG with k negatives of the pair's own; tutorial: softmax, no log-Q."""
     model = make_model()
     sampler = w2v.unigram_sampler(np.arange(7, 0, -1) * 10, seed=3)
     words, labels = tf.constant([0, 1, 2, 3]), tf.constant([4, 0, 0, 6])
-    tf.random.set_seed(0)
     # Replay: the loss draws its negatives from the sampler's next seed; draw them the same way.
     state = sampler.rng.state.numpy().copy()
     negatives = w2v.draw_negatives_excluding(sampler, labels, 5).numpy()
     sampler.rng.reset(state)
-    got = w2v.pair_loss(model, "tutorial_softmax", words, labels, sampler, 5).numpy()
+    got = w2v.pair_loss(model, loss, words, labels, sampler, 5).numpy()
     h = model.target_table.numpy()[words.numpy()]
     cols = np.concatenate([labels.numpy()[:, None], negatives], axis=1)   # [B, 1+k]
     dots = np.einsum("be,bce->bc", h, model.context_table.numpy()[cols])
-    want = -(dots[:, 0] - np.log(np.exp(dots).sum(1)))                     # no log-Q
+    if loss == "neg_per_pair":
+        want = softplus(-dots[:, 0]) + softplus(dots[:, 1:]).sum(1)
+    else:
+        want = -(dots[:, 0] - np.log(np.exp(dots).sum(1)))                 # no log-Q
     np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_per_pair_neg_equals_negative_sampling_loss_when_negatives_coincide():
+    """With the same k negatives in every row, "neg_per_pair" is `negative_sampling_loss`."""
+    from w2v_tf.losses import negative_sampling_loss
+    model = make_model()
+    words, labels = tf.constant([0, 1, 2]), tf.constant([[4], [0], [6]], tf.int64)
+    negatives = tf.constant([1, 2, 3], tf.int64)              # none equals a positive
+    dots = model((words, tf.concat([labels, tf.tile(negatives[None], [3, 1])], axis=1)))
+    per_pair = tf.math.softplus(-dots[:, 0]) + tf.reduce_sum(tf.math.softplus(dots[:, 1:]), 1)
+    ones = tf.ones([3], tf.float32)
+    ref = negative_sampling_loss(model.context_table, None, labels, model.encode(words), 3, 7,
+                                 sampled_values=(negatives, ones[:, None], ones))
+    np.testing.assert_allclose(per_pair.numpy(), ref.numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -195,6 +213,30 @@ def test_sparse_sgd_adds_duplicate_rows():
     want[1] -= 0.5 * (1 + 4)
     want[3] -= 0.5 * 2
     np.testing.assert_allclose(var.numpy(), want)
+
+
+@pytest.mark.parametrize("jit", [None, True])
+@pytest.mark.parametrize("max_row_step", [None, 0.05])
+def test_sparse_sgd_sums_then_clips_each_row(jit, max_row_step):
+    """delta_u = lr G_u min(1, c / ||lr G_u||), G_u = sum of the row's gradients (numpy)."""
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=(9, 3)).astype(np.float32)
+    values[6] *= 0.1                                    # row 7: one small gradient
+    indices = np.array([4, 0, 4, 2, 4, 0, 7, 4, 2])
+    var = tf.Variable(rng.normal(size=(8, 3)).astype(np.float32))
+    want = var.numpy().copy()
+    lr = 0.1
+    for u in np.unique(indices):
+        delta = lr * values[indices == u].sum(0)
+        if max_row_step is not None:
+            delta *= min(1.0, max_row_step / np.linalg.norm(delta))
+        want[u] -= delta
+    step = tf.function(lambda g: w2v.sgd_step([var], [g], lr, max_row_step), jit_compile=jit)
+    step(tf.IndexedSlices(tf.constant(values), tf.constant(indices), tf.constant([8, 3])))
+    np.testing.assert_allclose(var.numpy(), want, rtol=1e-5, atol=1e-6)
+    if max_row_step is not None:    # the clip binds on row 4 (4 gradients) but not on row 7
+        assert np.linalg.norm(lr * values[indices == 4].sum(0)) > max_row_step
+        assert np.linalg.norm(lr * values[6]) < max_row_step
 
 
 @pytest.mark.parametrize("jit", [None, True])
@@ -247,7 +289,8 @@ def topic_corpus(seed=0, n_sentences=300):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch,loss", [
-    ("skipgram", "neg"), ("skipgram", "nce"), ("skipgram", "sampled_softmax"),
+    ("skipgram", "neg"), ("skipgram", "neg_per_pair"), ("skipgram", "nce"),
+    ("skipgram", "sampled_softmax"),
     ("skipgram", "hs"), ("skipgram", "softmax"), ("skipgram", "tutorial_softmax"),
     ("cbow", "neg"), ("cbow", "hs")])
 def test_training_separates_topics(arch, loss):

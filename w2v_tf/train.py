@@ -11,7 +11,8 @@ word-pair benchmarks. The learning rate decays linearly from --alpha to alpha*1e
 run, as in word2vec.c.
 
 Losses: neg (word2vec's negative sampling), nce, sampled_softmax (negatives from unigram^0.75,
-shared by the batch), hs (hierarchical softmax), softmax (full; small vocabularies), and
+shared by the batch as in tf.nn), hs (hierarchical softmax), softmax (full; small
+vocabularies), neg_per_pair (NEG with k negatives of each pair's own, slower) and
 tutorial_softmax (the TF tutorial's softmax over a positive and k per-pair negatives without
 log-Q). An existing non-empty --out is refused unless --force is given; bad input (empty
 corpus, invalid UTF-8, min_count removing every word, window/dim < 1, more negatives than
@@ -49,7 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=None,
                         help="pairs (CBOW: windows) per step (default: "
                              "word2vec.DEFAULT_BATCH_SIZE for the loss)")
-    parser.add_argument("--xla", action="store_true", help="compile the step with XLA")
+    parser.add_argument("--max-row-step", type=float, default=None,
+                        help="clip each table row's move per step to this norm (default "
+                             "word2vec.DEFAULT_MAX_ROW_STEP; 0 turns clipping off)")
+    parser.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
+                        help="compile the step with XLA (auto: for neg/nce/sampled_softmax)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--force", action="store_true",
@@ -73,6 +78,8 @@ def main(args: argparse.Namespace) -> int:
         return _fail(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.sample < 0:
         return _fail(f"--sample must be >= 0, got {args.sample}")
+    if args.max_row_step is not None and args.max_row_step < 0:
+        return _fail(f"--max-row-step must be >= 0, got {args.max_row_step}")
     if args.alpha is not None and not args.alpha > 0:
         return _fail(f"--alpha must be > 0, got {args.alpha}")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
@@ -91,6 +98,8 @@ def main(args: argparse.Namespace) -> int:
 
     from w2v_tf import word2vec as w2v
     batch_size = args.batch_size or w2v.default_batch_size(args.loss)
+    max_row_step = (w2v.DEFAULT_MAX_ROW_STEP if args.max_row_step is None
+                    else args.max_row_step or None)
     try:
         w2v.check_hyperparameters(len(vocab), args.dim, args.window, args.negatives,
                                   args.epochs, batch_size, args.loss, args.arch)
@@ -117,7 +126,8 @@ def main(args: argparse.Namespace) -> int:
         encoded, vocab.counts, arch=args.arch, loss=args.loss, dim=args.dim,
         window=args.window, negatives=args.negatives, epochs=args.epochs, alpha=args.alpha,
         sample=args.sample, batch_size=batch_size, seed=args.seed,
-        jit_compile=True if args.xla else None, progress=True, on_epoch_end=on_epoch_end)
+        jit_compile={"auto": "auto", "on": True, "off": None}[args.xla], max_row_step=max_row_step, progress=True,
+        on_epoch_end=on_epoch_end)
     vectors = model.word_vectors()
     try:
         paths = export.export_all(args.out, vocab, vectors, overwrite=True)
@@ -128,7 +138,7 @@ def main(args: argparse.Namespace) -> int:
         "corpus": args.corpus, "arch": args.arch, "loss": args.loss, "dim": args.dim,
         "window": args.window, "negatives": args.negatives, "epochs": args.epochs,
         "min_count": args.min_count, "sample": args.sample, "batch_size": batch_size,
-        "seed": args.seed, "vocab_size": len(vocab), "corpus_words": vocab.total,
+        "max_row_step": max_row_step, "seed": args.seed, "vocab_size": len(vocab), "corpus_words": vocab.total,
         "words_trained": stats.words, "seconds": round(stats.seconds, 3),
         "words_per_second": round(stats.words_per_second, 1),
         "loss_history": [round(x, 6) for x in stats.epoch_loss],

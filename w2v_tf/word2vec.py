@@ -58,7 +58,8 @@ from w2v_tf.sampling import FixedUnigramSampler
 
 ARCHS = ("skipgram", "cbow")
 SHARED_NEGATIVE_LOSSES = ("neg", "nce", "sampled_softmax")
-LOSS_NAMES = SHARED_NEGATIVE_LOSSES + ("hs", "softmax", "tutorial_softmax", "neg_per_pair")
+PER_PAIR_NEGATIVE_LOSSES = ("neg_per_pair", "tutorial_softmax")
+LOSS_NAMES = SHARED_NEGATIVE_LOSSES + ("hs", "softmax") + PER_PAIR_NEGATIVE_LOSSES
 MAX_SOFTMAX_VOCAB = 50_000   # full softmax costs O(V dim) per pair; refuse beyond this
 
 
@@ -233,6 +234,7 @@ def pair_loss(model: Word2Vec, loss: str, words, contexts, sampler=None, num_sam
     if loss == "neg_per_pair":
         negatives = draw_negatives_excluding(sampler, labels[:, 0], num_sampled)  # [B, k]
         dots = model((words, tf.concat([labels, negatives], axis=1)))       # [B, 1+k]
+        # NEG (Mikolov et al. 2013b, eq. 4): -log s(o_t) - sum_k log s(-o_k); -log s(x) = softplus(-x)
         return tf.math.softplus(-dots[:, 0]) + tf.reduce_sum(tf.math.softplus(dots[:, 1:]), 1)
     h = model.encode(words)                                                  # [B, e]
     if loss == "hs":
@@ -250,24 +252,59 @@ def pair_loss(model: Word2Vec, loss: str, words, contexts, sampler=None, num_sam
               sampled_values=sampled_values, remove_accidental_hits=True)
 
 
-def sgd_step(variables, grads, lr):
+def _sum_duplicate_rows(g: tf.IndexedSlices):
+    """Rows u and summed gradients G_u = sum_{i: idx_i = u} g_i of an `IndexedSlices`.
+
+    Sort-based, so it compiles with XLA (`tf.unique` has a dynamic shape): after sorting the
+    n indices, a new segment starts wherever the index changes. Returns `(rows [n],
+    summed [n, d])` where only the first U entries are real; the n - U tail entries have
+    row 0 and a zero gradient, so applying them changes nothing.
+    """
+    idx = tf.cast(g.indices, tf.int64)
+    order = tf.argsort(idx, stable=True)
+    sorted_idx = tf.gather(idx, order)                                        # [n]
+    starts = tf.concat([[True], sorted_idx[1:] != sorted_idx[:-1]], axis=0)  # [n]
+    segment = tf.cumsum(tf.cast(starts, tf.int32)) - 1                        # [n] in 0..U-1
+    n = tf.shape(idx)[0]
+    summed = tf.math.unsorted_segment_sum(tf.gather(g.values, order), segment, n)  # [n, d]
+    rows = tf.math.unsorted_segment_max(sorted_idx, segment, n)                     # [n]
+    rows = tf.maximum(rows, 0)          # empty segments get the dtype's minimum: use row 0
+    return rows, summed
+
+
+def sgd_step(variables, grads, lr, max_row_step=None):
     """Plain SGD, v -= lr * g, touching only the rows in an `IndexedSlices` gradient.
 
-    Duplicate indices add up in `scatter_sub`, so a row used by n pairs of the batch moves by
-    the sum of its n per-pair gradients, as n successive word2vec updates would (to first
-    order).
+    A row used by n pairs of the batch moves by lr times the sum of its n per-pair gradients,
+    what n successive word2vec updates would do to first order. With `max_row_step` that
+    move is clipped to a Euclidean norm of at most `max_row_step` per row:
+
+        delta_u = lr G_u * min(1, max_row_step / ||lr G_u||)
+
+    which only binds for rows that many pairs push the same way at once (the root of the
+    Huffman tree, a negative shared by the whole batch, very frequent words); without it the
+    summed step of such rows exceeds the stable step size (lr n curvature > 2) and training
+    diverges, where word2vec's one-pair-at-a-time updates see each other's effect.
     """
     for v, g in zip(variables, grads):
         if g is None:
             continue
         if isinstance(g, tf.IndexedSlices):
-            v.scatter_sub(tf.IndexedSlices(lr * g.values, g.indices, g.dense_shape))
+            rows, summed = _sum_duplicate_rows(g)
+            delta = tf.cast(lr, summed.dtype) * summed                       # [n, d]
+            if max_row_step is not None:
+                delta = tf.clip_by_norm(delta, max_row_step, axes=[1])
+            v.scatter_sub(tf.IndexedSlices(delta, rows, g.dense_shape))
         else:
-            v.assign_sub(lr * g)
+            delta = tf.cast(lr, g.dtype) * g
+            if max_row_step is not None:
+                delta = tf.clip_by_norm(delta, max_row_step, axes=[1])
+            v.assign_sub(delta)
 
 
 def make_train_step(model: Word2Vec, loss: str, sampler=None, num_sampled: int = 5,
-                    jit_compile: Optional[bool] = None) -> Callable:
+                    jit_compile: Optional[bool] = None,
+                    max_row_step: Optional[float] = None) -> Callable:
     """A compiled step `(words, contexts, weights [B], lr) -> summed loss`.
 
     `weights` is 1 for real pairs and 0 for the padding that fills an epoch's last batch up
@@ -286,7 +323,7 @@ def make_train_step(model: Word2Vec, loss: str, sampler=None, num_sampled: int =
         with tf.GradientTape() as tape:
             per_pair = pair_loss(model, loss, words, contexts, sampler, num_sampled)  # [B]
             total = tf.reduce_sum(per_pair * weights)
-        sgd_step(variables, tape.gradient(total, variables), lr)
+        sgd_step(variables, tape.gradient(total, variables), lr, max_row_step)
         return total
 
     return step
@@ -341,6 +378,7 @@ def learning_rate(alpha: float, progress: float, min_alpha_ratio: float = 1e-4) 
 
 
 DEFAULT_BATCH_SIZE = 1024
+DEFAULT_MAX_ROW_STEP = 0.1
 
 
 def default_batch_size(loss: str) -> int:
@@ -366,7 +404,7 @@ def check_hyperparameters(vocab_size, dim, window, negatives, epochs, batch_size
     if vocab_size < 2:
         raise ValueError(f"the vocabulary has {vocab_size} word(s); word2vec needs at least 2 "
                          "(lower min_count or use a larger corpus)")
-    if loss in SHARED_NEGATIVE_LOSSES + ("tutorial_softmax", "neg_per_pair"):
+    if loss in SHARED_NEGATIVE_LOSSES + PER_PAIR_NEGATIVE_LOSSES:
         _check_int("negatives", negatives, 1)
         if negatives >= vocab_size:
             raise ValueError(f"negatives={negatives} must be smaller than the vocabulary size "
@@ -379,7 +417,8 @@ def check_hyperparameters(vocab_size, dim, window, negatives, epochs, batch_size
 def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: int = 100,
           window: int = 5, negatives: int = 5, epochs: int = 5, alpha: Optional[float] = None,
           min_alpha_ratio: float = 1e-4, sample: float = 1e-3, batch_size: int = 4096,
-          seed: int = 0, jit_compile: Optional[bool] = None, progress: bool = True,
+          seed: int = 0, jit_compile: Optional[bool] = "auto",
+          max_row_step: Optional[float] = DEFAULT_MAX_ROW_STEP, progress: bool = True,
           on_epoch_end: Optional[Callable] = None, model: Optional[Word2Vec] = None):
     """Trains word vectors on an encoded corpus; returns `(model, TrainStats)`.
 
@@ -398,7 +437,11 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         sample: subsampling threshold t (word2vec.c's keep rule); 0 disables it.
         batch_size: pairs (skip-gram) or windows (CBOW) per step.
         seed: seeds initialisation, pair generation and negatives.
-        jit_compile: compile the step with XLA (None: TensorFlow's default, no XLA).
+        jit_compile: compile the step with XLA: True, False/None, or "auto" = XLA for the
+            batch-shared losses only (XLA on CPU makes them ~1.5x faster, but is very slow
+            on the per-pair negatives' redraw loop and sorts of [B*k] ids).
+        max_row_step: clip each row's update per step to this norm (see `sgd_step`); None
+            for plain summed SGD.
         progress: show a tqdm bar (words).
         on_epoch_end: called as `on_epoch_end(epoch, model, stats)` after each epoch.
         model: continue training this model instead of a fresh one.
@@ -418,8 +461,10 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         model = Word2Vec(vocab_size, dim, arch, counts=counts, hierarchical=loss == "hs",
                          seed=seed)
     sampler = unigram_sampler(counts, seed=seed) if loss in \
-        SHARED_NEGATIVE_LOSSES + ("tutorial_softmax", "neg_per_pair") else None
-    step = make_train_step(model, loss, sampler, negatives, jit_compile)
+        SHARED_NEGATIVE_LOSSES + PER_PAIR_NEGATIVE_LOSSES else None
+    if jit_compile == "auto":
+        jit_compile = True if loss in SHARED_NEGATIVE_LOSSES else None
+    step = make_train_step(model, loss, sampler, negatives, jit_compile, max_row_step)
     keep_prob = keep_probabilities(counts, sample) if sample > 0 else None
     words_per_epoch = int(counts.sum())
     effective_per_epoch = int(round(float(np.sum(counts * keep_prob)))) if sample > 0 \

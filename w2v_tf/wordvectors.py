@@ -33,7 +33,7 @@ def keyed_vectors(words, vectors):
     from gensim.models import KeyedVectors
 
     vectors = np.asarray(vectors, dtype=np.float32)
-    kv = KeyedVectors(vectors.shape[1], count=len(words), dtype=np.float32)
+    kv = KeyedVectors(vectors.shape[1], dtype=np.float32)
     kv.add_vectors(list(words), vectors)
     return kv
 

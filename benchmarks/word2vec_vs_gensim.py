@@ -1,0 +1,138 @@
+"""Our word2vec against gensim's: words per second and wordsim353 Spearman, same job.
+
+    python benchmarks/word2vec_vs_gensim.py            # corpus "both" repeated to >= 2M words, 3 seeds
+    python benchmarks/word2vec_vs_gensim.py --quick    # 1 copy of the corpus, 1 seed
+    python benchmarks/word2vec_vs_gensim.py --json     # last line: one JSON object
+
+Both train on the same sentences with the same hyper-parameters (dim 100, window 5, 5
+negatives, sample 1e-3, min_count 5, the same number of epochs; skip-gram and CBOW, each
+with its word2vec learning rate), gensim with 2 worker threads. Only training is timed
+(gensim's `train()` after `build_vocab()`; our `w2v_tf.word2vec.train` after the vocabulary
+and encoding).
+
+words/s counts as word2vec.c does: in-vocabulary corpus tokens (before subsampling) times
+epochs, divided by the wall seconds of training; it is the same numerator for both, so the
+ratio is the ratio of training times. On a shared machine wall time depends on what else
+runs, so the process CPU seconds (all threads) are reported as well, with their ratio:
+with gensim at 2 threads and TensorFlow free to use every core, a CPU-seconds ratio is the
+fairer "work per word" comparison and the wall ratio the "time to vectors" one.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+HYPER = dict(dim=100, window=5, negatives=5, sample=1e-3, min_count=5)
+
+
+def _timed(fn):
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def run_gensim(sentences, arch, epochs, seed, workers=2):
+    from gensim.models import Word2Vec
+    model = Word2Vec(vector_size=HYPER["dim"], window=HYPER["window"], negative=HYPER["negatives"],
+                     sample=HYPER["sample"], min_count=HYPER["min_count"], sg=int(arch == "skipgram"),
+                     alpha=0.025 if arch == "skipgram" else 0.05, workers=workers, seed=seed)
+    model.build_vocab(sentences)
+    words = int(sum(model.wv.get_vecattr(w, "count") for w in model.wv.index_to_key))
+    _, wall, cpu = _timed(lambda: model.train(sentences, total_examples=len(sentences),
+                                              epochs=epochs))
+    return model.wv, words * epochs, wall, cpu
+
+
+def run_ours(sentences, arch, epochs, seed, loss="neg", batch_size=None, jit_compile="auto"):
+    from w2v_tf import word2vec as w2v
+    from w2v_tf.corpus import Vocabulary
+    from w2v_tf.wordvectors import keyed_vectors
+    vocab = Vocabulary.build(sentences, min_count=HYPER["min_count"])
+    encoded = vocab.encode(sentences)
+    (model, stats), wall, cpu = _timed(lambda: w2v.train(
+        encoded, vocab.counts, arch=arch, loss=loss, dim=HYPER["dim"], window=HYPER["window"],
+        negatives=HYPER["negatives"], epochs=epochs, sample=HYPER["sample"],
+        batch_size=batch_size or w2v.default_batch_size(loss), seed=seed,
+        jit_compile=jit_compile, progress=False))
+    return keyed_vectors(vocab.words, model.word_vectors()), stats.words, wall, cpu
+
+
+def spearman(kv):
+    from w2v_tf.wordvectors import evaluate
+    return evaluate(kv)["wordsim353"]["spearman"]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="one copy of the corpus (~0.4M words) and one seed")
+    parser.add_argument("--min-words", type=int, default=2_000_000,
+                        help="repeat the corpus until it has at least this many tokens")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--archs", default="skipgram,cbow")
+    parser.add_argument("--loss", default="neg", help="our loss (default neg)")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--no-xla", action="store_true", help="run our step without XLA")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+    from w2v_tf.corpus import load_corpus
+    base = load_corpus("both")
+    n_base = sum(map(len, base))
+    copies = 1 if args.quick else max(1, -(-args.min_words // n_base))
+    sentences = base * copies
+    seeds = [1] if args.quick else list(range(1, args.seeds + 1))
+    print(f"corpus: 'both' x {copies} = {n_base * copies:,} tokens, {len(sentences):,} "
+          f"sentences; {args.epochs} epoch(s), seeds {seeds}; {HYPER}", file=sys.stderr)
+
+    rows = {}
+    for arch in args.archs.split(","):
+        for name, fn in (("gensim", lambda s: run_gensim(sentences, arch, args.epochs, s)),
+                         ("ours", lambda s: run_ours(sentences, arch, args.epochs, s, args.loss,
+                                                     args.batch_size,
+                                                     None if args.no_xla else "auto"))):
+            runs = []
+            for seed in seeds:
+                kv, words, wall, cpu = fn(seed)
+                runs.append(dict(seed=seed, words=words, wall_s=wall, cpu_s=cpu,
+                                 words_per_s=words / wall, words_per_cpu_s=words / cpu,
+                                 wordsim353_spearman=spearman(kv)))
+                print(f"{arch:8s} {name:6s} seed {seed}: {words / wall:10,.0f} words/s "
+                      f"({wall:6.1f} s wall, {cpu:6.1f} s CPU), wordsim353 Spearman "
+                      f"{runs[-1]['wordsim353_spearman']:.3f}", file=sys.stderr, flush=True)
+            mean = lambda k: sum(r[k] for r in runs) / len(runs)
+            rows.setdefault(arch, {})[name] = dict(
+                runs=runs, words_per_s=mean("words_per_s"),
+                words_per_cpu_s=mean("words_per_cpu_s"),
+                wordsim353_spearman=mean("wordsim353_spearman"))
+        g, o = rows[arch]["gensim"], rows[arch]["ours"]
+        rows[arch]["speed_ratio_wall"] = o["words_per_s"] / g["words_per_s"]
+        rows[arch]["speed_ratio_cpu"] = o["words_per_cpu_s"] / g["words_per_cpu_s"]
+        rows[arch]["spearman_gap"] = o["wordsim353_spearman"] - g["wordsim353_spearman"]
+        rows[arch]["goal_met"] = bool(rows[arch]["speed_ratio_wall"] >= 1.0
+                                      and rows[arch]["spearman_gap"] >= -0.02)
+
+    print(f"\n{'arch':9s}{'ours w/s':>12s}{'gensim w/s':>12s}{'ratio':>7s}{'CPU ratio':>10s}"
+          f"{'ours rho':>10s}{'gensim rho':>11s}  goal")
+    for arch, r in rows.items():
+        o, g = r["ours"], r["gensim"]
+        print(f"{arch:9s}{o['words_per_s']:12,.0f}{g['words_per_s']:12,.0f}"
+              f"{r['speed_ratio_wall']:7.2f}{r['speed_ratio_cpu']:10.2f}"
+              f"{o['wordsim353_spearman']:10.3f}{g['wordsim353_spearman']:11.3f}  "
+              f"{'met' if r['goal_met'] else 'not met'}")
+    if args.json:
+        print(json.dumps(dict(corpus_copies=copies, tokens=n_base * copies, epochs=args.epochs,
+                              seeds=seeds, hyper=HYPER, loss=args.loss, results=rows)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
