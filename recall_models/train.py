@@ -102,7 +102,7 @@ def build_model(cfg: TrainConfig, ds) -> keras.Model:
     else:
         from recall_models.mind import MIND, model_inputs
         model = MIND(seed=cfg.seed, **common)
-    # XLA doubles YouTubeDNN's steps/s on CPU but makes MIND's batched einsums 4x slower.
+    # XLA doubles YouTubeDNN's steps/s on CPU but makes MIND's routing 3-4x slower (measured).
     jit = cfg.model == "youtubednn" if cfg.jit_compile is None else bool(cfg.jit_compile)
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), jit_compile=jit)
     first = {k: v[:cfg.batch_size] for k, v in model_inputs(ds, ds.train).items()}
