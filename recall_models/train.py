@@ -18,8 +18,10 @@
      finished epoch;
    - `keras.callbacks.CSVLogger(out/log.csv)` and, when the tensorboard package is
      installed, `keras.callbacks.TensorBoard(out/logs)`;
-4. reloads the best weights and evaluates the test split (filtered and unfiltered),
-   writing `results.json`.
+4. reloads the best weights, evaluates the test split (filtered and unfiltered) and
+   writes `results.json` and the exported test-user and item vectors, `vectors.npz`
+   (`user_vectors` [U, d] or [U, K, d], `item_vectors` [I, d], `mask`, `user_index`,
+   `item_raw_id`); <user, item> is the model's logit, bias included.
 
 Seeds: `keras.utils.set_random_seed(seed)` (Python, numpy, TF, Keras), the shuffle seed and
 the samplers' stateless seeds all derive from `seed`.
@@ -242,6 +244,11 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
         model.load_weights(validation.weights_path)
     state = validation.state
     test = evaluate_model(model, ds, "test")
+    # Exported vectors of the test users (history = everything but the test item).
+    users, items, mask = model.vectors(ds, "test")
+    np.savez_compressed(out / "vectors.npz", user_vectors=users, item_vectors=items,
+                        mask=np.ones(users.shape[:-1], bool) if mask is None else mask,
+                        user_index=ds.test.user, item_raw_id=ds.item_raw_id)
     seconds = [h["seconds"] for h in state["history"]]
     result = {"model": cfg.model, "dataset": ds.name, "sampler": cfg.sampler,
               "num_sampled": cfg.num_sampled, "seed": cfg.seed,

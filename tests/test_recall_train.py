@@ -159,6 +159,8 @@ def test_train_writes_best_checkpoint_and_test_metrics(tmp_path, ds, model, samp
     assert result["best_epoch"] == 1 + [h["val_ndcg@10"] for h in result["history"]].index(best)
     f = result["test"]["filtered"]
     assert 0 <= f["hr@10"] <= f["hr@20"] <= f["hr@50"] <= 1
+    vec = np.load(out / "vectors.npz")
+    assert vec["item_vectors"].shape[0] == ds.num_items and len(vec["user_vectors"]) == len(ds.test)
     if model == "youtubednn":   # deterministic: a fresh model with the best weights agrees
         again = build_model(cfg, ds)
         again.load_weights(out / "best.weights.h5")
