@@ -144,7 +144,7 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
         # Step 7. Accidental hits: a sampled class equal to a true class of the row is not a
         # negative for that row; give it the lowest finite logit so softmax/sigmoid ignore it.
         if remove_accidental_hits:
-            lowest = max(inputs.dtype.min, -FLT_MAX)
+            lowest = max(float(inputs.dtype.min), -FLT_MAX)
             sampled_logits = _mask_accidental_hits(sampled_logits, labels, sampled, lowest)
 
         # Step 8. Outputs: true columns first; labels 1/num_true so each row sums to 1.
