@@ -45,11 +45,12 @@ def trained(tmp_path_factory):
     buf = io.StringIO()
     with redirect_stdout(buf):
         rc = cli("train", "--corpus", corpus, "--dim", 16, "--window", 3, "--epochs", 3,
-                 "--negatives", 3, "--min-count", 2, "--sample", 0, "--out", out, "--json")
+                 "--negatives", 3, "--min-count", 2, "--sample", 0, "--xla", "off", "--out", out, "--json")
     assert rc == 0, buf.getvalue()
     return corpus, out, buf.getvalue()
 
 
+@pytest.mark.slow  # shares the ~10-60 s training fixture
 def test_train_writes_word2vec_files_gensim_can_read(trained):
     from gensim.models import KeyedVectors
     corpus, out, stdout = trained
@@ -66,6 +67,7 @@ def test_train_writes_word2vec_files_gensim_can_read(trained):
     assert meta == text.index_to_key
 
 
+@pytest.mark.slow  # shares the ~10-60 s training fixture
 def test_vocab_file_has_the_corpus_counts(trained):
     corpus, out, _ = trained
     counts = collections.Counter(tokenize(corpus.read_text(encoding="utf-8")))
@@ -74,6 +76,7 @@ def test_vocab_file_has_the_corpus_counts(trained):
     assert [int(c) for _, c in rows] == sorted((int(c) for _, c in rows), reverse=True)
 
 
+@pytest.mark.slow  # shares the ~10-60 s training fixture
 def test_json_summary_and_checkpoints(trained):
     _, out, stdout = trained
     result = last_json(stdout)
@@ -87,6 +90,7 @@ def test_json_summary_and_checkpoints(trained):
     assert any(f.startswith("ckpt-3") for f in os.listdir(out / "checkpoints"))
 
 
+@pytest.mark.slow  # shares the ~10-60 s training fixture
 def test_evaluate_cli_agrees_with_gensim(trained, capsys):
     from gensim.test.utils import datapath
     from gensim.models import KeyedVectors
@@ -119,6 +123,7 @@ def test_evaluate_reports_gensims_numbers_on_real_words(tmp_path, capsys):
     assert got["analogy"]["total"] > 0
 
 
+@pytest.mark.slow  # shares the ~10-60 s training fixture
 def test_neighbours_cli_is_cosine_top_n(trained, capsys):
     from gensim.models import KeyedVectors
     _, out, _ = trained
@@ -134,6 +139,7 @@ def test_neighbours_cli_is_cosine_top_n(trained, capsys):
     assert all(w.startswith("sun") for w, _ in got[:3])
 
 
+@pytest.mark.slow  # shares the ~10-60 s training fixture
 def test_neighbours_unknown_word_is_a_clear_error(trained, capsys):
     _, out, _ = trained
     assert cli("neighbours", out, "sun33") == 2
@@ -147,7 +153,8 @@ def test_refuses_non_empty_out_without_force(tmp_path, capsys):
     (out / "mine.txt").write_text("keep me")
     corpus = write_corpus(tmp_path / "c.txt", n=20)
     assert cli("train", "--corpus", corpus, "--out", out, "--min-count", 1) == 2
-    assert "not empty" in capsys.readouterr().err and "--force" in capsys.readouterr().err + "--force"
+    err = capsys.readouterr().err
+    assert "is not empty" in err and "--force" in err
     assert os.listdir(out) == ["mine.txt"]
 
 

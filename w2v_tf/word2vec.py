@@ -377,13 +377,15 @@ def learning_rate(alpha: float, progress: float, min_alpha_ratio: float = 1e-4) 
     return alpha * max(min_alpha_ratio, 1.0 - progress)
 
 
-DEFAULT_BATCH_SIZE = 1024
+DEFAULT_BATCH_SIZE = 4096
 DEFAULT_MAX_ROW_STEP = 0.1
 
 
 def default_batch_size(loss: str) -> int:
     """Pairs per step used by `python -m w2v_tf train` unless --batch-size is given."""
-    return 256 if loss == "softmax" else DEFAULT_BATCH_SIZE
+    if loss == "softmax":
+        return 256               # [B, V] logits
+    return DEFAULT_BATCH_SIZE if loss in SHARED_NEGATIVE_LOSSES else 1024
 
 
 def default_alpha(arch: str) -> float:
