@@ -25,6 +25,7 @@ PARTITION_STRATEGIES = ("mod", "div")
 
 def as_shard_list(table, arg_name: str = "weights") -> List:
     """Returns the shards of `table` as a Python list (one element if it is not sharded)."""
+    table = _unwrap_keras(table)   # Keras 3 wraps ShardedVariables in a keras.Variable
     if isinstance(table, (list, tuple)):
         shards = list(table)
     elif hasattr(table, "variables") and type(table).__name__ == "ShardedVariable":
@@ -36,6 +37,12 @@ def as_shard_list(table, arg_name: str = "weights") -> List:
     if not shards:
         raise ValueError(f"`{arg_name}` is an empty list of shards; expected at least one tensor.")
     return [_unwrap(s) for s in shards]
+
+
+def _unwrap_keras(x):
+    if type(x).__module__.startswith("keras") and hasattr(x, "value") and hasattr(x, "assign"):
+        return x.value
+    return x
 
 
 def _unwrap(x):
