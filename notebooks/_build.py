@@ -82,7 +82,8 @@ def notebook_from_source(source: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(nb: nbformat.NotebookNode, timeout: int = CELL_TIMEOUT) -> float:
+def execute(nb: nbformat.NotebookNode, timeout: int = CELL_TIMEOUT,
+            allow_errors: bool = False) -> float:
     """Runs `nb` in place (outputs filled in) with `notebooks/` as working directory.
 
     Returns:
@@ -94,6 +95,7 @@ def execute(nb: nbformat.NotebookNode, timeout: int = CELL_TIMEOUT) -> float:
     # TensorFlow's C++ start-up lines (oneDNN, CUDA stub) go to file descriptor 2; with fd
     # capture off they stay in the terminal instead of landing in the first cell's output.
     client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
+                            allow_errors=allow_errors,
                             extra_arguments=["--IPKernelApp.capture_fd_output=False"],
                             resources={"metadata": {"path": str(HERE)}})
     start = time.perf_counter()
@@ -105,6 +107,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="*", help="prefixes of the notebooks to build (default: all)")
     p.add_argument("--no-execute", action="store_true", help="write the cells without running them")
+    p.add_argument("--allow-errors", action="store_true",
+                   help="keep going past a failing cell and write the notebook with the error "
+                        "(for debugging; the tests reject such a notebook)")
     args = p.parse_args(argv)
     chosen = [s for s in sources() if not args.names or any(s.stem.startswith(n) for n in args.names)]
     if not chosen:
@@ -112,7 +117,7 @@ def main(argv=None) -> int:
         return 2
     for source in chosen:
         nb = notebook_from_source(source)
-        seconds = 0.0 if args.no_execute else execute(nb)
+        seconds = 0.0 if args.no_execute else execute(nb, allow_errors=args.allow_errors)
         path = notebook_path(source)
         nbformat.write(nb, path)
         print(f"{path.name}: {len(nb.cells)} cells, {seconds:.1f} s, "
