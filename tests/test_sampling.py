@@ -99,6 +99,15 @@ def test_vocab_file_equals_unigrams_and_tf(tmp_path):
     np.testing.assert_array_equal(from_list.probabilities().numpy(), tf_p)
 
 
+@pytest.mark.parametrize("size", [1, 2, 7, 64, 1000])
+def test_upper_bound_equals_numpy_searchsorted_right(size):
+    rng = np.random.default_rng(size)
+    cdf = np.cumsum(rng.integers(0, 3, size))  # zero steps make ties, like zero-weight classes
+    x = np.concatenate([rng.integers(-1, cdf[-1] + 2, 300), cdf])
+    got = smp.upper_bound(tf.constant(cdf), tf.constant(x)).numpy()
+    np.testing.assert_array_equal(got, np.searchsorted(cdf, x, side="right"))
+
+
 # ---------------------------------------------------------------------- expected counts
 def _fit_num_tries(count, p, num_sampled):
     """TF's num_tries from its counts: n ~ log(1 - Q) / log(1 - P), refined to the closest ulps."""

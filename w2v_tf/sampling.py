@@ -15,8 +15,9 @@ Distributions (`P` is float32, computed as TF computes it, so expected counts ma
 Drawing with replacement, O(S log V) per call, no O(V) work for fixed distributions:
     uniform       integer uniform in [0, V)
     log-uniform   inverse CDF in closed form: v = floor(exp(u * log(V + 1))) - 1, u ~ U[0, 1)
-    unigram       inverse CDF by binary search, v = #{i : CDF_i <= u * total} (`tf.searchsorted`
-                  on the float64 cumulative weights; learned counts use an exact int64 CDF).
+    unigram       inverse CDF by binary search, v = #{i : CDF_i <= u * total} (`upper_bound`
+                  on the float64 cumulative weights; learned counts use an exact int64 CDF;
+                  `tf.searchsorted` would be O(S V) under XLA, which compares all pairs).
 TF uses an alias table instead; both sample P exactly up to float64 rounding.
 
 Unique sampling (`unique=True`) reproduces TF's rejection loop without a data-dependent
@@ -388,8 +389,7 @@ class FixedUnigramSampler(CandidateSampler):
     def _draw(self, seed, n):
         # Inverse CDF by binary search: v = #{i : CDF_i <= u * total}, O(n log V).
         r = _uniform01(seed, n) * self._cdf[-1]
-        v = tf.searchsorted(self._cdf, r, side="right", out_type=tf.int64)
-        return tf.minimum(v, self._last_positive)  # guards u * total rounding up to total
+        return tf.minimum(upper_bound(self._cdf, r), self._last_positive)  # guards u * total rounding up to total
 
 
 class LearnedUnigramSampler(CandidateSampler):
@@ -422,7 +422,7 @@ class LearnedUnigramSampler(CandidateSampler):
         cdf = tf.math.cumsum(self.counts.read_value())
         r = tf.random.stateless_uniform([n], seed, minval=tf.constant(0, tf.int64), maxval=cdf[-1],
                                         dtype=tf.int64, alg="philox")
-        return tf.searchsorted(cdf, r, side="right", out_type=tf.int64)
+        return upper_bound(cdf, r)
 
     def _update(self, flat_true):
         self.counts.scatter_add(tf.IndexedSlices(tf.ones_like(flat_true), flat_true))
@@ -461,6 +461,32 @@ def _unique_stream(draw, seed, num_sampled, chunk):
             tf.constant(0, tf.int32), tf.constant(0, tf.int32))
     _, picked, _, tries = tf.while_loop(lambda i, p, count, t: count < S, body, init)
     return picked, tries
+
+
+def upper_bound(sorted_values, x):
+    """#{i : sorted_values_i <= x} for each x: binary search, O(n log V), XLA-friendly.
+
+    Equals `tf.searchsorted(sorted_values, x, side="right")`, whose XLA lowering compares
+    every x with every value (O(n V)). Invariant: the answer lies in [lo, hi]; each of the
+    bit_length(V) + 1 unrolled steps halves hi - lo.
+
+    Args:
+        sorted_values: `[V]` non-decreasing, static V.
+        x: `[n]` same dtype.
+
+    Returns:
+        int64 `[n]` in [0, V].
+    """
+    size = int(sorted_values.shape[0])
+    lo = tf.zeros(tf.shape(x), tf.int64)
+    hi = tf.fill(tf.shape(x), tf.constant(size, tf.int64))
+    for _ in range(size.bit_length() + 1):
+        mid = (lo + hi) // 2
+        active = lo < hi
+        right = tf.gather(sorted_values, tf.minimum(mid, size - 1)) <= x  # answer > mid
+        lo = tf.where(active & right, mid + 1, lo)
+        hi = tf.where(active & ~right, mid, hi)
+    return lo
 
 
 def _uniform01(seed, n):
