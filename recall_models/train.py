@@ -81,7 +81,7 @@ def check_config(cfg: TrainConfig) -> None:
 
 def check_against_dataset(cfg: TrainConfig, ds) -> None:
     catalogue = ds.num_items - 1
-    if cfg.sampler != "full" and cfg.sampler != "in_batch" and cfg.num_sampled > catalogue:
+    if cfg.num_sampled > catalogue:          # checked for every sampler, even where unused
         raise ValueError(f"num_sampled={cfg.num_sampled} is larger than the catalogue of "
                          f"{catalogue} items of {ds.name}; expected <= {catalogue}.")
     if cfg.batch_size > len(ds.train):
