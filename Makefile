@@ -39,6 +39,7 @@ bench: setup
 	$(PY) benchmarks/sampled_losses.py --quick
 	$(PY) benchmarks/pipeline.py --quick
 	$(PY) benchmarks/hierarchical_cost.py --quick
+	$(PY) benchmarks/samplers.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache
