@@ -42,6 +42,7 @@ from recall_models import samplers as _samplers
 from recall_models.baselines import Baseline, evaluate_baseline
 
 MODELS = ("youtubednn", "mind")
+STRATEGIES = ("none", "mirrored", "multi_worker")
 MONITOR = "val_ndcg_at_10"
 
 
@@ -61,6 +62,7 @@ class TrainConfig:
     max_history: int = 50
     unique: bool = True
     jit_compile: bool | None = None      # None: XLA for YouTubeDNN (2x faster), not for MIND
+    strategy: str = "none"               # "none" | "mirrored" | "multi_worker" (tf.distribute)
     hparams: dict = dataclasses.field(default_factory=dict)   # model keyword arguments
 
 
@@ -77,6 +79,9 @@ def check_config(cfg: TrainConfig) -> None:
             raise ValueError(f"{name}={value!r}, expected a positive integer.")
     if not cfg.learning_rate > 0:
         raise ValueError(f"learning_rate={cfg.learning_rate!r}, expected > 0.")
+    if cfg.strategy not in STRATEGIES:
+        raise ValueError(f"strategy={cfg.strategy!r} is unknown; expected one of "
+                         f"{', '.join(STRATEGIES)}.")
 
 
 def check_against_dataset(cfg: TrainConfig, ds) -> None:
@@ -89,10 +94,15 @@ def check_against_dataset(cfg: TrainConfig, ds) -> None:
                          "samples; expected a smaller batch.")
 
 
-def build_model(cfg: TrainConfig, ds) -> keras.Model:
-    """The compiled model named by `cfg.model`, built on one batch (BackupAndRestore needs it)."""
+def build_model(cfg: TrainConfig, ds, replicas: int = 1) -> keras.Model:
+    """The compiled model named by `cfg.model`, built on one batch (BackupAndRestore needs it).
+
+    Under a distribution strategy call it inside `strategy.scope()`; in-batch and mixed
+    samplers then see each replica's slice of the batch (`batch_size / replicas` rows).
+    """
     sampler = _samplers.make_sampler(cfg.sampler, ds.item_freq, cfg.num_sampled,
-                                     cfg.batch_size, seed=cfg.seed, unique=cfg.unique)
+                                     cfg.batch_size // replicas, seed=cfg.seed,
+                                     unique=cfg.unique)
     loss = "softmax" if sampler is None else "sampled_softmax"
     num_sampled = cfg.num_sampled if sampler is None else sampler.num_sampled
     common = dict(num_items=ds.num_items, user_feature_sizes=ds.user_feature_sizes,
@@ -105,7 +115,9 @@ def build_model(cfg: TrainConfig, ds) -> keras.Model:
         from recall_models.mind import MIND, model_inputs
         model = MIND(seed=cfg.seed, **common)
     # XLA doubles YouTubeDNN's steps/s on CPU but makes MIND's routing 3-4x slower (measured).
-    jit = cfg.model == "youtubednn" if cfg.jit_compile is None else bool(cfg.jit_compile)
+    # XLA under a strategy is untested here: off unless asked for.
+    jit = (cfg.model == "youtubednn" and replicas == 1 and cfg.strategy == "none"
+           if cfg.jit_compile is None else bool(cfg.jit_compile))
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), jit_compile=jit)
     first = {k: v[:cfg.batch_size] for k, v in model_inputs(ds, ds.train).items()}
     model(first, training=False)                                       # build the weights
@@ -224,7 +236,14 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
     out.mkdir(parents=True, exist_ok=True)
 
     keras.utils.set_random_seed(cfg.seed)
-    model = build_model(cfg, ds)
+    from w2v_tf.distribute import make_strategy
+    strategy = make_strategy(cfg.strategy)
+    replicas = strategy.num_replicas_in_sync
+    if cfg.batch_size % replicas:
+        raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the {replicas} "
+                         f"replicas of strategy={cfg.strategy!r}.")
+    with strategy.scope():          # the default strategy's scope is a no-op
+        model = build_model(cfg, ds, replicas)
     from recall_models.youtubednn import model_inputs
     inputs = model_inputs(ds, ds.train)
     data = train_dataset(ds, inputs, cfg.batch_size, cfg.seed)

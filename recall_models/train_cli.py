@@ -88,6 +88,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for flag, (kind, _, text) in MODEL_FLAGS.items():
         parser.add_argument(f"--{flag}", type=kind, default=None,
                             help=f"{text} (default: the model's)")
+    parser.add_argument("--strategy", default="none", choices=("none", "mirrored", "multi_worker"),
+                        help="tf.distribute strategy: one device, MirroredStrategy over the "
+                             "local GPUs (else CPU devices), or MultiWorkerMirroredStrategy "
+                             "from TF_CONFIG (default: none)")
     parser.add_argument("--json", action="store_true",
                         help="print the result as one JSON object on the last line")
 
@@ -111,7 +115,7 @@ def config_from_args(args):
                        learning_rate=args.learning_rate, patience=args.patience,
                        max_history=args.max_history, unique=not args.with_replacement,
                        jit_compile=False if args.no_xla else None,
-                       hparams=hparams)
+                       strategy=args.strategy, hparams=hparams)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -240,3 +240,10 @@ def test_cli_json_last_line(tmp_path, movielens_dir, capsys):
     assert last["seconds_per_epoch"] > 0 and set(last["test"]) >= {"filtered", "unfiltered"}
     code, _, err = run_cli(argv, capsys)              # a finished run is never overwritten
     assert code == 1 and "already holds a finished run" in err
+
+
+def test_strategy_is_checked_before_training():
+    from recall_models.train import TrainConfig, check_config
+    with pytest.raises(ValueError, match="strategy='ps' is unknown"):
+        check_config(TrainConfig(strategy="ps"))
+    check_config(TrainConfig(strategy="mirrored"))
