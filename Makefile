@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
-.PHONY: demo test test-fast setup data parity bench clean
+.PHONY: demo test test-fast setup data parity bench notebooks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: setup
 	$(PY) benchmarks/pipeline.py --quick
 	$(PY) benchmarks/hierarchical_cost.py --quick
 	$(PY) benchmarks/samplers.py --quick
+
+# Rebuild and re-execute the notebooks from notebooks/src/ (commit the results).
+notebooks: data
+	$(PY) notebooks/_build.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
