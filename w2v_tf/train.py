@@ -10,11 +10,13 @@ results.json (what --json prints). Then scores the vectors with gensim's analogy
 word-pair benchmarks. The learning rate decays linearly from --alpha to alpha*1e-4 over the
 run, as in word2vec.c.
 
-Losses: neg (word2vec's negative sampling), nce, sampled_softmax (negatives from unigram^0.75,
-shared by the batch as in tf.nn), hs (hierarchical softmax), softmax (full; small
-vocabularies), neg_per_pair (NEG with k negatives of each pair's own, slower) and
-tutorial_softmax (the TF tutorial's softmax over a positive and k per-pair negatives without
-log-Q). An existing non-empty --out is refused unless --force is given; bad input (empty
+Losses: neg (word2vec's negative sampling exactly as word2vec.c: k negatives of each pair's
+own from unigram^0.75; hand-written gradients, the fast default), neg_shared (an unbiased
+estimate of the same objective with S negatives shared by the batch, weighted k/S), nce,
+sampled_softmax (negatives shared by the batch as in tf.nn), hs (hierarchical softmax),
+softmax (full; small vocabularies), neg_per_pair (neg through the Keras model and autodiff,
+slower) and tutorial_softmax (the TF tutorial's softmax over a positive and k per-pair
+negatives without log-Q). An existing non-empty --out is refused unless --force is given; bad input (empty
 corpus, invalid UTF-8, min_count removing every word, window/dim < 1, more negatives than
 words) is reported before anything is written.
 """
@@ -27,6 +29,7 @@ import sys
 
 HELP = "train word2vec (skip-gram/CBOW, any loss), export vectors, evaluate"
 
+PROBE_WORDS = ("government", "school", "war", "police")   # neighbours printed after training
 CORPUS_HELP = "lee, wiki500, both (built into gensim's wheel) or a path to a UTF-8 text file"
 
 
@@ -50,11 +53,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=None,
                         help="pairs (CBOW: windows) per step (default: "
                              "word2vec.DEFAULT_BATCH_SIZE for the loss)")
+    parser.add_argument("--shared-negatives", type=int, default=None,
+                        help="S, negatives shared by a batch for --loss neg_shared (default "
+                             "word2vec.DEFAULT_NUM_SHARED)")
+    parser.add_argument("--max-row-updates", type=float, default=None,
+                        help="neg/neg_shared: a row's summed step counts at most this many "
+                             "pair updates (default: 32 for neg, none for neg_shared; 0: none)")
     parser.add_argument("--max-row-step", type=float, default=None,
-                        help="clip each table row's move per step to this norm (default "
-                             "word2vec.DEFAULT_MAX_ROW_STEP; 0 turns clipping off)")
+                        help="autodiff losses (not neg/neg_shared): clip each table row's move "
+                             "per step to this norm (default word2vec.DEFAULT_MAX_ROW_STEP; 0 "
+                             "turns clipping off)")
     parser.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
-                        help="compile the step with XLA (auto: for neg/nce/sampled_softmax)")
+                        help="compile the step with XLA (auto: for neg, neg_shared, nce and "
+                             "sampled_softmax)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--force", action="store_true",
@@ -80,6 +91,10 @@ def main(args: argparse.Namespace) -> int:
         return _fail(f"--sample must be >= 0, got {args.sample}")
     if args.max_row_step is not None and args.max_row_step < 0:
         return _fail(f"--max-row-step must be >= 0, got {args.max_row_step}")
+    if args.max_row_updates is not None and args.max_row_updates < 0:
+        return _fail(f"--max-row-updates must be >= 0, got {args.max_row_updates}")
+    if args.shared_negatives is not None and args.shared_negatives < 1:
+        return _fail(f"--shared-negatives must be >= 1, got {args.shared_negatives}")
     if args.alpha is not None and not args.alpha > 0:
         return _fail(f"--alpha must be > 0, got {args.alpha}")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
@@ -100,6 +115,8 @@ def main(args: argparse.Namespace) -> int:
     batch_size = args.batch_size or w2v.default_batch_size(args.loss)
     max_row_step = (w2v.DEFAULT_MAX_ROW_STEP if args.max_row_step is None
                     else args.max_row_step or None)
+    max_row_updates = "auto" if args.max_row_updates is None else args.max_row_updates or None
+    num_shared = args.shared_negatives or w2v.DEFAULT_NUM_SHARED
     try:
         w2v.check_hyperparameters(len(vocab), args.dim, args.window, args.negatives,
                                   args.epochs, batch_size, args.loss, args.arch)
@@ -126,8 +143,9 @@ def main(args: argparse.Namespace) -> int:
         encoded, vocab.counts, arch=args.arch, loss=args.loss, dim=args.dim,
         window=args.window, negatives=args.negatives, epochs=args.epochs, alpha=args.alpha,
         sample=args.sample, batch_size=batch_size, seed=args.seed,
-        jit_compile={"auto": "auto", "on": True, "off": None}[args.xla], max_row_step=max_row_step, progress=True,
-        on_epoch_end=on_epoch_end)
+        jit_compile={"auto": "auto", "on": True, "off": None}[args.xla],
+        max_row_step=max_row_step, max_row_updates=max_row_updates, num_shared=num_shared,
+        progress=True, on_epoch_end=on_epoch_end)
     vectors = model.word_vectors()
     try:
         paths = export.export_all(args.out, vocab, vectors, overwrite=True)
@@ -138,7 +156,11 @@ def main(args: argparse.Namespace) -> int:
         "corpus": args.corpus, "arch": args.arch, "loss": args.loss, "dim": args.dim,
         "window": args.window, "negatives": args.negatives, "epochs": args.epochs,
         "min_count": args.min_count, "sample": args.sample, "batch_size": batch_size,
-        "max_row_step": max_row_step, "seed": args.seed, "vocab_size": len(vocab), "corpus_words": vocab.total,
+        "max_row_step": max_row_step,
+        "max_row_updates": ((w2v.DEFAULT_MAX_ROW_UPDATES if args.loss == "neg" else None)
+                            if max_row_updates == "auto" else max_row_updates),
+        "shared_negatives": num_shared if args.loss == "neg_shared" else None,
+        "seed": args.seed, "vocab_size": len(vocab), "corpus_words": vocab.total,
         "words_trained": stats.words, "seconds": round(stats.seconds, 3),
         "words_per_second": round(stats.words_per_second, 1),
         "loss_history": [round(x, 6) for x in stats.epoch_loss],
@@ -151,11 +173,13 @@ def main(args: argparse.Namespace) -> int:
         kv = wordvectors.keyed_vectors(vocab.words, vectors)
         result["evaluation"] = wordvectors.evaluate(kv)
         print(wordvectors.format_results(result["evaluation"]))
-        probe = next((w for w in ("government", "police", "president", "year")
-                      if w in kv.key_to_index), vocab.words[0])
-        neighbours = wordvectors.nearest_neighbours(kv, probe, 8)
-        result["neighbours"] = {probe: [[w, round(s, 4)] for w, s in neighbours]}
-        print(f"nearest to {probe!r}: " + ", ".join(f"{w} ({s:.2f})" for w, s in neighbours))
+        probes = [w for w in PROBE_WORDS if w in kv.key_to_index] or [vocab.words[0]]
+        result["neighbours"] = {}
+        for probe in probes:
+            neighbours = wordvectors.nearest_neighbours(kv, probe, 8)
+            result["neighbours"][probe] = [[w, round(s, 4)] for w, s in neighbours]
+            print(f"nearest to {probe!r}: "
+                  + ", ".join(f"{w} ({s:.2f})" for w, s in neighbours))
     with open(os.path.join(args.out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
     print(f"wrote {args.out}/: " + ", ".join(sorted(result["files"].values()))

@@ -11,9 +11,15 @@ word2vec.c calls the tables `syn0` (input, exported) and `syn1neg` (output).
 
 Losses (`LOSS_NAMES`), all per pair, then summed over the batch:
 
-* ``neg``  word2vec's negative sampling (Mikolov et al. 2013b, eq. 4), our
-  `negative_sampling_loss`: -log s(o_t) - sum_k log s(-o_k), no log-Q, negatives from
-  unigram^0.75.
+* ``neg``  word2vec's negative sampling (Mikolov et al. 2013b, eq. 4) exactly as word2vec.c
+  trains it: each pair draws its own k negatives from unigram^0.75, a negative equal to the
+  pair's target is skipped, -log s(o_t) - sum_k log s(-o_k). `train` runs it through
+  `w2v_tf.neg_sgd` (gradients written out, many steps per compiled call): the default.
+* ``neg_shared``  an unbiased estimate of the same objective with S negatives shared by the
+  batch: -log s(o_t) - (k/S) sum_{s=1..S} log s(-o_s); the negative logits are then one
+  matmul [B, dim] x [dim, S]. Also trained by `w2v_tf.neg_sgd`.
+* ``neg_per_pair``  the same objective as ``neg`` through the Keras model and a GradientTape
+  (negatives equal to the target are redrawn rather than skipped); slower, the reference.
 * ``nce``  `nce_loss` (log kQ subtracted), same noise distribution.
 * ``sampled_softmax``  `sampled_softmax_loss` (Jean et al. 2015, log Q subtracted).
 * ``hs``  hierarchical softmax over word2vec's Huffman tree (`w2v_tf.hierarchical`).
@@ -25,12 +31,15 @@ Losses (`LOSS_NAMES`), all per pair, then summed over the batch:
   the tutorial, each pair draws its own k negatives from unigram^0.75 and a negative never
   equals the pair's positive context (tensorflow/tensorflow#44758).
 
-Negatives. For ``neg``, ``nce`` and ``sampled_softmax`` the S = `num_sampled` negatives are
-drawn once per batch and shared by all pairs, as `tf.nn` does: the sampled logits are then one
-matmul [B, dim] x [dim, S]. A shared negative equal to a pair's positive context is masked for
-that pair (`remove_accidental_hits=True`), which is word2vec.c's "skip a negative equal to the
-target": a negative never counts against its own positive. Each pair thus sees S negatives
-(fewer after masking), as in word2vec with k = S.
+Shared negatives. For ``nce`` and ``sampled_softmax`` the S = `num_sampled` negatives are
+drawn once per batch and shared by all pairs, as `tf.nn` does. A shared negative equal to a
+pair's positive context is masked for that pair (`remove_accidental_hits=True`), which is
+word2vec.c's "skip a negative equal to the target". Why ``neg`` does not share its k = 5
+negatives: with S = k every sampled row receives the summed gradient of all B pairs at
+once (B = 4096: 4096 pair updates in one step), which diverges at word2vec's learning rate,
+and clipping the row step to make it converge stopped learning (loss ~4.1, generic
+neighbours). Per-pair negatives give the most frequent negative ~B k Q(the) ~ 150 updates
+per step (B = 1024); ``neg_shared`` gives each of its S rows B k / S.
 
 Updates. word2vec.c applies plain SGD to every pair in turn with a learning rate that decays
 linearly from alpha to alpha * 1e-4 over the run. We sum the per-pair losses of a batch, so the
@@ -39,6 +48,8 @@ after another, and apply alpha_t * gradient with `scatter_sub` to the rows the b
 (`tf.IndexedSlices`: gathered rows get sparse gradients); nothing else of the [V, dim] tables is
 read or written. CBOW uses word2vec.c's update: the error of the mean h is added in full to each
 window word (not divided by the window size, which the exact gradient of the mean would do).
+The autodiff path (`make_train_step`, all losses but neg/neg_shared) can clip each row's step
+(`max_row_step`, default 0.1) for its shared-negative losses.
 """
 from __future__ import annotations
 
@@ -54,12 +65,16 @@ import tensorflow as tf
 from w2v_tf import losses as _losses
 from w2v_tf import pipeline as _pipeline
 from w2v_tf.hierarchical import HierarchicalSoftmax, build_huffman_tree, hierarchical_softmax_loss
+from w2v_tf.sampled_logits import compute_sampled_logits
 from w2v_tf.sampling import FixedUnigramSampler
 
 ARCHS = ("skipgram", "cbow")
-SHARED_NEGATIVE_LOSSES = ("neg", "nce", "sampled_softmax")
-PER_PAIR_NEGATIVE_LOSSES = ("neg_per_pair", "tutorial_softmax")
-LOSS_NAMES = SHARED_NEGATIVE_LOSSES + ("hs", "softmax") + PER_PAIR_NEGATIVE_LOSSES
+SHARED_NEGATIVE_LOSSES = ("neg_shared", "nce", "sampled_softmax")
+PER_PAIR_NEGATIVE_LOSSES = ("neg", "neg_per_pair", "tutorial_softmax")
+LOSS_NAMES = ("neg", "neg_shared", "nce", "sampled_softmax", "hs", "softmax", "neg_per_pair",
+              "tutorial_softmax")
+FAST_LOSSES = ("neg", "neg_shared")      # trained by w2v_tf.neg_sgd (gradients written out)
+DEFAULT_NUM_SHARED = 64                  # S for "neg_shared"
 MAX_SOFTMAX_VOCAB = 50_000   # full softmax costs O(V dim) per pair; refuse beyond this
 
 
@@ -210,8 +225,13 @@ def _draw_flat(sampler, n):
     return sampler._draw(seed, n), seed
 
 
-def pair_loss(model: Word2Vec, loss: str, words, contexts, sampler=None, num_sampled: int = 5):
+def pair_loss(model: Word2Vec, loss: str, words, contexts, sampler=None, num_sampled: int = 5,
+              negatives: Optional[int] = None):
     """Per-pair loss `[B]` of `model` on (words, contexts) for one of `LOSS_NAMES`.
+
+    This is the Keras-model / autodiff path (`make_train_step` differentiates it with a
+    tape); `train` runs "neg" and "neg_shared" through `w2v_tf.neg_sgd` instead, whose
+    hand-written gradients are checked against this one's in tests/test_word2vec.py.
 
     Args:
         model: the `Word2Vec` model.
@@ -219,21 +239,23 @@ def pair_loss(model: Word2Vec, loss: str, words, contexts, sampler=None, num_sam
         words: `[B]` target ids (skip-gram) or `[B, 2*window]` windows (CBOW).
         contexts: `[B]` the word to predict (skip-gram: the context word; CBOW: the centre).
         sampler: negatives' sampler (unigram^0.75) for the sampled losses.
-        num_sampled: S shared negatives per batch, or k per pair for "tutorial_softmax".
+        num_sampled: S shared negatives per batch, or k per pair for the per-pair losses.
+        negatives: k of word2vec's objective for "neg_shared", whose S negative terms are
+            weighted k/S (None: k = S, weight 1).
 
     Returns:
         float32 `[B]`.
     """
     labels = tf.cast(contexts, tf.int64)[:, None]                            # [B, 1]
     if loss == "tutorial_softmax":
-        negatives = draw_negatives_excluding(sampler, labels[:, 0], num_sampled)  # [B, k]
-        dots = model((words, tf.concat([labels, negatives], axis=1)))       # [B, 1+k]
+        negatives_ = draw_negatives_excluding(sampler, labels[:, 0], num_sampled)  # [B, k]
+        dots = model((words, tf.concat([labels, negatives_], axis=1)))      # [B, 1+k]
         # softmax over [positive, negatives], no log-Q: the TF tutorial's CategoricalCrossentropy
         return tf.nn.sparse_softmax_cross_entropy_with_logits(
             labels=tf.zeros_like(labels[:, 0]), logits=dots)                # [B]
-    if loss == "neg_per_pair":
-        negatives = draw_negatives_excluding(sampler, labels[:, 0], num_sampled)  # [B, k]
-        dots = model((words, tf.concat([labels, negatives], axis=1)))       # [B, 1+k]
+    if loss in ("neg", "neg_per_pair"):
+        negatives_ = draw_negatives_excluding(sampler, labels[:, 0], num_sampled)  # [B, k]
+        dots = model((words, tf.concat([labels, negatives_], axis=1)))      # [B, 1+k]
         # NEG (Mikolov et al. 2013b, eq. 4): -log s(o_t) - sum_k log s(-o_k); -log s(x) = softplus(-x)
         return tf.math.softplus(-dots[:, 0]) + tf.reduce_sum(tf.math.softplus(dots[:, 1:]), 1)
     h = model.encode(words)                                                  # [B, e]
@@ -246,8 +268,17 @@ def pair_loss(model: Word2Vec, loss: str, words, contexts, sampler=None, num_sam
     if loss not in SHARED_NEGATIVE_LOSSES:
         raise ValueError(f"loss must be one of {LOSS_NAMES}, got {loss!r}")
     sampled_values = sampler(labels, 1, num_sampled, unique=False)          # S shared, Q = S P
-    fn = {"neg": _losses.negative_sampling_loss, "nce": _losses.nce_loss,
-          "sampled_softmax": _losses.sampled_softmax_loss}[loss]
+    if loss == "neg_shared":
+        # J' = -log s(o_t) - (k/S) sum_s log s(-o_s): E_{n_s ~ Q}[J'] = word2vec's J with k
+        # negatives. Logits without log-Q; a negative equal to the target gets the lowest
+        # logit, so its term softplus(o_s) is 0 (word2vec skips it).
+        logits, _ = compute_sampled_logits(
+            model.context_table, None, labels, h, num_sampled, model.vocab_size,
+            sampled_values=sampled_values, subtract_log_q=False, remove_accidental_hits=True)
+        weight = (num_sampled if negatives is None else negatives) / num_sampled   # k / S
+        return tf.math.softplus(-logits[:, 0]) + weight * tf.reduce_sum(
+            tf.math.softplus(logits[:, 1:]), axis=1)                         # [B]
+    fn = {"nce": _losses.nce_loss, "sampled_softmax": _losses.sampled_softmax_loss}[loss]
     return fn(model.context_table, None, labels, h, num_sampled, model.vocab_size,
               sampled_values=sampled_values, remove_accidental_hits=True)
 
@@ -304,7 +335,8 @@ def sgd_step(variables, grads, lr, max_row_step=None):
 
 def make_train_step(model: Word2Vec, loss: str, sampler=None, num_sampled: int = 5,
                     jit_compile: Optional[bool] = None,
-                    max_row_step: Optional[float] = None) -> Callable:
+                    max_row_step: Optional[float] = None,
+                    negatives: Optional[int] = None) -> Callable:
     """A compiled step `(words, contexts, weights [B], lr) -> summed loss`.
 
     `weights` is 1 for real pairs and 0 for the padding that fills an epoch's last batch up
@@ -321,7 +353,8 @@ def make_train_step(model: Word2Vec, loss: str, sampler=None, num_sampled: int =
     @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
     def step(words, contexts, weights, lr):
         with tf.GradientTape() as tape:
-            per_pair = pair_loss(model, loss, words, contexts, sampler, num_sampled)  # [B]
+            per_pair = pair_loss(model, loss, words, contexts, sampler, num_sampled,
+                                 negatives)                                  # [B]
             total = tf.reduce_sum(per_pair * weights)
         sgd_step(variables, tape.gradient(total, variables), lr, max_row_step)
         return total
@@ -379,12 +412,21 @@ def learning_rate(alpha: float, progress: float, min_alpha_ratio: float = 1e-4) 
 
 DEFAULT_BATCH_SIZE = 4096
 DEFAULT_MAX_ROW_STEP = 0.1
+DEFAULT_MAX_ROW_UPDATES = 32.0
 
 
 def default_batch_size(loss: str) -> int:
-    """Pairs per step used by `python -m w2v_tf train` unless --batch-size is given."""
+    """Pairs per step used by `python -m w2v_tf train` unless --batch-size is given.
+
+    "neg"/"neg_shared" (summed SGD of word2vec's per-pair updates): 1024, where the most
+    frequent negative gets ~B k Q(the) ~ 150 pair updates per step and training is stable
+    at word2vec's learning rate; the other sampled losses share S negatives per batch
+    (autodiff path with the row clip) and use 4096.
+    """
     if loss == "softmax":
         return 256               # [B, V] logits
+    if loss in FAST_LOSSES:
+        return 1024
     return DEFAULT_BATCH_SIZE if loss in SHARED_NEGATIVE_LOSSES else 1024
 
 
@@ -420,7 +462,9 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
           window: int = 5, negatives: int = 5, epochs: int = 5, alpha: Optional[float] = None,
           min_alpha_ratio: float = 1e-4, sample: float = 1e-3, batch_size: int = 4096,
           seed: int = 0, jit_compile: Optional[bool] = "auto",
-          max_row_step: Optional[float] = DEFAULT_MAX_ROW_STEP, progress: bool = True,
+          max_row_step: Optional[float] = DEFAULT_MAX_ROW_STEP,
+          num_shared: int = DEFAULT_NUM_SHARED,
+          max_row_updates="auto", progress: bool = True,
           on_epoch_end: Optional[Callable] = None, model: Optional[Word2Vec] = None):
     """Trains word vectors on an encoded corpus; returns `(model, TrainStats)`.
 
@@ -431,19 +475,26 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         loss: one of `LOSS_NAMES`.
         dim: embedding size.
         window: maximal half-window (shrunk at random per centre word, as word2vec.c).
-        negatives: negatives per pair (shared per batch for neg/nce/sampled_softmax, own
-            per pair for tutorial_softmax).
+        negatives: k, negatives per pair (own per pair for neg, neg_per_pair and
+            tutorial_softmax; the weight k/S of the S shared ones for neg_shared; the number
+            shared per batch for nce and sampled_softmax).
         epochs: passes over the corpus.
         alpha: starting learning rate; None: word2vec.c's (0.025 skip-gram, 0.05 CBOW).
         min_alpha_ratio: the rate decays linearly to alpha * this (word2vec.c: 1e-4).
         sample: subsampling threshold t (word2vec.c's keep rule); 0 disables it.
         batch_size: pairs (skip-gram) or windows (CBOW) per step.
         seed: seeds initialisation, pair generation and negatives.
-        jit_compile: compile the step with XLA: True, False/None, or "auto" = XLA for the
-            batch-shared losses only (XLA on CPU makes them ~1.5x faster, but is very slow
-            on the per-pair negatives' redraw loop and sorts of [B*k] ids).
-        max_row_step: clip each row's update per step to this norm (see `sgd_step`); None
-            for plain summed SGD.
+        jit_compile: compile the step with XLA: True, False/None, or "auto" = XLA for neg,
+            neg_shared, nce and sampled_softmax (XLA on CPU makes them ~1.5-2x faster, but
+            is very slow on the tape path's per-pair redraw loop and sorts of [B*k] ids).
+        max_row_step: autodiff path only (not neg/neg_shared): clip each row's update per
+            step to this norm (see `sgd_step`); None for plain summed SGD.
+        num_shared: S, the negatives shared by a batch for "neg_shared".
+        max_row_updates: neg/neg_shared only: a row's summed update in one step counts at
+            most this many pair updates (`w2v_tf.neg_sgd.row_step_scale`); None: plain sum;
+            "auto": `DEFAULT_MAX_ROW_UPDATES` (32) for neg, None for neg_shared (with the cap
+            neg_shared stops separating the topics of tests/test_word2vec.py; without it,
+            CBOW on a 20-word vocabulary diverges).
         progress: show a tqdm bar (words).
         on_epoch_end: called as `on_epoch_end(epoch, model, stats)` after each epoch.
         model: continue training this model instead of a fresh one.
@@ -451,27 +502,49 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
     Raises:
         ValueError: bad hyper-parameters (named), before anything is trained.
     """
+    from w2v_tf import neg_sgd
     from w2v_tf.corpus import keep_probabilities
 
     counts = np.asarray(counts)
     vocab_size = len(counts)
     check_hyperparameters(vocab_size, dim, window, negatives, epochs, batch_size, loss, arch)
+    if loss == "neg_shared":
+        _check_int("num_shared", num_shared, 1)
     alpha = default_alpha(arch) if alpha is None else float(alpha)
     if model is None:
         tf.keras.utils.set_random_seed(seed) if hasattr(tf.keras.utils, "set_random_seed") \
             else tf.random.set_seed(seed)
         model = Word2Vec(vocab_size, dim, arch, counts=counts, hierarchical=loss == "hs",
                          seed=seed)
-    sampler = unigram_sampler(counts, seed=seed) if loss in \
-        SHARED_NEGATIVE_LOSSES + PER_PAIR_NEGATIVE_LOSSES else None
     if jit_compile == "auto":
-        jit_compile = True if loss in SHARED_NEGATIVE_LOSSES else None
-    step = make_train_step(model, loss, sampler, negatives, jit_compile, max_row_step)
+        jit_compile = True if loss in FAST_LOSSES + SHARED_NEGATIVE_LOSSES else None
+    rng = np.random.default_rng(seed)
+    if max_row_updates == "auto":
+        max_row_updates = DEFAULT_MAX_ROW_UPDATES if loss == "neg" else None
+    if loss in FAST_LOSSES:
+        chunk = neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, negatives,
+                                             arch, model.pad_id, shared=loss == "neg_shared",
+                                             jit_compile=jit_compile,
+                                             max_row_updates=max_row_updates)
+        table = neg_sgd.unigram_table(counts)
+        neg_shape = (num_shared,) if loss == "neg_shared" else (batch_size, negatives)
+        steps_per_call = max(1, CHUNK_EXAMPLES // batch_size)
+
+        def run_steps(words, contexts, weights, lrs):   # [n, B, ...] each
+            neg = neg_sgd.draw_negatives(table, rng, (len(lrs),) + neg_shape)
+            return chunk(words, contexts, neg, weights, lrs)
+    else:
+        sampler = unigram_sampler(counts, seed=seed) if loss in \
+            SHARED_NEGATIVE_LOSSES + PER_PAIR_NEGATIVE_LOSSES else None
+        step = make_train_step(model, loss, sampler, negatives, jit_compile, max_row_step)
+        steps_per_call = 1
+
+        def run_steps(words, contexts, weights, lrs):
+            return step(words[0], contexts[0], weights[0], tf.constant(lrs[0]))
     keep_prob = keep_probabilities(counts, sample) if sample > 0 else None
     words_per_epoch = int(counts.sum())
     effective_per_epoch = int(round(float(np.sum(counts * keep_prob)))) if sample > 0 \
         else words_per_epoch
-    rng = np.random.default_rng(seed)
     stats = TrainStats()
     bar = None
     if progress:
@@ -480,18 +553,19 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
                    desc=f"{arch}/{loss}", mininterval=0.5)
     start = time.perf_counter()
     for epoch in range(epochs):
-        words, contexts = _epoch_examples(arch, encoded, window, keep_prob, rng,
-                                                     model.pad_id)
+        words, contexts = _epoch_examples(arch, encoded, window, keep_prob, rng, model.pad_id)
         n = len(contexts)
         n_batches = max(1, math.ceil(n / batch_size))
+        words, contexts, weights = _batched(words, contexts, n_batches, batch_size)
+        # word2vec.c's linear decay, one rate per step: progress = words done / all words
+        lrs = np.array([learning_rate(alpha, (epoch + b / n_batches) / epochs, min_alpha_ratio)
+                        for b in range(n_batches)], np.float32)            # [n_batches]
         loss_sum, done_words = 0.0, 0
-        for b in range(n_batches):
-            lo, hi = b * batch_size, min(n, (b + 1) * batch_size)
-            w, c, weights = _padded_batch(words[lo:hi], contexts[lo:hi], batch_size)
-            lr = learning_rate(alpha, (epoch + b / n_batches) / epochs, min_alpha_ratio)
-            loss_sum += float(step(w, c, weights, tf.constant(lr, tf.float32)))
+        for b in range(0, n_batches, steps_per_call):
+            e = min(n_batches, b + steps_per_call)
+            loss_sum += float(run_steps(words[b:e], contexts[b:e], weights[b:e], lrs[b:e]))
             if bar is not None:
-                now = words_per_epoch * hi // max(n, 1)
+                now = words_per_epoch * min(n, e * batch_size) // max(n, 1)
                 bar.update(now - done_words)
                 done_words = now
         stats.epoch_loss.append(loss_sum / max(n, 1))
@@ -508,13 +582,22 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
     return model, stats
 
 
-def _padded_batch(words, contexts, batch_size):
-    """Tensors of exactly `batch_size` rows: real rows weigh 1, zero-id padding rows 0."""
+CHUNK_EXAMPLES = 65_536   # examples per call of the fast path's compiled loop
+
+
+def _batched(words, contexts, n_batches, batch_size):
+    """`[n_batches, batch_size, ...]` int32 arrays and float32 weights (1 real, 0 padding).
+
+    The epoch's last batch is padded with id-0 rows of weight 0, so every step has the same
+    shape and the step compiles once.
+    """
     real = len(contexts)
-    weights = np.ones(batch_size, np.float32)
-    if real < batch_size:
-        pad = batch_size - real
+    pad = n_batches * batch_size - real
+    if pad:
         words = np.concatenate([words, np.zeros((pad,) + words.shape[1:], words.dtype)])
         contexts = np.concatenate([contexts, np.zeros(pad, contexts.dtype)])
-        weights[real:] = 0.0
-    return tf.constant(words), tf.constant(contexts), tf.constant(weights)
+    weights = np.ones(n_batches * batch_size, np.float32)
+    weights[real:] = 0.0
+    shape = (n_batches, batch_size)
+    return (words.astype(np.int32).reshape(shape + words.shape[1:]),
+            contexts.astype(np.int32).reshape(shape), weights.reshape(shape))

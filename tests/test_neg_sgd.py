@@ -1,0 +1,178 @@
+"""Oracle tests of `w2v_tf.neg_sgd`: hand-written NEG gradients against autodiff.
+
+Oracles: `tf.GradientTape` through the Keras `Word2Vec` model (its `encode` carries
+word2vec.c's CBOW rule) on the loss written out from Mikolov et al. 2013b eq. 4, and for the
+shared variant `word2vec.pair_loss(..., "neg_shared")`, built on `compute_sampled_logits`;
+numpy for the unigram table.
+"""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from w2v_tf import neg_sgd
+from w2v_tf import word2vec as w2v
+from w2v_tf.sampled_logits import SampledValues
+
+V, DIM, K = 9, 4, 3
+
+
+def make_model(arch, seed=0):
+    """Random input *and* output vectors, so every gradient term is non-zero."""
+    model = w2v.Word2Vec(V, DIM, arch, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    model.context_table.assign(rng.normal(size=(V, DIM)).astype(np.float32))
+    table = model.target_table.numpy()
+    table[:V] = rng.normal(size=(V, DIM))
+    model.target_table.assign(table)
+    return model
+
+
+def batch(arch, rng, b=6, window=2, pad_id=V):
+    targets = rng.integers(0, V, b).astype(np.int32)
+    if arch == "skipgram":
+        words = rng.integers(0, V, b).astype(np.int32)
+    else:
+        words = rng.integers(0, V, (b, 2 * window)).astype(np.int32)
+        words[0, 1:] = pad_id                     # windows with 1 and 3 real words
+        words[1, 3:] = pad_id
+    return words, targets
+
+
+def per_pair_loss(model, words, targets, neg):
+    """sum_b [-log s(u_o.h) - sum_j [n_j != o] log s(-u_{n_j}.h)], through the Keras model."""
+    ids = tf.concat([tf.cast(targets[:, None], tf.int64), tf.cast(neg, tf.int64)], axis=1)
+    dots = model((tf.constant(words), ids))                                 # [B, 1+k]
+    ok = tf.cast(neg != targets[:, None], tf.float32)
+    return tf.math.softplus(-dots[:, 0]) + tf.reduce_sum(tf.math.softplus(dots[:, 1:]) * ok, 1)
+
+
+class FixedSampler:
+    """Returns the given shared negatives (expected counts unused: no log-Q for NEG)."""
+
+    def __init__(self, ids):
+        self.ids = tf.constant(np.asarray(ids, np.int64))
+
+    def __call__(self, labels, num_true, num_sampled, unique):
+        ones = tf.ones([num_sampled])
+        return SampledValues(self.ids, tf.ones_like(labels, tf.float32), ones)
+
+
+def autodiff_step(model, loss_fn, weights, lr):
+    """Expected tables after one SGD step of lr * d(sum_b w_b J_b) on the tape's gradients."""
+    tables = [model.target_table, model.context_table]
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(loss_fn() * weights)
+    grads = [tf.convert_to_tensor(g).numpy() for g in tape.gradient(total, tables)]
+    return [t.numpy() - lr * g for t, g in zip(tables, grads)], float(total)
+
+
+@pytest.mark.parametrize("jit", [None, True])
+@pytest.mark.parametrize("arch", ["skipgram", "cbow"])
+@pytest.mark.parametrize("shared", [False, True])
+def test_one_step_equals_autodiff_sgd(arch, shared, jit):
+    rng = np.random.default_rng(3)
+    model = make_model(arch)
+    words, targets = batch(arch, rng)
+    weights = np.float32([1, 1, 1, 1, 1, 0])           # the last row is padding
+    lr = 0.05
+    if shared:
+        s = 4
+        neg = rng.integers(0, V, s).astype(np.int32)
+        neg[0] = targets[2]                             # an accidental hit, skipped for row 2
+        loss_fn = lambda: w2v.pair_loss(model, "neg_shared", tf.constant(words),
+                                        tf.constant(targets), FixedSampler(neg), s, K)
+        neg_in = neg[None]                                                  # [1, S]
+    else:
+        neg = rng.integers(0, V, (len(targets), K)).astype(np.int32)
+        neg[1, 0] = targets[1]                          # an accidental hit, skipped
+        loss_fn = lambda: per_pair_loss(model, words, targets, neg)
+        neg_in = neg[None]                                                  # [1, B, k]
+    (want_in, want_out), want_total = autodiff_step(model, loss_fn, weights, lr)
+    chunk = neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, K, arch,
+                                         model.pad_id, shared=shared, jit_compile=jit)
+    total = chunk(words[None], targets[None], neg_in, weights[None], np.float32([lr]))
+    np.testing.assert_allclose(float(total), want_total, rtol=1e-5)
+    np.testing.assert_allclose(model.target_table.numpy(), want_in, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.context_table.numpy(), want_out, rtol=1e-5, atol=1e-6)
+    if arch == "cbow":       # the padding row never moves
+        assert np.all(model.target_table.numpy()[model.pad_id] == 0)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_steps_in_one_call_see_each_others_updates(shared):
+    """n steps in one compiled call = n calls of one step each (the loop is sequential)."""
+    rng = np.random.default_rng(5)
+    n, b = 3, 5
+    words = rng.integers(0, V, (n, b)).astype(np.int32)
+    words[:, 0] = 2                                     # one row shared by every step
+    targets = rng.integers(0, V, (n, b)).astype(np.int32)
+    neg = rng.integers(0, V, (n, 4) if shared else (n, b, K)).astype(np.int32)
+    weights = np.ones((n, b), np.float32)
+    lrs = np.float32([0.1, 0.07, 0.04])
+    results = []
+    for per_call in (n, 1):
+        model = make_model("skipgram")
+        chunk = neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, K,
+                                             shared=shared, jit_compile=True)
+        total = sum(float(chunk(words[i:i + per_call], targets[i:i + per_call],
+                                neg[i:i + per_call], weights[i:i + per_call],
+                                lrs[i:i + per_call])) for i in range(0, n, per_call))
+        results.append((total, model.target_table.numpy(), model.context_table.numpy()))
+    (t1, in1, out1), (t2, in2, out2) = results
+    np.testing.assert_allclose(t1, t2, rtol=1e-5)
+    np.testing.assert_allclose(in1, in2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out1, out2, rtol=1e-5, atol=1e-6)
+    # and the steps did move the shared row (the test would pass vacuously otherwise)
+    assert np.abs(in1[2] - make_model("skipgram").target_table.numpy()[2]).max() > 1e-3
+
+
+@pytest.mark.parametrize("counts", [[50, 20, 20, 7, 1], list(range(300, 0, -1))])
+def test_unigram_table_follows_q(counts):
+    """Slot shares equal Q = c^0.75 / Z to within one slot (the table's quantisation)."""
+    size = 20_000
+    table = neg_sgd.unigram_table(counts, size=size)
+    q = np.asarray(counts, float) ** 0.75
+    q /= q.sum()
+    share = np.bincount(table, minlength=len(counts)) / size
+    np.testing.assert_allclose(share, q, atol=1.01 / size)
+    assert table.dtype == np.int32 and np.all(share > 0)     # every word can be drawn
+
+
+def test_draw_negatives_is_q_distributed():
+    """100,000 draws: each word's frequency within 5 standard deviations of Q."""
+    counts = np.array([1000, 300, 100, 30, 10, 3])
+    table = neg_sgd.unigram_table(counts, size=1_000_000)
+    draws = neg_sgd.draw_negatives(table, np.random.default_rng(0), (1000, 100))
+    assert draws.shape == (1000, 100) and draws.dtype == np.int32
+    q = counts ** 0.75 / np.sum(counts ** 0.75)
+    freq = np.bincount(draws.ravel(), minlength=6) / draws.size
+    assert np.all(np.abs(freq - q) < 5 * np.sqrt(q * (1 - q) / draws.size))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(counts=[3, 0, 1]), "counts"), (dict(counts=[[1, 2]]), "counts"),
+    (dict(counts=[3, 2, 1], size=2), "size")])
+def test_unigram_table_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        neg_sgd.unigram_table(**kwargs)
+
+
+def test_bad_arch_and_missing_pad_id():
+    model = make_model("skipgram")
+    with pytest.raises(ValueError, match="arch"):
+        neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, arch="glove")
+    with pytest.raises(ValueError, match="pad_id"):
+        neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, arch="cbow")
+
+
+@pytest.mark.parametrize("cap", [None, 2.0, 3.5])
+def test_row_step_scale_caps_pair_updates_per_row(cap):
+    """scale_i = min(1, cap / n_{u_i}), n_u = sum of the amounts of row u's entries (numpy)."""
+    ids = np.array([4, 0, 4, 2, 4, 0, 7, 4])
+    amounts = np.float32([1, 1, 1, 1, 1, 0.5, 1, 1.5])
+    got = neg_sgd.row_step_scale(tf.constant(ids), tf.constant(amounts), 9, cap).numpy()
+    n_u = np.bincount(ids, weights=amounts, minlength=9)
+    want = np.ones(len(ids)) if cap is None else np.minimum(1.0, cap / n_u[ids])
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    if cap is not None:                  # the cap binds on row 4 (4.5 updates), not on row 7
+        assert got[0] < 1 and got[6] == 1

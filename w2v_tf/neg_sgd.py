@@ -1,0 +1,236 @@
+"""word2vec's negative-sampling SGD with the gradients written out: the fast training path.
+
+Each example (skip-gram pair, or CBOW window -> centre) draws its own k negatives from
+word2vec's noise distribution Q(w) = count_w^0.75 / Z, as word2vec.c does, and scores
+
+    J = -log s(u_o . h) - sum_{j=1..k} [n_j != o] log s(-u_{n_j} . h)       (Mikolov 2013b, eq. 4)
+
+with h the input vector of the centre word (skip-gram) or the mean of the window's input
+vectors (CBOW), u the output vectors and o the word to predict. A negative equal to o is
+skipped (word2vec.c: `if (target == word) continue`). With c_0 = o, c_j = n_j and labels
+y = (1, 0, ..., 0) the gradients are
+
+    e_j = s(u_{c_j} . h) - y_j                       # [B, 1+k] "error" of each column
+    dJ/du_{c_j} = e_j h,      dJ/dh = sum_j e_j u_{c_j}
+
+which is word2vec.c's `g = (label - f) * alpha` with the sign folded into the step. We apply
+them with `scatter_sub` to the rows the batch touched, lr times the sum over the batch (no
+tape, no dense [V, dim] gradient). CBOW adds dJ/dh in full to every window word, word2vec.c's
+rule. A `tf.while_loop` runs many such steps per call, so Python is entered once per chunk.
+
+Negatives are drawn as word2vec.c draws them: a table of T entries in which word w fills a
+share Q(w) of the slots, indexed by uniform integers (`unigram_table`); one gather per draw.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+TABLE_SIZE = 10_000_000   # word2vec.c uses 1e8; 1e7 keeps Q's relative error < 1e-3 for
+                          # every word with Q >= 1e-4 and costs 40 MB
+
+
+def unigram_table(counts, power: float = 0.75, size: int = TABLE_SIZE) -> np.ndarray:
+    """word2vec.c's `InitUnigramTable`: int32 `[size]`, word w in ~size * Q(w) slots.
+
+    Q(w) = count_w^power / sum_v count_v^power. Slot i holds the word whose cumulative share
+    interval contains (i + 0.5) / size, so a uniform slot has probability Q(w) up to 1/size.
+    Every word with a positive count gets at least one slot, as in word2vec.c.
+
+    Args:
+        counts: `[V]` positive word counts.
+        power: the distortion (word2vec: 0.75).
+        size: number of slots T; must be >= V.
+
+    Raises:
+        ValueError: counts not a non-empty 1-D positive array, or size < V.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim != 1 or counts.size == 0 or np.any(counts <= 0):
+        raise ValueError(f"counts must be a non-empty 1-D array of positive counts, got shape "
+                         f"{counts.shape}")
+    if size < counts.size:
+        raise ValueError(f"size={size} must be at least the vocabulary size {counts.size}")
+    q = counts ** power
+    cdf = np.cumsum(q / q.sum())                                            # [V]
+    table = np.searchsorted(cdf, (np.arange(size) + 0.5) / size, side="right")
+    table = np.minimum(table, counts.size - 1).astype(np.int32)             # [T]
+    missing = np.setdiff1d(np.arange(counts.size), table)                   # ~never for T >> V
+    if missing.size:                                 # one slot each, taken from the commonest
+        table[np.flatnonzero(table == 0)[:missing.size]] = missing
+    return table
+
+
+def neg_errors(h, out_rows, negative_ok):
+    """e = s(u . h) - y for the positive column and the k negatives.
+
+    Args:
+        h: `[B, d]` input representations.
+        out_rows: `[B, 1+k, d]` output vectors u of (positive, negatives).
+        negative_ok: `[B, k]` float, 0 where a negative equals the positive (skipped).
+
+    Returns:
+        (e `[B, 1+k]`, loss `[B]`): e is 0 on skipped negatives; loss is J per example,
+        -log s(x) = softplus(-x).
+    """
+    o = tf.einsum("bd,bcd->bc", h, out_rows)                                # [B, 1+k]
+    mask = tf.concat([tf.ones_like(negative_ok[:, :1]), negative_ok], axis=1)  # [B, 1+k]
+    y = tf.one_hot(tf.zeros_like(o[:, 0], tf.int32), tf.shape(o)[1], dtype=o.dtype)
+    e = (tf.sigmoid(o) - y) * mask                                           # [B, 1+k]
+    loss = tf.math.softplus(-o[:, 0]) + tf.reduce_sum(tf.math.softplus(o[:, 1:]) * negative_ok, 1)
+    return e, loss
+
+
+def draw_negatives(table: np.ndarray, rng: np.random.Generator, shape) -> np.ndarray:
+    """Negatives n ~ Q as word2vec.c draws them: uniform slots of the unigram table.
+
+    Drawn with numpy, outside the compiled step: ~5 ns a draw, where TensorFlow's stateless
+    RNG inside XLA cost ~0.3 us a draw on this CPU.
+
+    Returns:
+        int32 array of `shape`.
+    """
+    return table[rng.integers(0, len(table), size=shape)]
+
+
+def row_step_scale(ids, amounts, num_rows: int, cap: Optional[float]):
+    """min(1, cap / n_u) for each update of row u, n_u = the pair updates row u gets.
+
+    word2vec applies the n_u updates of a row one after another, each seeing the last (and
+    the sigmoid saturating); summed at once they are a step n_u times larger, which diverges
+    once lr n_u times the curvature exceeds 2 (tiny vocabularies, or very frequent words in
+    large batches). Scaling each row's summed update by min(1, cap / n_u) caps its step at
+    `cap` pair updates and leaves rows used fewer than `cap` times exactly as word2vec.
+
+    Args:
+        ids: int `[N]` row of each update.
+        amounts: float `[N]` pair updates each entry stands for (1, or B k / S summed ones).
+        num_rows: rows of the table.
+        cap: the most pair updates a row takes in one step; None for no cap.
+
+    Returns:
+        float32 `[N]` scale of each update (all ones when cap is None).
+    """
+    if cap is None:
+        return tf.ones_like(amounts)
+    n_u = tf.math.unsorted_segment_sum(amounts, ids, num_rows)             # [V]
+    return tf.minimum(1.0, cap / tf.maximum(tf.gather(n_u, ids), 1e-12))    # [N]
+
+
+def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
+                         negatives: int = 5, arch: str = "skipgram",
+                         pad_id: Optional[int] = None, shared: bool = False,
+                         jit_compile: Optional[bool] = True,
+                         max_row_updates: Optional[float] = None):
+    """A compiled `(words, targets, neg, weights, lrs) -> summed loss` running n SGD steps.
+
+    Args:
+        target_table: input vectors `[V (+1), d]` (skip-gram centre / CBOW window words).
+        context_table: output vectors `[V, d]`.
+        negatives: k, the negatives per example of word2vec's objective.
+        arch: "skipgram" or "cbow".
+        pad_id: CBOW padding id in the windows (its row gets zero updates).
+        shared: False: each example has its own k negatives (`neg` is `[n, B, k]`), word2vec's
+            objective exactly. True: the S examples of `neg` `[n, S]` are shared by the
+            whole batch and each negative term is weighted k/S,
+
+                J' = -log s(u_o . h) - (k/S) sum_{s=1..S} [n_s != o] log s(-u_{n_s} . h),
+
+            an unbiased estimate of J (E over n_s ~ Q is the same), computed with matmuls.
+        jit_compile: compile with XLA (~2x faster on CPU).
+        max_row_updates: cap on the pair updates a row takes per step (`row_step_scale`);
+            None: plain summed SGD.
+
+    The returned function takes
+        words: int32 `[n, B]` centre ids (skip-gram) or `[n, B, 2w]` windows (CBOW),
+        targets: int32 `[n, B]` the word to predict (context word / centre word),
+        neg: int32 `[n, B, k]` (or `[n, S]` if shared) negatives (`draw_negatives`),
+        weights: float32 `[n, B]`, 1 for real examples and 0 for padding,
+        lrs: float32 `[n]`, the learning rate of each step,
+    runs step i on row i, in order, and returns the summed loss of the real examples.
+    """
+    if arch not in ("skipgram", "cbow"):
+        raise ValueError(f"arch must be 'skipgram' or 'cbow', got {arch!r}")
+    if arch == "cbow" and pad_id is None:
+        raise ValueError("arch='cbow' needs pad_id (the padding id of the windows)")
+    k = float(negatives)
+    dim = int(target_table.shape[1])
+    rows_in, rows_out = int(target_table.shape[0]), int(context_table.shape[0])
+    cap = max_row_updates
+
+    def encode(words):
+        """h [B, d] and, for CBOW, the window mask [B, 2w]."""
+        if arch == "skipgram":
+            return tf.gather(target_table, words), None                     # [B, d]
+        vecs = tf.gather(target_table, words)                               # [B, 2w, d]
+        used = tf.cast(tf.not_equal(words, pad_id), tf.float32)             # [B, 2w]
+        n_used = tf.maximum(tf.reduce_sum(used, 1, keepdims=True), 1.0)     # [B, 1]
+        return tf.einsum("bwd,bw->bd", vecs, used) / n_used, used           # mean of window
+
+    def update_inputs(words, d_h, used, weights):
+        if arch == "skipgram":
+            d_h *= row_step_scale(words, weights, rows_in, cap)[:, None]
+            target_table.scatter_sub(tf.IndexedSlices(d_h, words))
+        else:   # word2vec.c: every window word gets the full dJ/dh (padding slots: zero)
+            d_win = tf.reshape(d_h[:, None, :] * used[:, :, None], [-1, dim])  # [B*2w, d]
+            flat = tf.reshape(words, [-1])                                   # [B*2w]
+            d_win *= row_step_scale(flat, tf.reshape(used * weights[:, None], [-1]), rows_in,
+                                    cap)[:, None]
+            target_table.scatter_sub(tf.IndexedSlices(d_win, flat))
+
+    def per_pair_step(words, targets, neg, weights, lr):
+        h, used = encode(words)                                             # [B, d]
+        negative_ok = tf.cast(tf.not_equal(neg, targets[:, None]), tf.float32)   # [B, k]
+        ids = tf.concat([targets[:, None], neg], axis=1)                    # [B, 1+k]
+        out_rows = tf.gather(context_table, ids)                            # [B, 1+k, d]
+        e, loss = neg_errors(h, out_rows, negative_ok)
+        e = e * (lr * weights)[:, None]                                     # [B, 1+k]
+        # dJ/du_c = e_c h ;  dJ/dh = sum_c e_c u_c   (both from the rows before the update)
+        d_out = tf.reshape(e[:, :, None] * h[:, None, :], [-1, dim])      # [B*(1+k), d]
+        d_h = tf.einsum("bc,bcd->bd", e, out_rows)                          # [B, d]
+        flat = tf.reshape(ids, [-1])                                        # [B*(1+k)]
+        mask = tf.concat([tf.ones_like(negative_ok[:, :1]), negative_ok], 1) * weights[:, None]
+        d_out *= row_step_scale(flat, tf.reshape(mask, [-1]), rows_out, cap)[:, None]
+        context_table.scatter_sub(tf.IndexedSlices(d_out, flat))
+        update_inputs(words, d_h, used, weights)
+        return tf.reduce_sum(loss * weights)
+
+    def shared_step(words, targets, neg, weights, lr):
+        h, used = encode(words)                                             # [B, d]
+        u_o = tf.gather(context_table, targets)                             # [B, d]
+        u_s = tf.gather(context_table, neg)                                 # [S, d]
+        num_sampled = tf.cast(tf.shape(neg)[0], tf.float32)
+        negative_ok = tf.cast(tf.not_equal(neg[None, :], targets[:, None]), tf.float32)  # [B, S]
+        o_t = tf.reduce_sum(h * u_o, axis=1)                                # [B]
+        o_s = tf.matmul(h, u_s, transpose_b=True)                           # [B, S]
+        scale = lr * weights                                                # [B]
+        # e_t = s(o_t) - 1 ;  e_s = (k/S) s(o_s), 0 on a negative equal to the target
+        e_t = (tf.sigmoid(o_t) - 1.0) * scale                               # [B]
+        e_s = tf.sigmoid(o_s) * negative_ok * (k / num_sampled) * scale[:, None]  # [B, S]
+        loss = tf.math.softplus(-o_t) + (k / num_sampled) * tf.reduce_sum(
+            tf.math.softplus(o_s) * negative_ok, axis=1)                    # [B]
+        d_h = e_t[:, None] * u_o + tf.matmul(e_s, u_s)                      # [B, d]
+        d_u = tf.concat([e_t[:, None] * h, tf.matmul(e_s, h, transpose_a=True)], 0)  # [B+S, d]
+        rows = tf.concat([targets, neg], 0)                                 # [B+S]
+        # pair updates per entry: 1 per real pair; (k/S) sum_b w_b [n_s != o_b] per negative
+        amounts = tf.concat([weights, (k / num_sampled) * tf.reduce_sum(
+            negative_ok * weights[:, None], axis=0)], 0)                    # [B+S]
+        d_u *= row_step_scale(rows, amounts, rows_out, cap)[:, None]
+        context_table.scatter_sub(tf.IndexedSlices(d_u, rows))
+        update_inputs(words, d_h, used, weights)
+        return tf.reduce_sum(loss * weights)
+
+    one_step = shared_step if shared else per_pair_step
+
+    @tf.function(jit_compile=jit_compile, autograph=False, reduce_retracing=True)
+    def chunk(words, targets, neg, weights, lrs):
+        def body(i, total):
+            return i + 1, total + one_step(words[i], targets[i], neg[i], weights[i], lrs[i])
+
+        _, total = tf.while_loop(lambda i, t: i < tf.shape(targets)[0], body,
+                                 (tf.constant(0), tf.constant(0.0)))
+        return total
+
+    return chunk
