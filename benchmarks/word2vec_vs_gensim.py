@@ -4,7 +4,8 @@
     python benchmarks/word2vec_vs_gensim.py --quick    # 1 copy of the corpus, 1 seed
     python benchmarks/word2vec_vs_gensim.py --json     # last line: one JSON object
 
-Both train on the same sentences with the same hyper-parameters (dim 100, window 5, 5
+Runs alternate (gensim, ours, gensim, ours, ... one seed each) so both see the same machine
+load; the 1-minute load average is recorded with each run. Both train on the same sentences with the same hyper-parameters (dim 100, window 5, 5
 negatives, sample 1e-3, min_count 5, the same number of epochs; skip-gram and CBOW, each
 with its word2vec learning rate), gensim with 2 worker threads. Only training is timed
 (gensim's `train()` after `build_vocab()`; our `w2v_tf.word2vec.train` after the vocabulary
@@ -94,23 +95,28 @@ def main(argv=None) -> int:
           f"sentences; {args.epochs} epoch(s), seeds {seeds}; {HYPER}", file=sys.stderr)
 
     rows = {}
+    loads = [os.getloadavg()[0]]
     for arch in args.archs.split(","):
-        for name, fn in (("gensim", lambda s: run_gensim(sentences, arch, args.epochs, s)),
-                         ("ours", lambda s: run_ours(sentences, arch, args.epochs, s, args.loss,
-                                                     args.batch_size,
-                                                     None if args.no_xla else "auto"))):
-            runs = []
-            for seed in seeds:
+        fns = {"gensim": lambda s: run_gensim(sentences, arch, args.epochs, s),
+               "ours": lambda s: run_ours(sentences, arch, args.epochs, s, args.loss,
+                                          args.batch_size, None if args.no_xla else "auto")}
+        runs = {name: [] for name in fns}
+        for seed in seeds:          # interleaved, so both see the same machine load
+            for name, fn in fns.items():
                 kv, words, wall, cpu = fn(seed)
-                runs.append(dict(seed=seed, words=words, wall_s=wall, cpu_s=cpu,
-                                 words_per_s=words / wall, words_per_cpu_s=words / cpu,
-                                 wordsim353_spearman=spearman(kv)))
+                runs[name].append(dict(seed=seed, words=words, wall_s=wall, cpu_s=cpu,
+                                       words_per_s=words / wall, words_per_cpu_s=words / cpu,
+                                       wordsim353_spearman=spearman(kv),
+                                       load_1min=os.getloadavg()[0]))
+                loads.append(os.getloadavg()[0])
                 print(f"{arch:8s} {name:6s} seed {seed}: {words / wall:10,.0f} words/s "
                       f"({wall:6.1f} s wall, {cpu:6.1f} s CPU), wordsim353 Spearman "
-                      f"{runs[-1]['wordsim353_spearman']:.3f}", file=sys.stderr, flush=True)
-            mean = lambda k: sum(r[k] for r in runs) / len(runs)
+                      f"{runs[name][-1]['wordsim353_spearman']:.3f}, load "
+                      f"{loads[-1]:.1f}", file=sys.stderr, flush=True)
+        for name, rs in runs.items():
+            mean = lambda k: sum(r[k] for r in rs) / len(rs)
             rows.setdefault(arch, {})[name] = dict(
-                runs=runs, words_per_s=mean("words_per_s"),
+                runs=rs, words_per_s=mean("words_per_s"),
                 words_per_cpu_s=mean("words_per_cpu_s"),
                 wordsim353_spearman=mean("wordsim353_spearman"))
         g, o = rows[arch]["gensim"], rows[arch]["ours"]
@@ -130,7 +136,9 @@ def main(argv=None) -> int:
               f"{'met' if r['goal_met'] else 'not met'}")
     if args.json:
         print(json.dumps(dict(corpus_copies=copies, tokens=n_base * copies, epochs=args.epochs,
-                              seeds=seeds, hyper=HYPER, loss=args.loss, results=rows)))
+                              seeds=seeds, hyper=HYPER, loss=args.loss,
+                              load_1min=dict(min=min(loads), max=max(loads)),
+                              cpus=os.cpu_count(), results=rows)))
     return 0
 
 

@@ -156,7 +156,7 @@ def main(args: argparse.Namespace) -> int:
         "corpus": args.corpus, "arch": args.arch, "loss": args.loss, "dim": args.dim,
         "window": args.window, "negatives": args.negatives, "epochs": args.epochs,
         "min_count": args.min_count, "sample": args.sample, "batch_size": batch_size,
-        "max_row_step": max_row_step,
+        "max_row_step": None if args.loss in w2v.FAST_LOSSES else max_row_step,
         "max_row_updates": ((w2v.DEFAULT_MAX_ROW_UPDATES if args.loss == "neg" else None)
                             if max_row_updates == "auto" else max_row_updates),
         "shared_negatives": num_shared if args.loss == "neg_shared" else None,
