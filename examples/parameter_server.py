@@ -190,7 +190,9 @@ def main(argv=None) -> int:
                "seconds": seconds, "sharded_top_k_exact": same, "hr@10": hr10}
     if args.json:
         print(json.dumps(summary))
-    return 0 if same and np.mean(sampled[-k:]) < np.mean(sampled[:k]) else 1
+    # Exit status: the sharded retrieval must be exact. The loss is reported, not asserted:
+    # a dozen asynchronous steps on a loaded machine need not lower it.
+    return 0 if same and np.isfinite(sampled).all() else 1
 
 
 if __name__ == "__main__":

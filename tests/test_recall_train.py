@@ -232,8 +232,8 @@ def test_cli_rejects_unknown_model_and_sampler():
 @pytest.mark.slow
 def test_cli_json_last_line(tmp_path, movielens_dir, capsys):
     argv = ["--dataset", str(movielens_dir), "--out", str(tmp_path / "run"), "--epochs", "1",
-            "--sampler", "full", "--embedding-dim", "8", "--output-dim", "8", "--no-xla",
-            "--json"]
+            "--sampler", "full", "--num-sampled", "10", "--embedding-dim", "8",
+            "--output-dim", "8", "--no-xla", "--json"]
     code, out, _ = run_cli(argv, capsys)
     last = json.loads(out.strip().splitlines()[-1])
     assert code == 0 and last["sampler"] == "full" and last["epochs_run"] == 1
