@@ -49,7 +49,8 @@ def run_gensim(sentences, arch, epochs, seed, workers=2):
     return model.wv, words * epochs, wall, cpu
 
 
-def run_ours(sentences, arch, epochs, seed, loss="neg", batch_size=None, jit_compile="auto"):
+def run_ours(sentences, arch, epochs, seed, loss="neg_shared", batch_size=None, jit_compile="auto",
+             num_shared=None):
     from w2v_tf import word2vec as w2v
     from w2v_tf.corpus import Vocabulary
     from w2v_tf.wordvectors import keyed_vectors
@@ -59,7 +60,8 @@ def run_ours(sentences, arch, epochs, seed, loss="neg", batch_size=None, jit_com
         encoded, vocab.counts, arch=arch, loss=loss, dim=HYPER["dim"], window=HYPER["window"],
         negatives=HYPER["negatives"], epochs=epochs, sample=HYPER["sample"],
         batch_size=batch_size or w2v.default_batch_size(loss), seed=seed,
-        jit_compile=jit_compile, progress=False))
+        jit_compile=jit_compile, num_shared=num_shared or w2v.DEFAULT_NUM_SHARED,
+        progress=False))
     return keyed_vectors(vocab.words, model.word_vectors()), stats.words, wall, cpu
 
 
@@ -78,8 +80,11 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--archs", default="skipgram,cbow")
-    parser.add_argument("--loss", default="neg", help="our loss (default neg)")
+    parser.add_argument("--loss", default="neg_shared",
+                        help="our loss (default neg_shared, as `python -m w2v_tf train`)")
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--num-shared", type=int, default=None,
+                        help="S for --loss neg_shared (default word2vec.DEFAULT_NUM_SHARED)")
     parser.add_argument("--no-xla", action="store_true", help="run our step without XLA")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -99,7 +104,8 @@ def main(argv=None) -> int:
     for arch in args.archs.split(","):
         fns = {"gensim": lambda s: run_gensim(sentences, arch, args.epochs, s),
                "ours": lambda s: run_ours(sentences, arch, args.epochs, s, args.loss,
-                                          args.batch_size, None if args.no_xla else "auto")}
+                                          args.batch_size, None if args.no_xla else "auto",
+                                          args.num_shared)}
         runs = {name: [] for name in fns}
         for seed in seeds:          # interleaved, so both see the same machine load
             for name, fn in fns.items():
@@ -137,6 +143,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(dict(corpus_copies=copies, tokens=n_base * copies, epochs=args.epochs,
                               seeds=seeds, hyper=HYPER, loss=args.loss,
+                              num_shared=args.num_shared if args.loss == "neg_shared" else None,
                               load_1min=dict(min=min(loads), max=max(loads)),
                               cpus=os.cpu_count(), results=rows)))
     return 0

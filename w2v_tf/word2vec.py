@@ -74,7 +74,8 @@ PER_PAIR_NEGATIVE_LOSSES = ("neg", "neg_per_pair", "tutorial_softmax")
 LOSS_NAMES = ("neg", "neg_shared", "nce", "sampled_softmax", "hs", "softmax", "neg_per_pair",
               "tutorial_softmax")
 FAST_LOSSES = ("neg", "neg_shared")      # trained by w2v_tf.neg_sgd (gradients written out)
-DEFAULT_NUM_SHARED = 64                  # S for "neg_shared"
+DEFAULT_NUM_SHARED = 16                  # S for "neg_shared" (the fastest of 16/32/64 measured,
+                                         # and as good: benchmarks/results/)
 MAX_SOFTMAX_VOCAB = 50_000   # full softmax costs O(V dim) per pair; refuse beyond this
 
 
@@ -460,7 +461,7 @@ def check_hyperparameters(vocab_size, dim, window, negatives, epochs, batch_size
 
 def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: int = 100,
           window: int = 5, negatives: int = 5, epochs: int = 5, alpha: Optional[float] = None,
-          min_alpha_ratio: float = 1e-4, sample: float = 1e-3, batch_size: int = 4096,
+          min_alpha_ratio: float = 1e-4, sample: float = 1e-3, batch_size: Optional[int] = None,
           seed: int = 0, jit_compile: Optional[bool] = "auto",
           max_row_step: Optional[float] = DEFAULT_MAX_ROW_STEP,
           num_shared: int = DEFAULT_NUM_SHARED,
@@ -482,7 +483,8 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         alpha: starting learning rate; None: word2vec.c's (0.025 skip-gram, 0.05 CBOW).
         min_alpha_ratio: the rate decays linearly to alpha * this (word2vec.c: 1e-4).
         sample: subsampling threshold t (word2vec.c's keep rule); 0 disables it.
-        batch_size: pairs (skip-gram) or windows (CBOW) per step.
+        batch_size: pairs (skip-gram) or windows (CBOW) per step; None:
+            `default_batch_size(loss)`.
         seed: seeds initialisation, pair generation and negatives.
         jit_compile: compile the step with XLA: True, False/None, or "auto" = XLA for neg,
             neg_shared, nce and sampled_softmax (XLA on CPU makes them ~1.5-2x faster, but
@@ -494,7 +496,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             most this many pair updates (`w2v_tf.neg_sgd.row_step_scale`); None: plain sum;
             "auto": `DEFAULT_MAX_ROW_UPDATES` (32) for neg, None for neg_shared (with the cap
             neg_shared stops separating the topics of tests/test_word2vec.py; without it,
-            CBOW on a 20-word vocabulary diverges).
+            CBOW on that 20-word vocabulary diverges; on real vocabularies it is stable).
         progress: show a tqdm bar (words).
         on_epoch_end: called as `on_epoch_end(epoch, model, stats)` after each epoch.
         model: continue training this model instead of a fresh one.
@@ -507,6 +509,8 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
 
     counts = np.asarray(counts)
     vocab_size = len(counts)
+    if batch_size is None:
+        batch_size = default_batch_size(loss)
     check_hyperparameters(vocab_size, dim, window, negatives, epochs, batch_size, loss, arch)
     if loss == "neg_shared":
         _check_int("num_shared", num_shared, 1)
