@@ -399,6 +399,8 @@ def _epoch_examples(arch, encoded, window, keep_prob, rng, pad_id):
     else:
         words, _, contexts = _pipeline.make_cbow_examples(encoded, window, rng, keep_prob,
                                                           pad_id=pad_id)
+    # int32 before the shuffle: half the bytes to permute (ids < 2^31, the step's dtype)
+    words, contexts = words.astype(np.int32), contexts.astype(np.int32)
     order = rng.permutation(len(contexts))      # large batches want uncorrelated pairs
     return words[order], contexts[order]
 
@@ -603,5 +605,5 @@ def _batched(words, contexts, n_batches, batch_size):
     weights = np.ones(n_batches * batch_size, np.float32)
     weights[real:] = 0.0
     shape = (n_batches, batch_size)
-    return (words.astype(np.int32).reshape(shape + words.shape[1:]),
-            contexts.astype(np.int32).reshape(shape), weights.reshape(shape))
+    return (words.astype(np.int32, copy=False).reshape(shape + words.shape[1:]),
+            contexts.astype(np.int32, copy=False).reshape(shape), weights.reshape(shape))
