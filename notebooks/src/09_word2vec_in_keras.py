@@ -64,9 +64,10 @@ assert not word2vec.Word2Vec(len(vocab), dim=8).context_table.numpy().any()
 # * `nce`: NCE (噪声对比估计), same negatives, $\log kQ$ subtracted;
 # * `sampled_softmax`: sampled softmax (采样softmax), $\log Q$ subtracted.
 #
-# (The per-row step clipping of `train`, `max_row_step`, is switched off here: on a corpus
-# this small, with negatives shared by a whole batch, its default of 0.1 held the `neg` loss
-# flat in our runs.) The losses are on different scales, so we compare what the vectors
+# (`neg` is word2vec's exact per-pair update: k negatives for every pair, hand-written
+# gradients in `w2v_tf.neg_sgd`. `nce` and `sampled_softmax` go through autodiff with
+# negatives shared by the batch; the per-row step clip of `train` for those, `max_row_step`,
+# is switched off here: on a corpus this small its default of 0.1 held their loss flat.) The losses are on different scales, so we compare what the vectors
 # learned: the mean cosine similarity of words that occur in the same window, against that of
 # random word pairs, and the Spearman correlation with human similarity judgements (WordSim353;
 # most of its words are not in a 60k-token corpus, so read it as a rough signal).
