@@ -71,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="compile the step with XLA (auto: for neg, neg_shared, nce and "
                              "sampled_softmax)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--strategy", default="none", choices=("none", "mirrored", "multi_worker"),
+                        help="tf.distribute strategy: one device (the fast compiled path), "
+                             "MirroredStrategy over the local GPUs (else CPU devices), or "
+                             "MultiWorkerMirroredStrategy from TF_CONFIG; under a strategy "
+                             "neg/neg_shared train as neg_per_pair through autodiff "
+                             "(default: none)")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--force", action="store_true",
                         help="write into a non-empty --out, replacing our files there")
@@ -149,7 +155,7 @@ def main(args: argparse.Namespace) -> int:
         sample=args.sample, batch_size=batch_size, seed=args.seed,
         jit_compile={"auto": "auto", "on": True, "off": None}[args.xla],
         max_row_step=max_row_step, max_row_updates=max_row_updates, num_shared=num_shared,
-        progress=True, on_epoch_end=on_epoch_end)
+        progress=True, on_epoch_end=on_epoch_end, strategy=args.strategy)
     vectors = model.word_vectors()
     try:
         paths = export.export_all(args.out, vocab, vectors, overwrite=True)

@@ -468,7 +468,8 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
           max_row_step: Optional[float] = DEFAULT_MAX_ROW_STEP,
           num_shared: int = DEFAULT_NUM_SHARED,
           max_row_updates="auto", progress: bool = True,
-          on_epoch_end: Optional[Callable] = None, model: Optional[Word2Vec] = None):
+          on_epoch_end: Optional[Callable] = None, model: Optional[Word2Vec] = None,
+          strategy: str = "none"):
     """Trains word vectors on an encoded corpus; returns `(model, TrainStats)`.
 
     Args:
@@ -502,6 +503,12 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         progress: show a tqdm bar (words).
         on_epoch_end: called as `on_epoch_end(epoch, model, stats)` after each epoch.
         model: continue training this model instead of a fresh one.
+        strategy: "none", or a `tf.distribute` strategy name ("mirrored", "multi_worker";
+            `w2v_tf.distribute.make_strategy`). Under a strategy the batch is split over the
+            replicas and the step goes through autodiff and `w2v_tf.distribute.make_train_step`
+            (summed per-pair loss, word2vec's sparse SGD on the all-reduced gradients);
+            "neg"/"neg_shared" then use their autodiff form "neg_per_pair" (the same
+            objective), since the fast path's compiled loop writes the tables directly.
 
     Raises:
         ValueError: bad hyper-parameters (named), before anything is trained.
@@ -517,6 +524,12 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
     if loss == "neg_shared":
         _check_int("num_shared", num_shared, 1)
     alpha = default_alpha(arch) if alpha is None else float(alpha)
+    if strategy != "none":
+        return _train_distributed(encoded, counts, model, dim=dim, arch=arch, loss=loss,
+                                  window=window, negatives=negatives, epochs=epochs,
+                                  alpha=alpha, min_alpha_ratio=min_alpha_ratio, sample=sample,
+                                  batch_size=batch_size, seed=seed, strategy=strategy,
+                                  progress=progress, on_epoch_end=on_epoch_end)
     if model is None:
         tf.keras.utils.set_random_seed(seed) if hasattr(tf.keras.utils, "set_random_seed") \
             else tf.random.set_seed(seed)
@@ -589,6 +602,67 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
 
 
 CHUNK_EXAMPLES = 65_536   # examples per call of the fast path's compiled loop
+
+
+def _train_distributed(encoded, counts, model, *, dim, arch, loss, window, negatives, epochs, alpha,
+                       min_alpha_ratio, sample, batch_size, seed, strategy, progress,
+                       on_epoch_end):
+    """`train` under a `tf.distribute` strategy (see its `strategy` argument)."""
+    from w2v_tf import distribute as dist
+    from w2v_tf.corpus import keep_probabilities
+
+    strat = dist.make_strategy(strategy)
+    replicas = strat.num_replicas_in_sync
+    if batch_size % replicas:
+        raise ValueError(f"batch_size={batch_size} must be divisible by the {replicas} "
+                         f"replicas of strategy={strategy!r}.")
+    loss = "neg_per_pair" if loss in FAST_LOSSES else loss
+    vocab_size = len(counts)
+    with strat.scope():          # tables and the sampler's generator live on every replica
+        if model is None:
+            tf.keras.utils.set_random_seed(seed)
+            model = Word2Vec(vocab_size, dim, arch, counts=counts, hierarchical=loss == "hs",
+                             seed=seed)
+        sampler = unigram_sampler(counts, seed=seed) if loss in \
+            SHARED_NEGATIVE_LOSSES + PER_PAIR_NEGATIVE_LOSSES else None
+    variables = [model.target_table,
+                 model.hs.inner_vectors if loss == "hs" else model.context_table]
+
+    def loss_fn(batch):          # [b] summed per-pair losses of one replica's slice
+        return pair_loss(model, loss, batch["words"], batch["contexts"], sampler, negatives,
+                         negatives=negatives) * batch["weights"]
+    step = dist.make_train_step(strat, loss_fn, variables, update_fn=dist.sgd_update,
+                                global_batch_size=batch_size, reduction="sum")
+    keep_prob = keep_probabilities(counts, sample) if sample > 0 else None
+    rng = np.random.default_rng(seed)
+    stats = TrainStats()
+    words_per_epoch = int(counts.sum())
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        words, contexts = _epoch_examples(arch, encoded, window, keep_prob, rng, model.pad_id)
+        n = len(contexts)
+        n_batches = max(1, math.ceil(n / batch_size))
+        words, contexts, weights = _batched(words, contexts, n_batches, batch_size)
+        data = tf.data.Dataset.from_tensor_slices(
+            {"words": words.reshape((-1,) + words.shape[2:]),
+             "contexts": contexts.reshape(-1), "weights": weights.reshape(-1)}
+        ).batch(batch_size)
+        loss_sum = 0.0
+        for b, batch in enumerate(strat.experimental_distribute_dataset(data)):
+            lr = learning_rate(alpha, (epoch + b / n_batches) / epochs, min_alpha_ratio)
+            loss_sum += float(step(batch, tf.constant(lr, tf.float32)))
+        stats.epoch_loss.append(loss_sum / max(n, 1))
+        stats.examples += n
+        stats.words += words_per_epoch
+        stats.effective_words += int(round(float(np.sum(counts * keep_prob)))) \
+            if sample > 0 else words_per_epoch
+        if progress:
+            print(f"epoch {epoch + 1}/{epochs} ({strategy}, {replicas} replicas): "
+                  f"loss {stats.epoch_loss[-1]:.4f}", flush=True)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, model, stats)
+    stats.seconds = time.perf_counter() - start
+    return model, stats
 
 
 def _batched(words, contexts, n_batches, batch_size):
