@@ -42,6 +42,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from recall_models import samplers as _samplers
+
 from w2v_tf import losses as _losses
 from recall_models.youtubednn import PROFILE, model_inputs  # noqa: F401 (shared input dict)
 
@@ -168,11 +170,7 @@ class MIND(keras.Model):
                  routing_stddev=1.0, use_bias=False, seed=0, dropout=0.0, l2=0.0,
                  output_dim=None, **kwargs):
         super().__init__(**kwargs)
-        if loss not in ("sampled_softmax", "softmax"):
-            raise ValueError(f"`loss`={loss!r}, expected 'sampled_softmax' or 'softmax'.")
-        if loss == "sampled_softmax" and sampler is None:
-            raise ValueError("`sampler` is None with loss='sampled_softmax'; pass a sampler "
-                             "from recall_models.samplers or use loss='softmax'.")
+        _samplers.check_loss_and_sampler(loss, sampler)
         if output_dim is not None and int(output_dim) != int(embedding_dim):
             raise ValueError(f"`output_dim`={output_dim}: MIND's interests live in the item "
                              f"space, so output_dim must equal embedding_dim={embedding_dim}.")

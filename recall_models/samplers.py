@@ -251,3 +251,12 @@ def _check_num_sampled(value, catalogue, unique, arg="num_sampled") -> int:
         raise ValueError(f"`{arg}`={value} is larger than the catalogue of {catalogue} items; "
                          f"expected {arg} <= {catalogue}.")
     return int(value)
+
+
+def check_loss_and_sampler(loss: str, sampler) -> None:
+    """ValueError unless `loss` is a known model loss with the sampler it needs."""
+    if loss not in ("sampled_softmax", "softmax"):
+        raise ValueError(f"`loss`={loss!r}, expected 'sampled_softmax' or 'softmax'.")
+    if loss == "sampled_softmax" and sampler is None:
+        raise ValueError("`sampler` is None with loss='sampled_softmax'; pass a sampler "
+                         "from recall_models.samplers or use loss='softmax'.")

@@ -29,6 +29,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from recall_models import samplers as _samplers
+
 from w2v_tf import losses as _losses
 from w2v_tf.layers import SampledSoftmaxLayer
 
@@ -139,11 +141,7 @@ class YouTubeDNN(keras.Model):
                  hidden_units=(128,), output_dim=64, normalize=False, temperature=1.0,
                  use_bias=True, use_genres=True, dropout=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)
-        if loss not in ("sampled_softmax", "softmax"):
-            raise ValueError(f"`loss`={loss!r}, expected 'sampled_softmax' or 'softmax'.")
-        if loss == "sampled_softmax" and sampler is None:
-            raise ValueError("`sampler` is None with loss='sampled_softmax'; pass a sampler "
-                             "from recall_models.samplers or use loss='softmax'.")
+        _samplers.check_loss_and_sampler(loss, sampler)
         if not float(temperature) > 0:
             raise ValueError(f"`temperature` must be > 0, got {temperature}.")
         missing = [n for n in PROFILE if n not in user_feature_sizes]

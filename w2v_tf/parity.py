@@ -124,37 +124,30 @@ def _problem(c: Dict, seed: int):
     return num_classes, w, b, x, labels, sv
 
 
+def _split(kind: str, a: np.ndarray):
+    """Three tf.Variable shards of `a` laid out for `kind`: "mod" interleaved rows, "div"
+    contiguous blocks, the first n % 3 one row longer (TensorFlow's layout)."""
+    if kind == "shards_mod":
+        return [tf.Variable(a[k::3]) for k in range(3)]
+    n = a.shape[0]
+    bounds = np.cumsum([0] + [n // 3 + (k < n % 3) for k in range(3)])
+    return [tf.Variable(a[bounds[k]:bounds[k + 1]]) for k in range(3)]
+
+
 def _table(kind: str, w: np.ndarray):
     """(ours, TF's) view of the class table, and the partition strategy to use."""
     if kind == "tensor":
         t = tf.constant(w)
         return t, t, "div"
-    if kind == "tf.Variable":
-        v = tf.Variable(w)
+    if kind in ("tf.Variable", "keras.Variable"):
+        v = tf.Variable(w) if kind == "tf.Variable" else keras.Variable(w)
         return v, v, "div"
-    if kind == "keras.Variable":
-        v = keras.Variable(w)
-        return v, v, "div"
-    n = w.shape[0]
-    if kind == "shards_mod":
-        shards = [tf.Variable(w[k::3]) for k in range(3)]
-        return shards, shards, "mod"
-    # "div": first n % 3 shards one row longer (TensorFlow's layout).
-    sizes = [n // 3 + (k < n % 3) for k in range(3)]
-    bounds = np.cumsum([0] + sizes)
-    shards = [tf.Variable(w[bounds[k]:bounds[k + 1]]) for k in range(3)]
-    return shards, shards, "div"
+    shards = _split(kind, w)
+    return shards, shards, "mod" if kind == "shards_mod" else "div"
 
 
 def _biases(kind: str, b: np.ndarray, strategy: str):
-    if kind.startswith("shards"):
-        n = b.shape[0]
-        if strategy == "mod":
-            return [tf.Variable(b[k::3]) for k in range(3)]
-        sizes = [n // 3 + (k < n % 3) for k in range(3)]
-        bounds = np.cumsum([0] + sizes)
-        return [tf.Variable(b[bounds[k]:bounds[k + 1]]) for k in range(3)]
-    return tf.Variable(b)
+    return _split(kind, b) if kind.startswith("shards") else tf.Variable(b)
 
 
 def _err(a, b) -> float:
