@@ -197,6 +197,45 @@ def test_skipgram_dataset_shuffle_is_a_permutation_and_reproducible():
     assert not np.array_equal(t, t3[:len(t)])
 
 
+@pytest.mark.parametrize("piece_centres", [7, 1 << 16])
+def test_skipgram_dataset_centres_shuffle(monkeypatch, piece_centres):
+    """'centres': same pairs as the epoch's arrays, each centre's pairs contiguous and in
+    corpus order, centres in a random order; batches exact across piece boundaries."""
+    import w2v_tf.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "PIECE_CENTRES", piece_centres)
+    encoded = _random_corpus(9)
+    keep_prob = _keep_prob(30, True)
+    batches, (t, c) = _collect(skipgram_dataset(encoded, 3, 13, seed=5, keep_prob=keep_prob,
+                                                shuffle="centres"))
+    assert all(len(b[0]) == 13 for b in batches[:-1]) and 1 <= len(batches[-1][0]) <= 13
+    # Oracle: the epoch in corpus order, cut into runs per centre position, permuted by
+    # the generator's next draw (subsampling, windows, then the permutation of N' centres).
+    rng = np.random.default_rng([5, 0])
+    et, ec = make_skipgram_pairs(encoded, 3, rng, keep_prob)
+    rng = np.random.default_rng([5, 0])
+    counts = effective_window_counts(encoded, 3, rng, keep_prob)
+    order = rng.permutation(len(counts))
+    runs_t = np.split(et, np.cumsum(counts)[:-1])
+    runs_c = np.split(ec, np.cumsum(counts)[:-1])
+    np.testing.assert_array_equal(t, np.concatenate([runs_t[i] for i in order]))
+    np.testing.assert_array_equal(c, np.concatenate([runs_c[i] for i in order]))
+    assert not np.array_equal(t, et)
+
+
+def test_cbow_dataset_centres_shuffle_is_a_permutation(monkeypatch):
+    import w2v_tf.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "PIECE_CENTRES", 5)
+    encoded = _random_corpus(10)
+    expected = make_cbow_examples(encoded, 2, np.random.default_rng([1, 0]), pad_id=30)
+    batches, got = _collect(cbow_dataset(encoded, 2, 9, seed=1, shuffle="centres", pad_id=30))
+    assert all(len(b[0]) == 9 for b in batches[:-1])
+    rows = sorted(map(tuple, np.column_stack(got).tolist()))
+    assert rows == sorted(map(tuple, np.column_stack(expected).tolist()))
+    assert not np.array_equal(got[2], expected[2])
+
+
 def test_dataset_epochs_argument():
     encoded = _random_corpus(6)
     _, (t, _) = _collect(skipgram_dataset(encoded, 2, 32, seed=0, shuffle=False, epochs=3))
@@ -235,9 +274,37 @@ def test_cbow_dataset_matches_arrays():
     (lambda e: skipgram_dataset(e, 0), ValueError, "window"),
     (lambda e: skipgram_dataset(e, 2, batch_size=0), ValueError, "batch_size"),
     (lambda e: skipgram_dataset(e, 2, epochs=0), ValueError, "epochs"),
+    (lambda e: skipgram_dataset(e, 2, shuffle="words"), ValueError, "shuffle must be"),
+    (lambda e: cbow_dataset(e, 2, shuffle=1, pad_id=30), ValueError, "shuffle must be"),
     (lambda e: cbow_dataset(e, 2, pad_id=29), ValueError, "pad_id"),
     (lambda e: cbow_dataset([], 2, pad_id=29), ValueError, "encoded is empty"),
 ])
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call(_random_corpus(0))
+
+
+@pytest.mark.parametrize("run_length", [1, 7, 64])
+def test_cbow_runs_hold_the_cbow_examples(run_length):
+    """Runs of consecutive centres carry exactly make_cbow_examples' windows, in order."""
+    from w2v_tf.pipeline import make_cbow_runs
+
+    encoded = _random_corpus(12)
+    keep_prob = _keep_prob(30, True)
+    ext, used, targets, real = make_cbow_runs(encoded, 3, np.random.default_rng(5), keep_prob,
+                                              pad_id=30, run_length=run_length)
+    contexts, counts, centres = make_cbow_examples(encoded, 3, np.random.default_rng(5),
+                                                   keep_prob, pad_id=30)
+    token = np.arange(run_length)[:, None] + 3 + np.r_[-3:0, 1:4]          # [G, 2w]
+    windows = np.where(used, ext[:, token], 30)                           # [R, G, 2w]
+    np.testing.assert_array_equal(windows[real], contexts)
+    np.testing.assert_array_equal(targets[real], centres)
+    np.testing.assert_array_equal(used[real].sum(1), counts)
+    assert ext.shape == (len(ext), run_length + 6)
+
+
+def test_cbow_runs_bad_run_length():
+    from w2v_tf.pipeline import make_cbow_runs
+
+    with pytest.raises(ValueError, match="run_length must be an int >= 1, got 0"):
+        make_cbow_runs(_random_corpus(0), 2, 0, pad_id=30, run_length=0)

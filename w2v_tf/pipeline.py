@@ -98,17 +98,9 @@ def _subsample(ids, sentence, keep_prob, rng):
     return ids[keep], sentence[keep]
 
 
-def _reaches(sentence, window, rng):
-    """Steps 2-3: how far each centre's window reaches left and right inside its sentence.
-
-    Returns:
-        reach_l, reach_r: int64 [N]; centre i uses the tokens i-reach_l[i] .. i-1 and
-        i+1 .. i+reach_r[i], reach_l = min(w_i, tokens before i in its sentence) and
-        reach_r = min(w_i, tokens after i in its sentence).
-    """
+def _room(sentence):
+    """Tokens before and after each position inside its sentence: (before [N], after [N])."""
     n = len(sentence)
-    # b_i ~ U{0..window-1}; effective half-window w_i = window - b_i in {1..window}.
-    eff = window - rng.integers(0, window, size=n)                 # [N]
     # Sentences are runs of equal `sentence` numbers: start and length of each run.
     is_start = np.empty(n, dtype=bool)
     is_start[0] = True
@@ -117,6 +109,24 @@ def _reaches(sentence, window, rng):
     lengths = np.diff(np.append(starts, n))                        # [S']
     before = np.arange(n) - np.repeat(starts, lengths)             # [N] tokens before i
     after = np.repeat(lengths, lengths) - 1 - before               # [N] tokens after i
+    return before, after
+
+
+def _reaches(sentence, window, rng, room=None):
+    """Steps 2-3: how far each centre's window reaches left and right inside its sentence.
+
+    Args:
+        room: `_room(sentence)` when already known (it does not change between epochs
+            without subsampling).
+
+    Returns:
+        reach_l, reach_r: int64 [N]; centre i uses the tokens i-reach_l[i] .. i-1 and
+        i+1 .. i+reach_r[i], reach_l = min(w_i, tokens before i in its sentence) and
+        reach_r = min(w_i, tokens after i in its sentence).
+    """
+    # b_i ~ U{0..window-1}; effective half-window w_i = window - b_i in {1..window}.
+    eff = window - rng.integers(0, window, size=len(sentence))     # [N]
+    before, after = _room(sentence) if room is None else room
     # Clipping at the sentence edges: a window never crosses a sentence boundary.
     return np.minimum(eff, before), np.minimum(eff, after)
 
@@ -169,14 +179,24 @@ def _skipgram_epoch(ids, sentence, window, keep_prob, rng):
     if ids.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     reach_l, reach_r = _reaches(sentence, window, rng)
-    counts = reach_l + reach_r                                     # [N] pairs per centre
-    first = np.cumsum(counts) - counts                             # [N] first pair of centre i
-    targets = np.repeat(ids, counts)                               # [P]
-    # Pair p = first[i] + k (k = 0..counts[i]-1) of centre i has context position
-    # i - reach_l[i] + k, plus 1 once k >= reach_l[i] to step over the centre itself.
+    return _skipgram_expand(ids, reach_l, reach_r, np.arange(len(ids)))
+
+
+def _skipgram_expand(ids, reach_l, reach_r, centres):
+    """The skip-gram pairs of the centre positions `centres` [C], centre by centre.
+
+    Returns (targets [P], contexts [P]) int64: for each centre in the order given, its
+    contexts left to right, P = sum over the centres of reach_l + reach_r.
+    """
+    left, right = reach_l[centres], reach_r[centres]
+    counts = left + right                                          # [C] pairs per centre
+    first = np.cumsum(counts) - counts                             # [C] first pair of each
+    targets = np.repeat(ids[centres], counts)                      # [P]
+    # Pair p = first[i] + k (k = 0..counts[i]-1) of centre c = centres[i] has context
+    # position c - left[i] + k, plus 1 once k >= left[i] to step over the centre itself.
     p = np.arange(len(targets))                                    # [P]
-    position = np.repeat(np.arange(len(ids)) - reach_l - first, counts) + p
-    position += p >= np.repeat(first + reach_l, counts)
+    position = np.repeat(centres - left - first, counts) + p
+    position += p >= np.repeat(first + left, counts)
     return targets, ids[position]
 
 
@@ -211,16 +231,66 @@ def _cbow_epoch(ids, sentence, window, keep_prob, rng, pad_id):
         return (np.zeros((0, 2 * window), np.int64), np.zeros(0, np.int64),
                 np.zeros(0, np.int64))
     reach_l, reach_r = _reaches(sentence, window, rng)
-    counts = reach_l + reach_r                                     # [N]
-    has = counts > 0                                               # skip context-less centres
-    centre = np.flatnonzero(has)                                   # [M]
-    reach_l, reach_r = reach_l[has], reach_r[has]
-    # Slots -window..-1, +1..+window; slot with offset o is used when -reach_l <= o <= reach_r.
+    centres = np.flatnonzero(reach_l + reach_r)                    # skip context-less centres
+    return _cbow_expand(ids, reach_l, reach_r, centres, window, pad_id)
+
+
+def _cbow_expand(ids, reach_l, reach_r, centres, window, pad_id):
+    """CBOW rows (contexts [C, 2w], counts [C], targets [C]) of the centre positions `centres`."""
+    left, right = reach_l[centres], reach_r[centres]
+    # Slots -window..-1, +1..+window; slot with offset o is used when -left <= o <= right.
     offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])  # [2w]
-    used = (offsets >= -reach_l[:, None]) & (offsets <= reach_r[:, None])       # [M, 2w]
-    position = np.clip(centre[:, None] + offsets, 0, len(ids) - 1)              # [M, 2w]
-    contexts = np.where(used, ids[position], pad_id)                            # [M, 2w]
-    return contexts, counts[has], ids[centre]
+    used = (offsets >= -left[:, None]) & (offsets <= right[:, None])            # [C, 2w]
+    position = np.clip(centres[:, None] + offsets, 0, len(ids) - 1)             # [C, 2w]
+    contexts = np.where(used, ids[position], pad_id)                            # [C, 2w]
+    return contexts, left + right, ids[centres]
+
+
+def make_cbow_runs(encoded: Sequence[np.ndarray], window: int = 5,
+                   rng: np.random.Generator | int | None = None,
+                   keep_prob: np.ndarray | None = None, *, pad_id: int,
+                   run_length: int = 32):
+    """One epoch of CBOW examples as runs of `run_length` consecutive centres, in corpus order.
+
+    The same examples as `make_cbow_examples` (same generator draws), laid out so that a
+    trainer gathers each token's row once per run instead of once per window that holds it
+    (`w2v_tf.neg_sgd.segment_window_sum`): run j covers the centres at positions
+    j G .. j G + G - 1 of the epoch's (subsampled) token stream, G = `run_length`, and
+    carries the G + 2w tokens around them.
+
+    Returns:
+        ext: int64 `[R, G + 2w]`, the tokens at positions j G - w .. j G + G + w - 1
+            (`pad_id` beyond either end of the stream).
+        used: bool `[R, G, 2w]`, slot k (offset -w..-1, +1..+w) of centre g is in its
+            shrunk window and its sentence; the window of centre g of run j is
+            `ext[j, g + w + offset]` where used.
+        targets: int64 `[R, G]`, the centres (`pad_id` past the end of the stream).
+        real: bool `[R, G]`, a centre with at least one context word (the examples of
+            `make_cbow_examples`); the others are padding, weight 0.
+    """
+    ids, sentence, window, keep_prob = _prepare(encoded, window, keep_prob)
+    pad_id = _check_pad_id(pad_id, int(ids.max()))
+    if isinstance(run_length, bool) or not isinstance(run_length, (int, np.integer)) \
+            or run_length < 1:
+        raise ValueError(f"run_length must be an int >= 1, got {run_length!r}")
+    rng = np.random.default_rng(rng)
+    g, w = int(run_length), window
+    ids, sentence = _subsample(ids, sentence, keep_prob, rng)
+    if ids.size == 0:
+        return (np.zeros((0, g + 2 * w), np.int64), np.zeros((0, g, 2 * w), bool),
+                np.zeros((0, g), np.int64), np.zeros((0, g), bool))
+    reach_l, reach_r = _reaches(sentence, window, rng)
+    n_runs = -(-len(ids) // g)
+    tail = n_runs * g - len(ids)                     # centres padding the last run
+    stream = np.concatenate([np.full(w, pad_id), ids, np.full(tail + w, pad_id)])
+    ext = np.lib.stride_tricks.sliding_window_view(stream, g + 2 * w)[::g].copy()  # [R, G+2w]
+    offsets = np.concatenate([np.arange(-w, 0), np.arange(1, w + 1)])           # [2w]
+    left = np.concatenate([reach_l, np.zeros(tail, np.int64)])
+    right = np.concatenate([reach_r, np.zeros(tail, np.int64)])
+    used = (offsets >= -left[:, None]) & (offsets <= right[:, None])            # [R G, 2w]
+    targets = stream[w:w + n_runs * g]
+    return (ext, used.reshape(n_runs, g, 2 * w), targets.reshape(n_runs, g),
+            (left + right > 0).reshape(n_runs, g))
 
 
 def _shuffle_together(arrays, rng):
@@ -239,14 +309,35 @@ def _shuffle_together(arrays, rng):
     return tuple(a[perm] for a in arrays)
 
 
-def _epoch_dataset(make_epoch, signature, batch_size, seed, shuffle, epochs):
+SHUFFLE_MODES = (True, False, "pairs", "centres")
+# Centres per piece: pieces are expanded one numpy call at a time, so TF can serve the
+# batches of piece j while numpy expands piece j + 1 (~400k skip-gram pairs at window 5).
+PIECE_CENTRES = 1 << 16
+
+
+def _check_shuffle(shuffle):
+    if not any(shuffle is m or (isinstance(m, str) and shuffle == m) for m in SHUFFLE_MODES):
+        raise ValueError(f"shuffle must be True/'pairs', 'centres' or False, got {shuffle!r}")
+    return "pairs" if shuffle is True else shuffle
+
+
+def _epoch_dataset(plan, expand, signature, batch_size, seed, shuffle, epochs):
     """A tf.data.Dataset of `epochs` epochs per iteration; epoch k is seeded by [seed, k].
 
-    Each epoch's arrays are computed in numpy, permuted, cut into a [n_full, B, ...] block of
-    full batches plus a [1, r, ...] remainder and handed to TF in one piece; `unbatch` then
-    yields the batches, so tf.data does no per-example work and Python runs once per epoch.
-    The `prefetch(1)` between the two lets the next epoch be computed while TF serves the
-    batches of the current one.
+    Python runs once per epoch and once per piece, never per batch or per example:
+
+    1. `plan(rng)` (one `tf.numpy_function` call per epoch) draws the epoch's randomness in
+       numpy: subsampling, window shrink and, for `shuffle='centres'`, a uniform random
+       order of the centres. It returns (ids', reach_l, reach_r, order [M]): the epoch
+       visits the centres `order` (corpus order when not shuffled).
+    2. `expand(ids', reach_l, reach_r, centres)` (one numpy call per piece of
+       `PIECE_CENTRES` centres, two pieces in flight) lays out their examples.
+       `shuffle='pairs'` instead expands the whole epoch in the plan and permutes it.
+    3. `rebatch(batch_size)` cuts the stream of pieces into batches of exactly `batch_size`,
+       across piece boundaries; only the last batch of each epoch may be smaller.
+
+    Handing numpy arrays to TF through `numpy_function` (rather than a Python generator)
+    and expanding piece by piece lets TF serve piece j while numpy expands piece j + 1.
     """
     import tensorflow as tf
 
@@ -260,29 +351,64 @@ def _epoch_dataset(make_epoch, signature, batch_size, seed, shuffle, epochs):
         seed = int(np.random.SeedSequence().entropy % (1 << 63))
     batch_size = int(batch_size)
     epoch_counter = itertools.count()  # global over iterations: every epoch is a fresh draw
+    dtypes = [s.dtype for s in signature]
 
-    def blocks():
-        for _ in (range(epochs) if epochs is not None else itertools.count()):
+    def set_shapes(tensors):
+        for t, s in zip(tensors, signature):
+            t.set_shape(s.shape)
+        return tuple(tensors)
+
+    if shuffle == "pairs":
+        def whole_epoch():
             rng = np.random.default_rng([seed, next(epoch_counter)])
-            arrays = make_epoch(rng)
-            if shuffle:
-                # A full permutation of the epoch: better mixing than a shuffle buffer.
-                arrays = _shuffle_together(arrays, rng)
-            n = len(arrays[-1])
-            n_full = n // batch_size * batch_size
-            if n_full:
-                yield tuple(a[:n_full].reshape((-1, batch_size) + a.shape[1:]) for a in arrays)
-            if n > n_full:
-                yield tuple(a[None, n_full:] for a in arrays)
+            ids, reach_l, reach_r, order = plan(rng)
+            return _shuffle_together(expand(ids, reach_l, reach_r, order), rng)
 
-    spec = tuple(tf.TensorSpec((None,) + tuple(s.shape), s.dtype) for s in signature)
-    ds = tf.data.Dataset.from_generator(blocks, output_signature=spec)
-    return ds.prefetch(1).unbatch().prefetch(tf.data.AUTOTUNE)
+        def one_epoch(_):
+            arrays = set_shapes(tf.numpy_function(whole_epoch, [], dtypes, stateful=True))
+            return tf.data.Dataset.from_tensors(arrays).rebatch(batch_size)
+    else:
+        def epoch_plan():
+            return plan(np.random.default_rng([seed, next(epoch_counter)]))
+
+        def one_epoch(_):
+            ids, reach_l, reach_r, order = tf.numpy_function(
+                epoch_plan, [], [tf.int64] * 4, stateful=True)
+            n_pieces = (tf.size(order, out_type=tf.int64) + PIECE_CENTRES - 1) // PIECE_CENTRES
+
+            def piece(j):
+                centres = order[j * PIECE_CENTRES:(j + 1) * PIECE_CENTRES]
+                return set_shapes(tf.numpy_function(
+                    expand, [ids, reach_l, reach_r, centres], dtypes, stateful=False))
+            pieces = tf.data.Dataset.range(n_pieces).map(piece, num_parallel_calls=2,
+                                                          deterministic=True)
+            return pieces.rebatch(batch_size)
+
+    epochs_ds = (tf.data.Dataset.range(epochs) if epochs is not None
+                 else tf.data.Dataset.from_tensors(np.int64(0)).repeat())
+    return epochs_ds.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+
+
+def _plan(ids, sentence, window, keep_prob, shuffle, skip_empty):
+    """Returns plan(rng) -> (ids', reach_l, reach_r, order) for `_epoch_dataset`."""
+    room = _room(sentence) if keep_prob is None else None  # fixed when nothing is dropped
+
+    def plan(rng):
+        kept, kept_sentence = _subsample(ids, sentence, keep_prob, rng)
+        if kept.size == 0:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty, empty
+        reach_l, reach_r = _reaches(kept_sentence, window, rng, room)
+        order = np.flatnonzero(reach_l + reach_r) if skip_empty else np.arange(len(kept))
+        if shuffle == "centres":
+            order = rng.permutation(order)
+        return kept, reach_l, reach_r, order
+    return plan
 
 
 def skipgram_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size: int = 1024,
                      seed: int | None = 0, keep_prob: np.ndarray | None = None,
-                     shuffle: bool = True, epochs: int | None = 1):
+                     shuffle: bool | str = True, epochs: int | None = 1):
     """A `tf.data.Dataset` of skip-gram batches `(targets [B], contexts [B])`, int64.
 
     One iteration over the dataset yields `epochs` epochs (None: endless, for Keras'
@@ -290,9 +416,18 @@ def skipgram_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size:
     each `repeat`), draws fresh subsampling and windows from `np.random.default_rng([seed,
     k])`, k = 0, 1, ... counting the epochs this dataset object has generated; so with
     `shuffle=False`, epoch k equals `make_skipgram_pairs(encoded, window,
-    np.random.default_rng([seed, k]), keep_prob)`. An epoch is computed in one vectorised
-    pass, fully permuted when `shuffle` (instead of a shuffle buffer), and cut into batches
-    of `batch_size`; the last batch of each epoch may be smaller.
+    np.random.default_rng([seed, k]), keep_prob)`. Batches hold exactly `batch_size` pairs;
+    the last batch of each epoch may be smaller.
+
+    Shuffling (the cost is per pair for 'pairs', per centre word for 'centres'):
+
+    * True or 'pairs': a uniform random permutation of the epoch's pairs (about 50 ns a
+      pair in numpy: the most expensive step of the pipeline).
+    * 'centres': the centre words in a uniform random order, each centre's pairs together
+      (word2vec.c and gensim also train a centre's pairs one after the other, but in corpus
+      order). A permutation of the N tokens instead of the ~2*window*N/... pairs, and the
+      expansion streams piece by piece: the fast mode.
+    * False: corpus order, as word2vec.c.
 
     Args:
         encoded: sentences as 1-D int id arrays (`Vocabulary.encode`).
@@ -300,33 +435,40 @@ def skipgram_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size:
         batch_size: examples per batch.
         seed: int seed; None draws a random one.
         keep_prob: optional [V] subsampling keep probabilities.
-        shuffle: permute each epoch's pairs (False: corpus order).
+        shuffle: True/'pairs', 'centres' or False (see above).
         epochs: epochs per iteration over the dataset (>= 1), or None for endless.
 
     Raises:
         ValueError, TypeError: as `make_skipgram_pairs`, raised here before any TF op runs.
     """
     ids, sentence, window, keep_prob = _prepare(encoded, window, keep_prob)
+    shuffle = _check_shuffle(shuffle)
     import tensorflow as tf
 
     spec = tf.TensorSpec([None], tf.int64)
-    return _epoch_dataset(lambda rng: _skipgram_epoch(ids, sentence, window, keep_prob, rng),
-                          (spec, spec), batch_size, seed, shuffle, epochs)
+    return _epoch_dataset(_plan(ids, sentence, window, keep_prob, shuffle, skip_empty=False),
+                          _skipgram_expand, (spec, spec), batch_size, seed, shuffle, epochs)
 
 
 def cbow_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size: int = 1024,
                  seed: int | None = 0, keep_prob: np.ndarray | None = None,
-                 shuffle: bool = True, epochs: int | None = 1, *, pad_id: int):
+                 shuffle: bool | str = True, epochs: int | None = 1, *, pad_id: int):
     """A `tf.data.Dataset` of CBOW batches `(contexts [B, 2*window], counts [B], targets [B])`.
 
     Epochs, seeding and batching as in `skipgram_dataset`; the arrays are those of
-    `make_cbow_examples` (unused context slots hold `pad_id`: pass `len(vocab)`).
+    `make_cbow_examples` (unused context slots hold `pad_id`: pass `len(vocab)`). A CBOW
+    example is one centre, so 'pairs' and 'centres' shuffling are both a uniform random
+    permutation of the examples (drawn differently, so their orders differ).
     """
     ids, sentence, window, keep_prob = _prepare(encoded, window, keep_prob)
     pad_id = _check_pad_id(pad_id, int(ids.max()))
+    shuffle = _check_shuffle(shuffle)
     import tensorflow as tf
+
+    def expand(ids_, reach_l, reach_r, centres):
+        return _cbow_expand(ids_, reach_l, reach_r, centres, window, pad_id)
 
     signature = (tf.TensorSpec([None, 2 * window], tf.int64), tf.TensorSpec([None], tf.int64),
                  tf.TensorSpec([None], tf.int64))
-    return _epoch_dataset(lambda rng: _cbow_epoch(ids, sentence, window, keep_prob, rng, pad_id),
-                          signature, batch_size, seed, shuffle, epochs)
+    return _epoch_dataset(_plan(ids, sentence, window, keep_prob, shuffle, skip_empty=True),
+                          expand, signature, batch_size, seed, shuffle, epochs)
