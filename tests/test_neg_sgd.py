@@ -176,3 +176,48 @@ def test_row_step_scale_caps_pair_updates_per_row(cap):
     np.testing.assert_allclose(got, want, rtol=1e-6)
     if cap is not None:                  # the cap binds on row 4 (4.5 updates), not on row 7
         assert got[0] < 1 and got[6] == 1
+
+
+@pytest.mark.parametrize("shared, cap", [(True, None), (False, None), (True, 3.0)])
+def test_cbow_runs_step_equals_window_step(shared, cap):
+    """The run layout (rows gathered once per run, `segment_window_matrix`) applies the same
+    update as the window layout (2w rows per centre) to the same examples and negatives."""
+    from w2v_tf.pipeline import make_cbow_runs
+
+    rng = np.random.default_rng(4)
+    vocab, dim, window, g = 40, 8, 3, 5
+    encoded = [rng.integers(0, vocab, int(rng.integers(2, 30))) for _ in range(12)]
+    ext, used, targets, real = make_cbow_runs(encoded, window, np.random.default_rng(1),
+                                              pad_id=vocab, run_length=g)
+    offsets = np.r_[-window:0, 1:window + 1]
+    token = np.arange(g)[:, None] + window + offsets                      # [G, 2w]
+    windows = np.where(used, ext[:, token], vocab)                         # [R, G, 2w]
+    n = 1
+    weights = real.astype(np.float32).reshape(n, -1)
+    tgt = np.where(real, targets, 0).astype(np.int32).reshape(n, -1)
+    neg = rng.integers(0, vocab, (n, 6) if shared else (n, tgt.shape[1], 3)).astype(np.int32)
+    lrs = np.array([0.5], np.float32)
+    init_in = rng.normal(0, 0.3, (vocab + 1, dim)).astype(np.float32)
+    init_in[vocab] = 0.0
+    init_out = rng.normal(0, 0.3, (vocab, dim)).astype(np.float32)
+    tables = []
+    for segments in (False, True):
+        t_in, t_out = tf.Variable(init_in), tf.Variable(init_out)
+        chunk = neg_sgd.make_neg_train_chunk(t_in, t_out, 3, "cbow", vocab, shared=shared,
+                                             jit_compile=False, max_row_updates=cap,
+                                             segments=segments)
+        words = ((ext.astype(np.int32)[None], used.astype(np.float32)[None]) if segments
+                 else windows.reshape(n, -1, 2 * window).astype(np.int32))
+        loss = float(chunk(words, tgt, neg, weights, lrs))
+        tables.append((loss, t_in.numpy(), t_out.numpy()))
+    (l0, a0, b0), (l1, a1, b1) = tables
+    assert abs(l0 - l1) < 1e-4 * abs(l0)
+    assert np.abs(a0 - init_in).max() > 1e-3          # the step moved the input rows
+    np.testing.assert_allclose(a1[:vocab], a0[:vocab], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b1, b0, rtol=1e-5, atol=1e-6)
+
+
+def test_segments_needs_cbow():
+    t = tf.Variable(tf.zeros([5, 2]))
+    with pytest.raises(ValueError, match="segments=True needs arch='cbow'"):
+        neg_sgd.make_neg_train_chunk(t, t, 2, "skipgram", segments=True)

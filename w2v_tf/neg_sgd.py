@@ -22,9 +22,13 @@ Negatives are drawn as word2vec.c draws them: a table of T entries in which word
 share Q(w) of the slots, indexed by uniform integers (`unigram_table`, `draw_negatives`),
 with numpy, outside the compiled step, and passed in.
 
-Cost (2-core CPU, XLA, dim 100): ~2-3 us a skip-gram pair, almost all of it the 6 row
-gathers and 6 row scatters (~200 ns a 100-float row in XLA on CPU); the sigmoid and dot
-products are noise. XLA runs the loop on one core.
+Cost (2-core CPU, XLA, dim 100): ~1 us a skip-gram pair, almost all of it row gathers and
+row scatters in XLA on CPU; the sigmoid and dot products are noise. XLA runs the loop on
+one core. CBOW with a window per example gathers and scatters 2w rows per centre (about
+3.3 us an example); with `segments=True` a batch is R runs of G consecutive centres and a
+run's G + 2w tokens are gathered and scattered once, the windows being 0/1 matrices M_r
+(`segment_window_matrix`) so that h = M v and the input update is M^T dJ/dh (about
+1.6 us an example, measured side by side).
 """
 from __future__ import annotations
 
@@ -60,8 +64,13 @@ def unigram_table(counts, power: float = 0.75, size: int = TABLE_SIZE) -> np.nda
         raise ValueError(f"size={size} must be at least the vocabulary size {counts.size}")
     q = counts ** power
     cdf = np.cumsum(q / q.sum())                                            # [V]
-    table = np.searchsorted(cdf, (np.arange(size) + 0.5) / size, side="right")
-    table = np.minimum(table, counts.size - 1).astype(np.int32)             # [T]
+    # Slot i holds #{w : cdf_w <= x_i}, x_i = (i + 0.5) / T (clipped to V - 1): word w
+    # fills the slots with cdf_{w-1} <= x_i < cdf_w, so its last slot + 1 is
+    # #{i : x_i < cdf_w}. One pass over the V boundaries, then a fill of the T slots.
+    grid = (np.arange(size) + 0.5) / size                                   # [T]
+    ends = np.searchsorted(grid, cdf[:-1], side="left")                     # [V-1]
+    sizes = np.diff(np.concatenate([[0], ends, [size]]))                    # [V]
+    table = np.repeat(np.arange(counts.size, dtype=np.int32), sizes)        # [T]
     missing = np.setdiff1d(np.arange(counts.size), table)                   # ~never for T >> V
     if missing.size:                                 # one slot each, taken from the commonest
         table[np.flatnonzero(table == 0)[:missing.size]] = missing
@@ -124,11 +133,63 @@ def row_step_scale(ids, amounts, num_rows: int, cap: Optional[float]):
     return tf.minimum(1.0, cap / tf.maximum(tf.gather(n_u, ids), 1e-12))    # [N]
 
 
+def segment_window_matrix(used):
+    """The 0/1 matrix M `[R, G, G + 2w]` with M[r, g, t] = used[r, g, k] at t = g + w + o_k.
+
+    Centre g of run r sits at token g + w of the run's G + 2w tokens (w on each side) and
+    slot k of its window (offset o_k in -w..-1, +1..+w) at token g + w + o_k. Built as
+    einsum(used, E) with the constant E[g, k, t] = [t = g + w + o_k].
+
+    Args:
+        used: float `[R, G, 2w]`, 1 where centre g uses slot k (shrunk window, sentence).
+    """
+    g, two_w = int(used.shape[1]), int(used.shape[2])
+    w = two_w // 2
+    offsets = np.concatenate([np.arange(-w, 0), np.arange(1, w + 1)])           # [2w]
+    token = np.arange(g)[:, None] + w + offsets                                  # [G, 2w]
+    e = (token[:, :, None] == np.arange(g + two_w)).astype(np.float32)           # [G, 2w, G+2w]
+    return tf.einsum("rgk,gkt->rgt", used, tf.constant(e))
+
+
+def segment_window_sum(vecs, matrix):
+    """CBOW window sums of R runs of G consecutive centres from the rows of their tokens.
+
+        out[r, g] = sum_k used[r, g, k] vecs[r, g + w + o_k] = (M_r vecs_r)[g]
+
+    One gather of G + 2w rows per run instead of 2w per centre (consecutive centres share
+    2w - 1 window words), and a batched matmul.
+
+    Args:
+        vecs: `[R, G + 2w, d]` rows of the runs' tokens.
+        matrix: `segment_window_matrix(used)`, `[R, G, G + 2w]`.
+
+    Returns:
+        `[R, G, d]`.
+    """
+    return tf.einsum("rgt,rtd->rgd", matrix, vecs)
+
+
+def segment_window_spread(d, matrix):
+    """The transpose of `segment_window_sum`: what each run token receives, M_r^T d_r.
+
+        out[r, t] = sum_{g, k : g + w + o_k = t} used[r, g, k] d[r, g]
+
+    Args:
+        d: `[R, G, c]` per-centre values (dJ/dh, or a weight with c = 1).
+        matrix: `segment_window_matrix(used)`, `[R, G, G + 2w]`.
+
+    Returns:
+        `[R, G + 2w, c]`.
+    """
+    return tf.einsum("rgt,rgc->rtc", matrix, d)
+
+
 def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
                          negatives: int = 5, arch: str = "skipgram",
                          pad_id: Optional[int] = None, shared: bool = False,
                          jit_compile: Optional[bool] = True,
-                         max_row_updates: Optional[float] = None):
+                         max_row_updates: Optional[float] = None,
+                         segments: bool = False):
     """A compiled `(words, targets, neg, weights, lrs) -> summed loss` running n SGD steps.
 
     Args:
@@ -147,9 +208,14 @@ def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
         jit_compile: compile with XLA (~2x faster on CPU).
         max_row_updates: cap on the pair updates a row takes per step (`row_step_scale`);
             None: plain summed SGD.
+        segments: CBOW only: the batch is R runs of G consecutive centres
+            (`cbow_segments`) and `words` is the pair `(ext [n, R, G+2w], used [n, R, G, 2w])`;
+            the rows of a run's G + 2w tokens are gathered and scattered once instead of
+            2w times (see `segment_window_sum`). The same update as the window layout.
 
     The returned function takes
-        words: int32 `[n, B]` centre ids (skip-gram) or `[n, B, 2w]` windows (CBOW),
+        words: int32 `[n, B]` centre ids (skip-gram) or `[n, B, 2w]` windows (CBOW), or
+            for `segments` the pair above (B = R G),
         targets: int32 `[n, B]` the word to predict (context word / centre word),
         neg: int32 `[n, B, k]` (or `[n, S]` if shared) negatives (`draw_negatives`),
         weights: float32 `[n, B]`, 1 for real examples and 0 for padding,
@@ -165,8 +231,18 @@ def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
     rows_in, rows_out = int(target_table.shape[0]), int(context_table.shape[0])
     cap = max_row_updates
 
+    if segments and arch != "cbow":
+        raise ValueError("segments=True needs arch='cbow'")
+
     def encode(words):
-        """h [B, d] and, for CBOW, the window mask [B, 2w]."""
+        """h [B, d] and, for CBOW, the window mask [B, 2w] (segments: the pair (ext, used))."""
+        if segments:
+            ext, used = words                                               # [R, G+2w], [R, G, 2w]
+            vecs = tf.gather(target_table, ext)                             # [R, G+2w, d]
+            n_used = tf.maximum(tf.reduce_sum(used, -1, keepdims=True), 1.0)  # [R, G, 1]
+            matrix = segment_window_matrix(used)                            # [R, G, G+2w]
+            h = segment_window_sum(vecs, matrix) / n_used                   # [R, G, d]
+            return tf.reshape(h, [-1, dim]), (ext, matrix)
         if arch == "skipgram":
             return tf.gather(target_table, words), None                     # [B, d]
         vecs = tf.gather(target_table, words)                               # [B, 2w, d]
@@ -175,6 +251,18 @@ def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
         return tf.einsum("bwd,bw->bd", vecs, used) / n_used, used           # mean of window
 
     def update_inputs(words, d_h, used, weights):
+        if segments:   # every window word gets dJ/dh of its centre, summed per run token
+            ext, matrix = used                                              # [R, G+2w], [R, G, G+2w]
+            run_shape = tf.shape(matrix)[:2]                                # [R, G]
+            d_h = tf.reshape(d_h, tf.concat([run_shape, [dim]], 0))         # [R, G, d]
+            d_ext = tf.reshape(segment_window_spread(d_h, matrix), [-1, dim])  # [R (G+2w), d]
+            flat = tf.reshape(ext, [-1])                                    # [R (G+2w)]
+            if cap is not None:   # pair updates per run token: sum of the centres using it
+                w_runs = tf.reshape(weights, run_shape)[..., None]          # [R, G, 1]
+                amounts = tf.reshape(segment_window_spread(w_runs, matrix), [-1])
+                d_ext *= row_step_scale(flat, amounts, rows_in, cap)[:, None]
+            target_table.scatter_sub(tf.IndexedSlices(d_ext, flat))
+            return
         if arch == "skipgram":
             d_h *= row_step_scale(words, weights, rows_in, cap)[:, None]
             target_table.scatter_sub(tf.IndexedSlices(d_h, words))
@@ -232,7 +320,8 @@ def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
     @tf.function(jit_compile=jit_compile, autograph=False, reduce_retracing=True)
     def chunk(words, targets, neg, weights, lrs):
         def body(i, total):
-            return i + 1, total + one_step(words[i], targets[i], neg[i], weights[i], lrs[i])
+            words_i = tf.nest.map_structure(lambda a: a[i], words)   # a tuple for segments
+            return i + 1, total + one_step(words_i, targets[i], neg[i], weights[i], lrs[i])
 
         _, total = tf.while_loop(lambda i, t: i < tf.shape(targets)[0], body,
                                  (tf.constant(0), tf.constant(0.0)))

@@ -405,6 +405,40 @@ def _epoch_examples(arch, encoded, window, keep_prob, rng, pad_id):
     return words[order], contexts[order]
 
 
+RUN_LENGTH = 32   # CBOW fast path: consecutive centres per run (`pipeline.make_cbow_runs`)
+
+
+def _runs_per_batch(batch_size: int) -> int:
+    return max(1, batch_size // RUN_LENGTH)
+
+
+def _epoch_cbow_runs(encoded, window, keep_prob, rng, pad_id, batch_size):
+    """One CBOW epoch for the fast path: ((ext, used), targets, weights), batched.
+
+    The epoch's runs of `RUN_LENGTH` consecutive centres (`pipeline.make_cbow_runs`) in a
+    random order, R = batch_size // RUN_LENGTH runs per step (so a step holds R G <=
+    batch_size centres from R places of the corpus, G = RUN_LENGTH): ext int32
+    `[n, R, G+2w]`, used float32 `[n, R, G, 2w]`, targets int32 `[n, R G]` and weights
+    float32 `[n, R G]` (0 for padding centres, whose target is set to id 0).
+    """
+    ext, used, targets, real = _pipeline.make_cbow_runs(encoded, window, rng, keep_prob,
+                                                        pad_id=pad_id, run_length=RUN_LENGTH)
+    order = rng.permutation(len(ext))          # runs from R random places per step
+    per = _runs_per_batch(batch_size)
+    n_batches = max(1, math.ceil(len(ext) / per))
+    pad = n_batches * per - len(ext)
+    ext = np.concatenate([ext[order], np.full((pad,) + ext.shape[1:], pad_id)])
+    used = np.concatenate([used[order], np.zeros((pad,) + used.shape[1:], bool)])
+    real = np.concatenate([real[order], np.zeros((pad,) + real.shape[1:], bool)])
+    targets = np.where(real, np.concatenate([targets[order], np.zeros((pad,) + real.shape[1:],
+                                                                      targets.dtype)]), 0)
+    g = RUN_LENGTH
+    return ((ext.astype(np.int32).reshape(n_batches, per, -1),
+             used.astype(np.float32).reshape(n_batches, per, g, -1)),
+            targets.astype(np.int32).reshape(n_batches, per * g),
+            real.astype(np.float32).reshape(n_batches, per * g))
+
+
 def learning_rate(alpha: float, progress: float, min_alpha_ratio: float = 1e-4) -> float:
     """word2vec.c's linear decay: alpha_t = alpha * max(1 - progress, min_alpha_ratio).
 
@@ -487,7 +521,9 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         min_alpha_ratio: the rate decays linearly to alpha * this (word2vec.c: 1e-4).
         sample: subsampling threshold t (word2vec.c's keep rule); 0 disables it.
         batch_size: pairs (skip-gram) or windows (CBOW) per step; None:
-            `default_batch_size(loss)`.
+            `default_batch_size(loss)`. CBOW with neg/neg_shared trains on runs of
+            `RUN_LENGTH` consecutive centres, batch_size // RUN_LENGTH runs from random
+            places of the corpus per step (`_epoch_cbow_runs`).
         seed: seeds initialisation, pair generation and negatives.
         jit_compile: compile the step with XLA: True, False/None, or "auto" = XLA for neg,
             neg_shared, nce and sampled_softmax (XLA on CPU makes them ~1.5-2x faster, but
@@ -541,12 +577,14 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
     if max_row_updates == "auto":
         max_row_updates = DEFAULT_MAX_ROW_UPDATES if loss == "neg" else None
     if loss in FAST_LOSSES:
+        runs = arch == "cbow"      # CBOW: runs of consecutive centres share their rows
         chunk = neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, negatives,
                                              arch, model.pad_id, shared=loss == "neg_shared",
                                              jit_compile=jit_compile,
-                                             max_row_updates=max_row_updates)
+                                             max_row_updates=max_row_updates, segments=runs)
         table = neg_sgd.unigram_table(counts)
-        neg_shape = (num_shared,) if loss == "neg_shared" else (batch_size, negatives)
+        step_size = _runs_per_batch(batch_size) * RUN_LENGTH if runs else batch_size
+        neg_shape = (num_shared,) if loss == "neg_shared" else (step_size, negatives)
         steps_per_call = max(1, CHUNK_EXAMPLES // batch_size)
 
         def run_steps(words, contexts, weights, lrs):   # [n, B, ...] each
@@ -557,6 +595,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             SHARED_NEGATIVE_LOSSES + PER_PAIR_NEGATIVE_LOSSES else None
         step = make_train_step(model, loss, sampler, negatives, jit_compile, max_row_step)
         steps_per_call = 1
+        runs = False
 
         def run_steps(words, contexts, weights, lrs):
             return step(words[0], contexts[0], weights[0], tf.constant(lrs[0]))
@@ -572,19 +611,26 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
                    desc=f"{arch}/{loss}", mininterval=0.5)
     start = time.perf_counter()
     for epoch in range(epochs):
-        words, contexts = _epoch_examples(arch, encoded, window, keep_prob, rng, model.pad_id)
-        n = len(contexts)
-        n_batches = max(1, math.ceil(n / batch_size))
-        words, contexts, weights = _batched(words, contexts, n_batches, batch_size)
+        if runs:
+            words, contexts, weights = _epoch_cbow_runs(encoded, window, keep_prob, rng,
+                                                        model.pad_id, batch_size)
+            n, n_batches = int(weights.sum()), len(weights)
+        else:
+            words, contexts = _epoch_examples(arch, encoded, window, keep_prob, rng,
+                                              model.pad_id)
+            n = len(contexts)
+            n_batches = max(1, math.ceil(n / batch_size))
+            words, contexts, weights = _batched(words, contexts, n_batches, batch_size)
         # word2vec.c's linear decay, one rate per step: progress = words done / all words
         lrs = np.array([learning_rate(alpha, (epoch + b / n_batches) / epochs, min_alpha_ratio)
                         for b in range(n_batches)], np.float32)            # [n_batches]
         loss_sum, done_words = 0.0, 0
         for b in range(0, n_batches, steps_per_call):
             e = min(n_batches, b + steps_per_call)
-            loss_sum += float(run_steps(words[b:e], contexts[b:e], weights[b:e], lrs[b:e]))
+            batch_words = tuple(a[b:e] for a in words) if runs else words[b:e]
+            loss_sum += float(run_steps(batch_words, contexts[b:e], weights[b:e], lrs[b:e]))
             if bar is not None:
-                now = words_per_epoch * min(n, e * batch_size) // max(n, 1)
+                now = words_per_epoch * e // n_batches
                 bar.update(now - done_words)
                 done_words = now
         stats.epoch_loss.append(loss_sum / max(n, 1))
@@ -639,10 +685,16 @@ def _train_distributed(encoded, counts, model, *, dim, arch, loss, window, negat
     words_per_epoch = int(counts.sum())
     start = time.perf_counter()
     for epoch in range(epochs):
-        words, contexts = _epoch_examples(arch, encoded, window, keep_prob, rng, model.pad_id)
-        n = len(contexts)
-        n_batches = max(1, math.ceil(n / batch_size))
-        words, contexts, weights = _batched(words, contexts, n_batches, batch_size)
+        if runs:
+            words, contexts, weights = _epoch_cbow_runs(encoded, window, keep_prob, rng,
+                                                        model.pad_id, batch_size)
+            n, n_batches = int(weights.sum()), len(weights)
+        else:
+            words, contexts = _epoch_examples(arch, encoded, window, keep_prob, rng,
+                                              model.pad_id)
+            n = len(contexts)
+            n_batches = max(1, math.ceil(n / batch_size))
+            words, contexts, weights = _batched(words, contexts, n_batches, batch_size)
         data = tf.data.Dataset.from_tensor_slices(
             {"words": words.reshape((-1,) + words.shape[2:]),
              "contexts": contexts.reshape(-1), "weights": weights.reshape(-1)}
