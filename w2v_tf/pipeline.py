@@ -425,8 +425,8 @@ def skipgram_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size:
       pair in numpy: the most expensive step of the pipeline).
     * 'centres': the centre words in a uniform random order, each centre's pairs together
       (word2vec.c and gensim also train a centre's pairs one after the other, but in corpus
-      order). A permutation of the N tokens instead of the ~2*window*N/... pairs, and the
-      expansion streams piece by piece: the fast mode.
+      order). A permutation of the N tokens instead of the pairs (about 6 N at window 5),
+      and the expansion streams piece by piece: the fast mode.
     * False: corpus order, as word2vec.c.
 
     Args:
