@@ -685,16 +685,10 @@ def _train_distributed(encoded, counts, model, *, dim, arch, loss, window, negat
     words_per_epoch = int(counts.sum())
     start = time.perf_counter()
     for epoch in range(epochs):
-        if runs:
-            words, contexts, weights = _epoch_cbow_runs(encoded, window, keep_prob, rng,
-                                                        model.pad_id, batch_size)
-            n, n_batches = int(weights.sum()), len(weights)
-        else:
-            words, contexts = _epoch_examples(arch, encoded, window, keep_prob, rng,
-                                              model.pad_id)
-            n = len(contexts)
-            n_batches = max(1, math.ceil(n / batch_size))
-            words, contexts, weights = _batched(words, contexts, n_batches, batch_size)
+        words, contexts = _epoch_examples(arch, encoded, window, keep_prob, rng, model.pad_id)
+        n = len(contexts)
+        n_batches = max(1, math.ceil(n / batch_size))
+        words, contexts, weights = _batched(words, contexts, n_batches, batch_size)
         data = tf.data.Dataset.from_tensor_slices(
             {"words": words.reshape((-1,) + words.shape[2:]),
              "contexts": contexts.reshape(-1), "weights": weights.reshape(-1)}
