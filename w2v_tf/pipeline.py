@@ -235,12 +235,16 @@ def _cbow_epoch(ids, sentence, window, keep_prob, rng, pad_id):
     return _cbow_expand(ids, reach_l, reach_r, centres, window, pad_id)
 
 
+def _window_slots(left, right, window):
+    """used [C, 2w]: slot k (offset -w..-1, +1..+w) lies within -left <= offset <= right."""
+    offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])  # [2w]
+    return offsets, (offsets >= -left[:, None]) & (offsets <= right[:, None])
+
+
 def _cbow_expand(ids, reach_l, reach_r, centres, window, pad_id):
     """CBOW rows (contexts [C, 2w], counts [C], targets [C]) of the centre positions `centres`."""
     left, right = reach_l[centres], reach_r[centres]
-    # Slots -window..-1, +1..+window; slot with offset o is used when -left <= o <= right.
-    offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])  # [2w]
-    used = (offsets >= -left[:, None]) & (offsets <= right[:, None])            # [C, 2w]
+    offsets, used = _window_slots(left, right, window)                         # [2w], [C, 2w]
     position = np.clip(centres[:, None] + offsets, 0, len(ids) - 1)             # [C, 2w]
     contexts = np.where(used, ids[position], pad_id)                            # [C, 2w]
     return contexts, left + right, ids[centres]
@@ -284,10 +288,9 @@ def make_cbow_runs(encoded: Sequence[np.ndarray], window: int = 5,
     tail = n_runs * g - len(ids)                     # centres padding the last run
     stream = np.concatenate([np.full(w, pad_id), ids, np.full(tail + w, pad_id)])
     ext = np.lib.stride_tricks.sliding_window_view(stream, g + 2 * w)[::g].copy()  # [R, G+2w]
-    offsets = np.concatenate([np.arange(-w, 0), np.arange(1, w + 1)])           # [2w]
     left = np.concatenate([reach_l, np.zeros(tail, np.int64)])
     right = np.concatenate([reach_r, np.zeros(tail, np.int64)])
-    used = (offsets >= -left[:, None]) & (offsets <= right[:, None])            # [R G, 2w]
+    _, used = _window_slots(left, right, w)                                      # [R G, 2w]
     targets = stream[w:w + n_runs * g]
     return (ext, used.reshape(n_runs, g, 2 * w), targets.reshape(n_runs, g),
             (left + right > 0).reshape(n_runs, g))
