@@ -182,15 +182,19 @@ def test_skipgram_dataset_epochs_match_arrays(batch_size):
         assert batches[0][0].dtype == np.int64
 
 
-def test_skipgram_dataset_shuffle_is_a_permutation_and_reproducible():
+@pytest.mark.parametrize("shuffle", [True, "pairs"])
+def test_skipgram_dataset_shuffle_is_a_permutation_and_reproducible(shuffle):
     encoded = _random_corpus(5)
-    ds = skipgram_dataset(encoded, 4, 50, seed=3)
+    ds = skipgram_dataset(encoded, 4, 50, seed=3, shuffle=shuffle)
     _, (t, c) = _collect(ds)
     et, ec = make_skipgram_pairs(encoded, 4, np.random.default_rng([3, 0]))
     pairs = sorted(zip(t.tolist(), c.tolist()))
     assert pairs == sorted(zip(et.tolist(), ec.tolist()))
     assert not np.array_equal(t, et)  # actually shuffled
-    _, (t2, c2) = _collect(skipgram_dataset(encoded, 4, 50, seed=3))
+    # A uniform pair permutation splits centres: some centre's pairs are not adjacent.
+    runs = np.flatnonzero(np.diff(t) != 0).size + 1
+    assert runs > len(t) // 2
+    _, (t2, c2) = _collect(skipgram_dataset(encoded, 4, 50, seed=3, shuffle=shuffle))
     np.testing.assert_array_equal(t, t2)
     np.testing.assert_array_equal(c, c2)
     _, (t3, _) = _collect(ds)  # second pass = epoch 1: new windows, new order
@@ -221,6 +225,45 @@ def test_skipgram_dataset_centres_shuffle(monkeypatch, piece_centres):
     np.testing.assert_array_equal(t, np.concatenate([runs_t[i] for i in order]))
     np.testing.assert_array_equal(c, np.concatenate([runs_c[i] for i in order]))
     assert not np.array_equal(t, et)
+
+
+def test_default_shuffle_is_centres():
+    encoded = _random_corpus(9)
+    _, default = _collect(skipgram_dataset(encoded, 3, 13, seed=5))
+    _, centres = _collect(skipgram_dataset(encoded, 3, 13, seed=5, shuffle="centres"))
+    _, pairs = _collect(skipgram_dataset(encoded, 3, 13, seed=5, shuffle="pairs"))
+    for d, c in zip(default, centres):
+        np.testing.assert_array_equal(d, c)
+    assert not np.array_equal(default[0], pairs[0])
+    _, default = _collect(cbow_dataset(encoded, 2, 9, seed=1, pad_id=30))
+    _, centres = _collect(cbow_dataset(encoded, 2, 9, seed=1, shuffle="centres", pad_id=30))
+    for d, c in zip(default, centres):
+        np.testing.assert_array_equal(d, c)
+
+
+@pytest.mark.parametrize("shuffle", ["centres", "pairs", False])
+def test_dataset_pulled_inside_tf_function(shuffle):
+    """`next(iterator)` inside a compiled loop (as Keras' train step and the benchmark take
+    batches) yields the batches a Python loop over the dataset yields, across epochs."""
+    import tensorflow as tf
+
+    encoded = _random_corpus(11)
+    eager = [b for b in skipgram_dataset(encoded, 3, 16, seed=4, shuffle=shuffle, epochs=2)]
+    it = iter(skipgram_dataset(encoded, 3, 16, seed=4, shuffle=shuffle, epochs=None))
+
+    @tf.function
+    def pull(iterator, steps):
+        targets = tf.TensorArray(tf.int64, size=steps, infer_shape=False)
+        contexts = tf.TensorArray(tf.int64, size=steps, infer_shape=False)
+        for k in tf.range(steps):
+            t, c = next(iterator)
+            targets = targets.write(k, t)
+            contexts = contexts.write(k, c)
+        return targets.concat(), contexts.concat()
+
+    t, c = pull(it, tf.constant(len(eager)))
+    np.testing.assert_array_equal(t.numpy(), np.concatenate([b[0].numpy() for b in eager]))
+    np.testing.assert_array_equal(c.numpy(), np.concatenate([b[1].numpy() for b in eager]))
 
 
 def test_cbow_dataset_centres_shuffle_is_a_permutation(monkeypatch):

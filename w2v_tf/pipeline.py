@@ -340,7 +340,10 @@ def _epoch_dataset(plan, expand, signature, batch_size, seed, shuffle, epochs):
        across piece boundaries; only the last batch of each epoch may be smaller.
 
     Handing numpy arrays to TF through `numpy_function` (rather than a Python generator)
-    and expanding piece by piece lets TF serve piece j while numpy expands piece j + 1.
+    and expanding piece by piece lets TF serve piece j while numpy expands piece j + 1, and
+    the plan of epoch k + 1 is drawn (prefetched) while epoch k is served. numpy holds the
+    GIL in parts of the expansion (`np.repeat`), so two pieces in flight gain ~1.3-1.5x,
+    not 2x, on two cores.
     """
     import tensorflow as tf
 
@@ -367,16 +370,22 @@ def _epoch_dataset(plan, expand, signature, batch_size, seed, shuffle, epochs):
             ids, reach_l, reach_r, order = plan(rng)
             return _shuffle_together(expand(ids, reach_l, reach_r, order), rng)
 
-        def one_epoch(_):
-            arrays = set_shapes(tf.numpy_function(whole_epoch, [], dtypes, stateful=True))
+        def epoch_arrays(_):
+            return set_shapes(tf.numpy_function(whole_epoch, [], dtypes, stateful=True))
+
+        def one_epoch(*arrays):
             return tf.data.Dataset.from_tensors(arrays).rebatch(batch_size)
     else:
         def epoch_plan():
             return plan(np.random.default_rng([seed, next(epoch_counter)]))
 
-        def one_epoch(_):
-            ids, reach_l, reach_r, order = tf.numpy_function(
-                epoch_plan, [], [tf.int64] * 4, stateful=True)
+        def epoch_arrays(_):
+            tensors = tf.numpy_function(epoch_plan, [], [tf.int64] * 4, stateful=True)
+            for t in tensors:
+                t.set_shape([None])
+            return tuple(tensors)
+
+        def one_epoch(ids, reach_l, reach_r, order):
             n_pieces = (tf.size(order, out_type=tf.int64) + PIECE_CENTRES - 1) // PIECE_CENTRES
 
             def piece(j):
@@ -389,6 +398,10 @@ def _epoch_dataset(plan, expand, signature, batch_size, seed, shuffle, epochs):
 
     epochs_ds = (tf.data.Dataset.range(epochs) if epochs is not None
                  else tf.data.Dataset.from_tensors(np.int64(0)).repeat())
+    # The numpy work of epoch k + 1 (its plan, or for 'pairs' the whole shuffled epoch) runs
+    # in the prefetch thread while the batches of epoch k are served: a sequential map, so
+    # the epochs draw their seeds [seed, k] in order.
+    epochs_ds = epochs_ds.map(epoch_arrays).prefetch(1)
     return epochs_ds.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
 
 
@@ -411,7 +424,7 @@ def _plan(ids, sentence, window, keep_prob, shuffle, skip_empty):
 
 def skipgram_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size: int = 1024,
                      seed: int | None = 0, keep_prob: np.ndarray | None = None,
-                     shuffle: bool | str = True, epochs: int | None = 1):
+                     shuffle: bool | str = "centres", epochs: int | None = 1):
     """A `tf.data.Dataset` of skip-gram batches `(targets [B], contexts [B])`, int64.
 
     One iteration over the dataset yields `epochs` epochs (None: endless, for Keras'
@@ -424,13 +437,22 @@ def skipgram_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size:
 
     Shuffling (the cost is per pair for 'pairs', per centre word for 'centres'):
 
-    * True or 'pairs': a uniform random permutation of the epoch's pairs (about 50 ns a
-      pair in numpy: the most expensive step of the pipeline).
-    * 'centres': the centre words in a uniform random order, each centre's pairs together
-      (word2vec.c and gensim also train a centre's pairs one after the other, but in corpus
-      order). A permutation of the N tokens instead of the pairs (about 6 N at window 5),
-      and the expansion streams piece by piece: the fast mode.
+    * 'centres' (default): the centre words in a uniform random order, each centre's pairs
+      together (word2vec.c and gensim also train a centre's pairs one after the other, but
+      in corpus order; the legacy `skipgrams` shuffles only within a sentence). A
+      permutation of the N tokens instead of the pairs (about 6 N at window 5), and the
+      expansion streams piece by piece, two pieces at a time, while TF serves the batches
+      of the previous ones: the fast mode.
+    * True or 'pairs': a uniform random permutation of the epoch's pairs, made in one numpy
+      call per epoch (about 40-50 ns a pair, the most expensive step of the pipeline, and it
+      does not overlap with the expansion). Pairs of one centre then land in different
+      batches, which matters only for batches not much larger than 2 * window.
     * False: corpus order, as word2vec.c.
+
+    Throughput (`benchmarks/pipeline.py`, 2-core CPU): a training loop that pulls batches
+    with `next(iterator)` inside a `tf.function` gets ~10-14M pairs/s at batch 1024 (TF's own
+    cost of ~60 us a batch is most of it) and 20-30M/s at 8192 with 'centres', about what
+    numpy alone makes of one epoch; 'pairs' about a third of that.
 
     Args:
         encoded: sentences as 1-D int id arrays (`Vocabulary.encode`).
@@ -455,13 +477,14 @@ def skipgram_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size:
 
 def cbow_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size: int = 1024,
                  seed: int | None = 0, keep_prob: np.ndarray | None = None,
-                 shuffle: bool | str = True, epochs: int | None = 1, *, pad_id: int):
+                 shuffle: bool | str = "centres", epochs: int | None = 1, *, pad_id: int):
     """A `tf.data.Dataset` of CBOW batches `(contexts [B, 2*window], counts [B], targets [B])`.
 
     Epochs, seeding and batching as in `skipgram_dataset`; the arrays are those of
     `make_cbow_examples` (unused context slots hold `pad_id`: pass `len(vocab)`). A CBOW
     example is one centre, so 'pairs' and 'centres' shuffling are both a uniform random
-    permutation of the examples (drawn differently, so their orders differ).
+    permutation of the examples (drawn differently, so their orders differ); 'centres', the
+    default, streams piece by piece.
     """
     ids, sentence, window, keep_prob = _prepare(encoded, window, keep_prob)
     pad_id = _check_pad_id(pad_id, int(ids.max()))
