@@ -126,6 +126,36 @@ def test_steps_in_one_call_see_each_others_updates(shared):
     assert np.abs(in1[2] - make_model("skipgram").target_table.numpy()[2]).max() > 1e-3
 
 
+@pytest.mark.parametrize("shared, cap", [(False, None), (True, None), (True, 2.0)])
+def test_padding_steps_are_exact_no_ops(shared, cap):
+    """`train` pads a short last chunk with zero-weight, zero-rate steps (`_pad_steps`) so
+    the compiled loop keeps one shape: those steps must leave both tables bit-identical."""
+    rng = np.random.default_rng(8)
+    n, pad, b = 2, 3, 5
+    words = rng.integers(0, V, (n, b)).astype(np.int32)
+    targets = rng.integers(0, V, (n, b)).astype(np.int32)
+    neg_shape = (4,) if shared else (b, K)
+    neg = rng.integers(0, V, (n + pad,) + neg_shape).astype(np.int32)
+    weights = np.ones((n, b), np.float32)
+    lrs = np.float32([0.1, 0.05])
+    results = []
+    for size in (n, n + pad):
+        model = make_model("skipgram")
+        chunk = neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, K,
+                                             shared=shared, jit_compile=True,
+                                             max_row_updates=cap)
+        args = [w2v._pad_steps(a, size) for a in (words, targets)] + [neg[:size]] + \
+            [w2v._pad_steps(a, size) for a in (weights, lrs)]
+        assert args[0].shape[0] == size and not args[3][n:].any()
+        total = float(chunk(*args))
+        results.append((total, model.target_table.numpy(), model.context_table.numpy()))
+    (t1, in1, out1), (t2, in2, out2) = results
+    assert t1 == t2
+    np.testing.assert_array_equal(in1, in2)
+    np.testing.assert_array_equal(out1, out2)
+    assert np.abs(out1 - make_model("skipgram").context_table.numpy()).max() > 1e-3
+
+
 @pytest.mark.parametrize("counts", [[50, 20, 20, 7, 1], list(range(300, 0, -1))])
 def test_unigram_table_follows_q(counts):
     """Slot shares equal Q = c^0.75 / Z to within one slot (the table's quantisation)."""
@@ -215,6 +245,31 @@ def test_cbow_runs_step_equals_window_step(shared, cap):
     assert np.abs(a0 - init_in).max() > 1e-3          # the step moved the input rows
     np.testing.assert_allclose(a1[:vocab], a0[:vocab], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(b1, b0, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("g, w", [(1, 1), (4, 2), (32, 5)])
+def test_segment_window_matrix_is_the_band_of_used(g, w):
+    """M[r, c, c + w + o_k] = used[r, c, k] and 0 elsewhere, from its definition in loops;
+    window sum and spread against the same loops."""
+    rng = np.random.default_rng(g + w)
+    r = 3
+    used = (rng.random((r, g, 2 * w)) < 0.6).astype(np.float32)
+    offsets = list(range(-w, 0)) + list(range(1, w + 1))
+    expected = np.zeros((r, g, g + 2 * w), np.float32)
+    for i in range(r):
+        for c in range(g):
+            for k, o in enumerate(offsets):
+                expected[i, c, c + w + o] = used[i, c, k]
+    matrix = neg_sgd.segment_window_matrix(tf.constant(used))
+    np.testing.assert_array_equal(matrix.numpy(), expected)
+    vecs = rng.normal(size=(r, g + 2 * w, 3)).astype(np.float32)
+    d = rng.normal(size=(r, g, 3)).astype(np.float32)
+    sums = np.einsum("rct,rtd->rcd", expected, vecs)
+    spread = np.einsum("rct,rcd->rtd", expected, d)
+    np.testing.assert_allclose(neg_sgd.segment_window_sum(vecs, matrix).numpy(), sums,
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(neg_sgd.segment_window_spread(d, matrix).numpy(), spread,
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_segments_needs_cbow():

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -524,7 +525,10 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             `default_batch_size(loss)`. CBOW with neg/neg_shared trains on runs of
             `RUN_LENGTH` consecutive centres, batch_size // RUN_LENGTH runs from random
             places of the corpus per step (`_epoch_cbow_runs`).
-        seed: seeds initialisation, pair generation and negatives.
+        seed: seeds initialisation, pair generation and negatives (two generators spawned
+            from it: the examples of epoch e + 1 are drawn in a background thread while
+            epoch e trains, and on the fast path the unigram table is built while XLA
+            compiles the chunk, on steps of weight 0 that change nothing).
         jit_compile: compile the step with XLA: True, False/None, or "auto" = XLA for neg,
             neg_shared, nce and sampled_softmax (XLA on CPU makes them ~1.5-2x faster, but
             is very slow on the tape path's per-pair redraw loop and sorts of [B*k] ids).
@@ -573,7 +577,10 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
                          seed=seed)
     if jit_compile == "auto":
         jit_compile = True if loss in FAST_LOSSES + SHARED_NEGATIVE_LOSSES else None
-    rng = np.random.default_rng(seed)
+    # Two generators, so that the next epoch's examples can be drawn in a background thread
+    # while the current epoch's negatives are drawn in this one.
+    data_rng, neg_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    prep = ThreadPoolExecutor(1)   # numpy work overlapping XLA's compile and steps
     if max_row_updates == "auto":
         max_row_updates = DEFAULT_MAX_ROW_UPDATES if loss == "neg" else None
     if loss in FAST_LOSSES:
@@ -582,14 +589,39 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
                                              arch, model.pad_id, shared=loss == "neg_shared",
                                              jit_compile=jit_compile,
                                              max_row_updates=max_row_updates, segments=runs)
-        table = neg_sgd.unigram_table(counts)
+        table_future = prep.submit(neg_sgd.unigram_table, counts)
         step_size = _runs_per_batch(batch_size) * RUN_LENGTH if runs else batch_size
         neg_shape = (num_shared,) if loss == "neg_shared" else (step_size, negatives)
         steps_per_call = max(1, CHUNK_EXAMPLES // batch_size)
+        n_steps_max = [0]   # the most steps an epoch has had (set per epoch below)
 
         def run_steps(words, contexts, weights, lrs):   # [n, B, ...] each
-            neg = neg_sgd.draw_negatives(table, rng, (len(lrs),) + neg_shape)
+            # A call with a new number of steps n is a new XLA program (a trace and a compile
+            # of ~0.5-1 s); a chunk shorter than steps_per_call is padded with steps of
+            # weight 0 and rate 0, whose updates are exactly zero, to steps_per_call (or,
+            # when the epoch has fewer steps than that, to the next power of two).
+            n = len(lrs)
+            size = steps_per_call if n_steps_max[0] >= steps_per_call else \
+                min(steps_per_call, 1 << (n - 1).bit_length())
+            words, contexts, weights, lrs = (
+                tf.nest.map_structure(lambda a: _pad_steps(a, size), x)
+                for x in (words, contexts, weights, lrs))
+            neg = neg_sgd.draw_negatives(table_future.result(), neg_rng, (size,) + neg_shape)
             return chunk(words, contexts, neg, weights, lrs)
+
+        def warm_up():
+            """Compiles the full-size chunk on steps of weight 0 (exact no-ops)."""
+            size = steps_per_call
+            n_steps_max[0] = size
+            if runs:
+                r, g, w2 = _runs_per_batch(batch_size), RUN_LENGTH, 2 * window
+                words = (np.zeros((size, r, g + w2), np.int32),
+                         np.zeros((size, r, g, w2), np.float32))
+            else:
+                words = np.zeros((size, step_size), np.int32)
+            zeros = np.zeros((size, step_size), np.float32)
+            chunk(words, zeros.astype(np.int32), np.zeros((size,) + neg_shape, np.int32),
+                  zeros, np.zeros(size, np.float32))
     else:
         sampler = unigram_sampler(counts, seed=seed) if loss in \
             SHARED_NEGATIVE_LOSSES + PER_PAIR_NEGATIVE_LOSSES else None
@@ -599,6 +631,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
 
         def run_steps(words, contexts, weights, lrs):
             return step(words[0], contexts[0], weights[0], tf.constant(lrs[0]))
+        warm_up = None
     keep_prob = keep_probabilities(counts, sample) if sample > 0 else None
     words_per_epoch = int(counts.sum())
     effective_per_epoch = int(round(float(np.sum(counts * keep_prob)))) if sample > 0 \
@@ -609,38 +642,53 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         from tqdm.auto import tqdm
         bar = tqdm(total=words_per_epoch * epochs, unit="word", unit_scale=True,
                    desc=f"{arch}/{loss}", mininterval=0.5)
-    start = time.perf_counter()
-    for epoch in range(epochs):
+
+    def epoch_data():
+        """One epoch's batched arrays (runs in the background thread, with data_rng)."""
         if runs:
-            words, contexts, weights = _epoch_cbow_runs(encoded, window, keep_prob, rng,
+            words, contexts, weights = _epoch_cbow_runs(encoded, window, keep_prob, data_rng,
                                                         model.pad_id, batch_size)
-            n, n_batches = int(weights.sum()), len(weights)
-        else:
-            words, contexts = _epoch_examples(arch, encoded, window, keep_prob, rng,
-                                              model.pad_id)
-            n = len(contexts)
-            n_batches = max(1, math.ceil(n / batch_size))
-            words, contexts, weights = _batched(words, contexts, n_batches, batch_size)
-        # word2vec.c's linear decay, one rate per step: progress = words done / all words
-        lrs = np.array([learning_rate(alpha, (epoch + b / n_batches) / epochs, min_alpha_ratio)
-                        for b in range(n_batches)], np.float32)            # [n_batches]
-        loss_sum, done_words = 0.0, 0
-        for b in range(0, n_batches, steps_per_call):
-            e = min(n_batches, b + steps_per_call)
-            batch_words = tuple(a[b:e] for a in words) if runs else words[b:e]
-            loss_sum += float(run_steps(batch_words, contexts[b:e], weights[b:e], lrs[b:e]))
+            return words, contexts, weights, int(weights.sum()), len(weights)
+        words, contexts = _epoch_examples(arch, encoded, window, keep_prob, data_rng,
+                                          model.pad_id)
+        n = len(contexts)
+        n_batches = max(1, math.ceil(n / batch_size))
+        return _batched(words, contexts, n_batches, batch_size) + (n, n_batches)
+
+    start = time.perf_counter()
+    with prep:
+        next_epoch = prep.submit(epoch_data)
+        # A job of many chunks compiles its full-size chunk while epoch 0 is drawn (an epoch
+        # has about effective_per_epoch centres, and ~2 E[w_i] pairs per centre in skip-gram).
+        if warm_up is not None and effective_per_epoch >= 2 * steps_per_call * step_size:
+            warm_up()
+        for epoch in range(epochs):
+            words, contexts, weights, n, n_batches = next_epoch.result()
+            if epoch + 1 < epochs:
+                next_epoch = prep.submit(epoch_data)
+            if loss in FAST_LOSSES:
+                n_steps_max[0] = max(n_steps_max[0], n_batches)
+            # word2vec.c's linear decay, one rate per step: progress = words done / all words
+            lrs = np.array([learning_rate(alpha, (epoch + b / n_batches) / epochs,
+                                          min_alpha_ratio) for b in range(n_batches)],
+                           np.float32)                                      # [n_batches]
+            loss_sum, done_words = 0.0, 0
+            for b in range(0, n_batches, steps_per_call):
+                e = min(n_batches, b + steps_per_call)
+                batch_words = tuple(a[b:e] for a in words) if runs else words[b:e]
+                loss_sum += float(run_steps(batch_words, contexts[b:e], weights[b:e], lrs[b:e]))
+                if bar is not None:
+                    now = words_per_epoch * e // n_batches
+                    bar.update(now - done_words)
+                    done_words = now
+            stats.epoch_loss.append(loss_sum / max(n, 1))
+            stats.examples += n
+            stats.words += words_per_epoch
+            stats.effective_words += effective_per_epoch
             if bar is not None:
-                now = words_per_epoch * e // n_batches
-                bar.update(now - done_words)
-                done_words = now
-        stats.epoch_loss.append(loss_sum / max(n, 1))
-        stats.examples += n
-        stats.words += words_per_epoch
-        stats.effective_words += effective_per_epoch
-        if bar is not None:
-            bar.set_postfix(loss=f"{stats.epoch_loss[-1]:.4f}")
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, model, stats)
+                bar.set_postfix(loss=f"{stats.epoch_loss[-1]:.4f}")
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, model, stats)
     stats.seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()
@@ -648,6 +696,13 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
 
 
 CHUNK_EXAMPLES = 65_536   # examples per call of the fast path's compiled loop
+
+
+def _pad_steps(a: np.ndarray, size: int) -> np.ndarray:
+    """Pads `a` [n, ...] with zeros to [size, ...] (steps of weight 0: no update)."""
+    if len(a) == size:
+        return a
+    return np.concatenate([a, np.zeros((size - len(a),) + a.shape[1:], a.dtype)])
 
 
 def _train_distributed(encoded, counts, model, *, dim, arch, loss, window, negatives, epochs, alpha,
