@@ -49,7 +49,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from w2v_tf.corpus import Vocabulary, load_corpus  # noqa: E402
-from w2v_tf.pipeline import make_skipgram_pairs, skipgram_dataset  # noqa: E402
+from w2v_tf.pipeline import (effective_window_counts, make_skipgram_pairs,  # noqa: E402
+                             skipgram_dataset)
 
 
 def legacy_round(encoded, vocab_size, window, n_tokens):
@@ -144,7 +145,7 @@ def main(argv=None) -> int:
 
     import tensorflow as tf
 
-    pairs_per_epoch = len(make_skipgram_pairs(encoded, args.window, np.random.default_rng(0))[0])
+    pairs_per_epoch = int(effective_window_counts(encoded, args.window, 0).sum())
     steps = tf.constant(max(1, args.epochs * pairs_per_epoch // args.batch_size), tf.int64)
     pull = make_iterator_consumer()
     endless = {shuffle: skipgram_dataset(encoded, args.window, args.batch_size, seed=0,

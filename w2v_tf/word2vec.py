@@ -593,15 +593,14 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         step_size = _runs_per_batch(batch_size) * RUN_LENGTH if runs else batch_size
         neg_shape = (num_shared,) if loss == "neg_shared" else (step_size, negatives)
         steps_per_call = max(1, CHUNK_EXAMPLES // batch_size)
-        n_steps_max = [0]   # the most steps an epoch has had (set per epoch below)
 
-        def run_steps(words, contexts, weights, lrs):   # [n, B, ...] each
+        def run_steps(words, contexts, weights, lrs, epoch_steps):   # [n, B, ...] each
             # A call with a new number of steps n is a new XLA program (a trace and a compile
             # of ~0.5-1 s); a chunk shorter than steps_per_call is padded with steps of
             # weight 0 and rate 0, whose updates are exactly zero, to steps_per_call (or,
             # when the epoch has fewer steps than that, to the next power of two).
             n = len(lrs)
-            size = steps_per_call if n_steps_max[0] >= steps_per_call else \
+            size = steps_per_call if epoch_steps >= steps_per_call else \
                 min(steps_per_call, 1 << (n - 1).bit_length())
             words, contexts, weights, lrs = (
                 tf.nest.map_structure(lambda a: _pad_steps(a, size), x)
@@ -612,7 +611,6 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         def warm_up():
             """Compiles the full-size chunk on steps of weight 0 (exact no-ops)."""
             size = steps_per_call
-            n_steps_max[0] = size
             if runs:
                 r, g, w2 = _runs_per_batch(batch_size), RUN_LENGTH, 2 * window
                 words = (np.zeros((size, r, g + w2), np.int32),
@@ -629,7 +627,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         steps_per_call = 1
         runs = False
 
-        def run_steps(words, contexts, weights, lrs):
+        def run_steps(words, contexts, weights, lrs, epoch_steps):
             return step(words[0], contexts[0], weights[0], tf.constant(lrs[0]))
         warm_up = None
     keep_prob = keep_probabilities(counts, sample) if sample > 0 else None
@@ -666,8 +664,6 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             words, contexts, weights, n, n_batches = next_epoch.result()
             if epoch + 1 < epochs:
                 next_epoch = prep.submit(epoch_data)
-            if loss in FAST_LOSSES:
-                n_steps_max[0] = max(n_steps_max[0], n_batches)
             # word2vec.c's linear decay, one rate per step: progress = words done / all words
             lrs = np.array([learning_rate(alpha, (epoch + b / n_batches) / epochs,
                                           min_alpha_ratio) for b in range(n_batches)],
@@ -676,7 +672,8 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             for b in range(0, n_batches, steps_per_call):
                 e = min(n_batches, b + steps_per_call)
                 batch_words = tuple(a[b:e] for a in words) if runs else words[b:e]
-                loss_sum += float(run_steps(batch_words, contexts[b:e], weights[b:e], lrs[b:e]))
+                loss_sum += float(run_steps(batch_words, contexts[b:e], weights[b:e], lrs[b:e],
+                                            n_batches))
                 if bar is not None:
                     now = words_per_epoch * e // n_batches
                     bar.update(now - done_words)
