@@ -210,7 +210,7 @@ def test_row_step_scale_caps_pair_updates_per_row(cap):
 
 @pytest.mark.parametrize("shared, cap", [(True, None), (False, None), (True, 3.0)])
 def test_cbow_runs_step_equals_window_step(shared, cap):
-    """The run layout (rows gathered once per run, `segment_window_matrix`) applies the same
+    """The run layout (rows gathered once per run, `segment_window_matrices`) applies the same
     update as the window layout (2w rows per centre) to the same examples and negatives."""
     from w2v_tf.pipeline import make_cbow_runs
 
@@ -236,8 +236,8 @@ def test_cbow_runs_step_equals_window_step(shared, cap):
         chunk = neg_sgd.make_neg_train_chunk(t_in, t_out, 3, "cbow", vocab, shared=shared,
                                              jit_compile=False, max_row_updates=cap,
                                              segments=segments)
-        words = ((ext.astype(np.int32)[None], used.astype(np.float32)[None]) if segments
-                 else windows.reshape(n, -1, 2 * window).astype(np.int32))
+        words = ((ext.astype(np.int32)[None],) + neg_sgd.segment_window_matrices(used[None])
+                 if segments else windows.reshape(n, -1, 2 * window).astype(np.int32))
         loss = float(chunk(words, tgt, neg, weights, lrs))
         tables.append((loss, t_in.numpy(), t_out.numpy()))
     (l0, a0, b0), (l1, a1, b1) = tables
@@ -248,27 +248,31 @@ def test_cbow_runs_step_equals_window_step(shared, cap):
 
 
 @pytest.mark.parametrize("g, w", [(1, 1), (4, 2), (32, 5)])
-def test_segment_window_matrix_is_the_band_of_used(g, w):
-    """M[r, c, c + w + o_k] = used[r, c, k] and 0 elsewhere, from its definition in loops;
-    window sum and spread against the same loops."""
+def test_segment_window_matrices_are_the_band_of_used(g, w):
+    """M[r, c, c + w + o_k] = used[r, c, k] and 0 elsewhere, from its definition in loops,
+    M^T its transpose, 1/n the CBOW mean's weight; window sum and spread against the loops."""
     rng = np.random.default_rng(g + w)
     r = 3
-    used = (rng.random((r, g, 2 * w)) < 0.6).astype(np.float32)
+    used = rng.random((2, r, g, 2 * w)) < 0.6           # a leading [n] axis, as in a chunk
     offsets = list(range(-w, 0)) + list(range(1, w + 1))
-    expected = np.zeros((r, g, g + 2 * w), np.float32)
-    for i in range(r):
-        for c in range(g):
-            for k, o in enumerate(offsets):
-                expected[i, c, c + w + o] = used[i, c, k]
-    matrix = neg_sgd.segment_window_matrix(tf.constant(used))
-    np.testing.assert_array_equal(matrix.numpy(), expected)
+    expected = np.zeros((2, r, g, g + 2 * w), np.float32)
+    for j in range(2):
+        for i in range(r):
+            for c in range(g):
+                for k, o in enumerate(offsets):
+                    expected[j, i, c, c + w + o] = used[j, i, c, k]
+    matrix, matrix_t, inv_n = neg_sgd.segment_window_matrices(used)
+    assert matrix.dtype == matrix_t.dtype == np.uint8 and inv_n.dtype == np.float32
+    np.testing.assert_array_equal(matrix, expected)
+    np.testing.assert_array_equal(matrix_t, np.swapaxes(expected, -1, -2))
+    np.testing.assert_allclose(inv_n, 1.0 / np.maximum(used.sum(-1), 1), rtol=1e-7)
     vecs = rng.normal(size=(r, g + 2 * w, 3)).astype(np.float32)
     d = rng.normal(size=(r, g, 3)).astype(np.float32)
-    sums = np.einsum("rct,rtd->rcd", expected, vecs)
-    spread = np.einsum("rct,rcd->rtd", expected, d)
-    np.testing.assert_allclose(neg_sgd.segment_window_sum(vecs, matrix).numpy(), sums,
+    sums = np.einsum("rct,rtd->rcd", expected[1], vecs)
+    spread = np.einsum("rct,rcd->rtd", expected[1], d)
+    np.testing.assert_allclose(neg_sgd.segment_window_sum(vecs, matrix[1]).numpy(), sums,
                                rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(neg_sgd.segment_window_spread(d, matrix).numpy(), spread,
+    np.testing.assert_allclose(neg_sgd.segment_window_spread(d, matrix_t[1]).numpy(), spread,
                                rtol=1e-5, atol=1e-6)
 
 

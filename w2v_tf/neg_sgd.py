@@ -27,9 +27,10 @@ row scatters in XLA on CPU; the sigmoid and dot products are noise. XLA runs the
 one core. CBOW with a window per example gathers and scatters 2w rows per centre (about
 3.3 us an example); with `segments=True` a batch is R runs of G consecutive centres and a
 run's G + 2w tokens are gathered and scattered once, the windows being 0/1 matrices M_r
-(`segment_window_matrix`) so that h = M v and the input update is M^T dJ/dh (about
+(`segment_window_matrices`) so that h = M v and the input update is M^T dJ/dh (about
 1.6 us an example, measured side by side; 1.2-1.4 us once M is built as a band by
-pad/reshape and the transposed matmuls use explicit transposes).
+pad/reshape; ~1.0 us with M and M^T built by numpy in a background thread, profiled
+per HLO op with `--xla_cpu_enable_xprof_traceme`).
 """
 from __future__ import annotations
 
@@ -76,6 +77,16 @@ def unigram_table(counts, power: float = 0.75, size: int = TABLE_SIZE) -> np.nda
     if missing.size:                                 # one slot each, taken from the commonest
         table[np.flatnonzero(table == 0)[:missing.size]] = missing
     return table
+
+
+def row_dots(a, b):
+    """sum_d a[i, d] b[i, d], `[B]`, as a matrix-vector product with a column of ones.
+
+    The same sum as `reduce_sum(a * b, 1)`; XLA on CPU splits that reduction into a
+    reduce-window that cost ~55 us at [1024, 100] (profiled), the matvec ~10 us.
+    """
+    ones = tf.ones(tf.stack([tf.shape(a)[1], 1]), a.dtype)                 # [d, 1]
+    return tf.reshape(tf.matmul(a * b, ones), [-1])
 
 
 def neg_errors(h, out_rows, negative_ok):
@@ -134,27 +145,43 @@ def row_step_scale(ids, amounts, num_rows: int, cap: Optional[float]):
     return tf.minimum(1.0, cap / tf.maximum(tf.gather(n_u, ids), 1e-12))    # [N]
 
 
-def segment_window_matrix(used):
-    """The 0/1 matrix M `[R, G, G + 2w]` with M[r, g, t] = used[r, g, k] at t = g + w + o_k.
+def segment_window_matrices(used):
+    """The 0/1 band matrices of CBOW runs, built with numpy outside the compiled step.
 
-    Centre g of run r sits at token g + w of the run's G + 2w tokens (w on each side) and
-    slot k of its window (offset o_k in -w..-1, +1..+w) at token g + w + o_k, so row g of
-    M is the row x_g = (used[g, :w], 0, used[g, w:]) (2w + 1 entries, the 0 at the centre)
-    shifted right by g: a band matrix, M[g, t] = x_g[t - g]. Built without arithmetic: pad
-    every x_g with G zeros to length L = G + 2w + 1, lay the rows end to end and cut the
-    flat sequence into rows of L - 1 = G + 2w. Row g then starts g entries further into
-    its padded row, which is the shift (the entries left of the band are the previous
-    row's zero padding).
+    M `[..., G, G + 2w]` has M[g, t] = used[g, k] at t = g + w + o_k: centre g of a run sits
+    at token g + w of the run's G + 2w tokens (w on each side) and slot k of its window
+    (offset o_k in -w..-1, +1..+w) at token g + w + o_k, so row g of M is the row
+    x_g = (used[g, :w], 0, used[g, w:]) (2w + 1 entries, the 0 at the centre) shifted right
+    by g: a band matrix, M[g, t] = x_g[t - g]. Built without arithmetic: pad every x_g
+    with G zeros to length L = G + 2w + 1, lay the rows end to end and cut the flat sequence
+    into rows of L - 1 = G + 2w. Row g then starts g entries further into its padded row,
+    which is the shift (the entries left of the band are the previous row's zero padding).
+
+    Why numpy and not the step: XLA on CPU spends more on this pad/reshape/slice (an index
+    division per entry) than on the matmul that uses M, and the transposed matmul M^T d,
+    which XLA folds into the dot as a transposed operand, runs ~2x slower than a plain one
+    with M^T laid out in memory (profiled: 124 + 62 + 370 us of a 1.5 ms step). A background
+    thread builds the next chunk's matrices while the current one trains.
 
     Args:
-        used: float `[R, G, 2w]`, 1 where centre g uses slot k (shrunk window, sentence).
+        used: bool or 0/1 `[..., G, 2w]`, 1 where centre g uses slot k (shrunk window,
+            sentence).
+
+    Returns:
+        (M uint8 `[..., G, G + 2w]`, M^T uint8 `[..., G + 2w, G]`, inv_n float32 `[..., G]`
+        = 1 / max(1, window size), the CBOW mean's weight).
     """
-    g, two_w = int(used.shape[1]), int(used.shape[2])
+    used = np.asarray(used)
+    g, two_w = used.shape[-2], used.shape[-1]
     w = two_w // 2
-    x = tf.concat([used[:, :, :w], tf.zeros_like(used[:, :, :1]), used[:, :, w:]], 2)  # [R,G,2w+1]
-    padded = tf.pad(x, [[0, 0], [0, 0], [0, g]])                                 # [R, G, L]
-    flat = tf.reshape(padded, [-1, g * (g + two_w + 1)])[:, :g * (g + two_w)]     # [R, G(L-1)]
-    return tf.reshape(flat, [-1, g, g + two_w])
+    lead = used.shape[:-2]
+    x = np.zeros(lead + (g, g + two_w + 1), np.uint8)                     # [..., G, L]
+    x[..., :w] = used[..., :w]                                            # x_g, then G zeros
+    x[..., w + 1:two_w + 1] = used[..., w:]
+    flat = x.reshape(lead + (g * (g + two_w + 1),))[..., :g * (g + two_w)]
+    matrix = flat.reshape(lead + (g, g + two_w))
+    inv_n = 1.0 / np.maximum(used.sum(-1, dtype=np.float32), 1.0)         # [..., G]
+    return matrix, np.ascontiguousarray(np.swapaxes(matrix, -1, -2)), inv_n
 
 
 def segment_window_sum(vecs, matrix):
@@ -167,29 +194,29 @@ def segment_window_sum(vecs, matrix):
 
     Args:
         vecs: `[R, G + 2w, d]` rows of the runs' tokens.
-        matrix: `segment_window_matrix(used)`, `[R, G, G + 2w]`.
+        matrix: M of `segment_window_matrices`, `[R, G, G + 2w]` (any real dtype).
 
     Returns:
         `[R, G, d]`.
     """
-    return tf.einsum("rgt,rtd->rgd", matrix, vecs)
+    return tf.einsum("rgt,rtd->rgd", tf.cast(matrix, vecs.dtype), vecs)
 
 
-def segment_window_spread(d, matrix):
+def segment_window_spread(d, matrix_t):
     """The transpose of `segment_window_sum`: what each run token receives, M_r^T d_r.
 
         out[r, t] = sum_{g, k : g + w + o_k = t} used[r, g, k] d[r, g]
 
     Args:
         d: `[R, G, c]` per-centre values (dJ/dh, or a weight with c = 1).
-        matrix: `segment_window_matrix(used)`, `[R, G, G + 2w]`.
+        matrix_t: M^T of `segment_window_matrices`, `[R, G + 2w, G]`, laid out transposed
+            in memory (a `tf.transpose` of M here would be folded by XLA into a dot that
+            contracts M's first axis, about 2x slower on CPU).
 
     Returns:
         `[R, G + 2w, c]`.
     """
-    # An explicit transpose: XLA on CPU runs a batched matmul that contracts the first
-    # non-batch axis of both operands about 2x slower than the transposed copy and a plain one.
-    return tf.matmul(tf.transpose(matrix, [0, 2, 1]), d)
+    return tf.einsum("rtg,rgc->rtc", tf.cast(matrix_t, d.dtype), d)
 
 
 def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
@@ -217,13 +244,15 @@ def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
         max_row_updates: cap on the pair updates a row takes per step (`row_step_scale`);
             None: plain summed SGD.
         segments: CBOW only: the batch is R runs of G consecutive centres
-            (`cbow_segments`) and `words` is the pair `(ext [n, R, G+2w], used [n, R, G, 2w])`;
-            the rows of a run's G + 2w tokens are gathered and scattered once instead of
-            2w times (see `segment_window_sum`). The same update as the window layout.
+            (`w2v_tf.pipeline.make_cbow_runs`) and `words` is the tuple
+            `(ext [n, R, G+2w], M [n, R, G, G+2w], M^T [n, R, G+2w, G], inv_n [n, R, G])`,
+            the run tokens and `segment_window_matrices` of the runs' `used`; the rows of a
+            run's G + 2w tokens are gathered and scattered once instead of 2w times (see
+            `segment_window_sum`). The same update as the window layout.
 
     The returned function takes
         words: int32 `[n, B]` centre ids (skip-gram) or `[n, B, 2w]` windows (CBOW), or
-            for `segments` the pair above (B = R G),
+            for `segments` the tuple above (B = R G),
         targets: int32 `[n, B]` the word to predict (context word / centre word),
         neg: int32 `[n, B, k]` (or `[n, S]` if shared) negatives (`draw_negatives`),
         weights: float32 `[n, B]`, 1 for real examples and 0 for padding,
@@ -244,13 +273,11 @@ def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
 
     def encode(words):
         """h [B, d] and, for CBOW, the window mask [B, 2w] (segments: the pair (ext, used))."""
-        if segments:
-            ext, used = words                                               # [R, G+2w], [R, G, 2w]
+        if segments:   # (ext [R, G+2w], M [R, G, G+2w], M^T [R, G+2w, G], 1/n [R, G])
+            ext, matrix, matrix_t, inv_n = words
             vecs = tf.gather(target_table, ext)                             # [R, G+2w, d]
-            n_used = tf.maximum(tf.reduce_sum(used, -1, keepdims=True), 1.0)  # [R, G, 1]
-            matrix = segment_window_matrix(used)                            # [R, G, G+2w]
-            h = segment_window_sum(vecs, matrix) / n_used                   # [R, G, d]
-            return tf.reshape(h, [-1, dim]), (ext, matrix)
+            h = segment_window_sum(vecs, matrix) * inv_n[..., None]         # [R, G, d]
+            return tf.reshape(h, [-1, dim]), (ext, matrix_t)
         if arch == "skipgram":
             return tf.gather(target_table, words), None                     # [B, d]
         vecs = tf.gather(target_table, words)                               # [B, 2w, d]
@@ -260,14 +287,14 @@ def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
 
     def update_inputs(words, d_h, used, weights):
         if segments:   # every window word gets dJ/dh of its centre, summed per run token
-            ext, matrix = used                                              # [R, G+2w], [R, G, G+2w]
-            run_shape = tf.shape(matrix)[:2]                                # [R, G]
+            ext, matrix_t = used                                            # [R, G+2w], [R, G+2w, G]
+            run_shape = tf.stack([tf.shape(matrix_t)[0], tf.shape(matrix_t)[2]])  # [R, G]
             d_h = tf.reshape(d_h, tf.concat([run_shape, [dim]], 0))         # [R, G, d]
-            d_ext = tf.reshape(segment_window_spread(d_h, matrix), [-1, dim])  # [R (G+2w), d]
+            d_ext = tf.reshape(segment_window_spread(d_h, matrix_t), [-1, dim])  # [R (G+2w), d]
             flat = tf.reshape(ext, [-1])                                    # [R (G+2w)]
             if cap is not None:   # pair updates per run token: sum of the centres using it
                 w_runs = tf.reshape(weights, run_shape)[..., None]          # [R, G, 1]
-                amounts = tf.reshape(segment_window_spread(w_runs, matrix), [-1])
+                amounts = tf.reshape(segment_window_spread(w_runs, matrix_t), [-1])
                 d_ext *= row_step_scale(flat, amounts, rows_in, cap)[:, None]
             target_table.scatter_sub(tf.IndexedSlices(d_ext, flat))
             return
@@ -304,7 +331,7 @@ def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
         u_s = tf.gather(context_table, neg)                                 # [S, d]
         num_sampled = tf.cast(tf.shape(neg)[0], tf.float32)
         negative_ok = tf.cast(tf.not_equal(neg[None, :], targets[:, None]), tf.float32)  # [B, S]
-        o_t = tf.reduce_sum(h * u_o, axis=1)                                # [B]
+        o_t = row_dots(h, u_o)                                              # [B]
         # (explicit transposes of the small operands: XLA's CPU matmul with transpose_a/b
         # contracts in a slow loop)
         o_s = tf.matmul(h, tf.transpose(u_s))                               # [B, S]

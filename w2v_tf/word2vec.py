@@ -419,8 +419,9 @@ def _epoch_cbow_runs(encoded, window, keep_prob, rng, pad_id, batch_size):
     The epoch's runs of `RUN_LENGTH` consecutive centres (`pipeline.make_cbow_runs`) in a
     random order, R = batch_size // RUN_LENGTH runs per step (so a step holds R G <=
     batch_size centres from R places of the corpus, G = RUN_LENGTH): ext int32
-    `[n, R, G+2w]`, used float32 `[n, R, G, 2w]`, targets int32 `[n, R G]` and weights
-    float32 `[n, R G]` (0 for padding centres, whose target is set to id 0).
+    `[n, R, G+2w]`, used bool `[n, R, G, 2w]`, targets int32 `[n, R G]` and weights
+    float32 `[n, R G]` (0 for padding centres, whose target is set to id 0). The step's
+    window matrices are built from `used` a chunk at a time (`_run_matrices`).
     """
     ext, used, targets, real = _pipeline.make_cbow_runs(encoded, window, rng, keep_prob,
                                                         pad_id=pad_id, run_length=RUN_LENGTH)
@@ -435,9 +436,16 @@ def _epoch_cbow_runs(encoded, window, keep_prob, rng, pad_id, batch_size):
                                                                       targets.dtype)]), 0)
     g = RUN_LENGTH
     return ((ext.astype(np.int32).reshape(n_batches, per, -1),
-             used.astype(np.float32).reshape(n_batches, per, g, -1)),
+             used.reshape(n_batches, per, g, -1)),
             targets.astype(np.int32).reshape(n_batches, per * g),
             real.astype(np.float32).reshape(n_batches, per * g))
+
+
+def _run_matrices(words):
+    """(ext, used) of a chunk -> the fast path's (ext, M, M^T, 1/n) (`neg_sgd`)."""
+    from w2v_tf.neg_sgd import segment_window_matrices
+    ext, used = words
+    return (ext,) + segment_window_matrices(used)
 
 
 def learning_rate(alpha: float, progress: float, min_alpha_ratio: float = 1e-4) -> float:
@@ -528,7 +536,9 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         seed: seeds initialisation, pair generation and negatives (two generators spawned
             from it: the examples of epoch e + 1 are drawn in a background thread while
             epoch e trains, and on the fast path the unigram table is built while XLA
-            compiles the chunk, on steps of weight 0 that change nothing).
+            compiles the chunk, on steps of weight 0 that change nothing; each chunk's
+            negatives and CBOW window matrices are drawn in a second thread, in order, one
+            chunk ahead of the compiled steps).
         jit_compile: compile the step with XLA: True, False/None, or "auto" = XLA for neg,
             neg_shared, nce and sampled_softmax (XLA on CPU makes them ~1.5-2x faster, but
             is very slow on the tape path's per-pair redraw loop and sorts of [B*k] ids).
@@ -581,6 +591,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
     # while the current epoch's negatives are drawn in this one.
     data_rng, neg_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     prep = ThreadPoolExecutor(1)   # numpy work overlapping XLA's compile and steps
+    feed = ThreadPoolExecutor(1)   # the next chunk's arguments, while a chunk trains
     if max_row_updates == "auto":
         max_row_updates = DEFAULT_MAX_ROW_UPDATES if loss == "neg" else None
     if loss in FAST_LOSSES:
@@ -594,7 +605,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         neg_shape = (num_shared,) if loss == "neg_shared" else (step_size, negatives)
         steps_per_call = max(1, CHUNK_EXAMPLES // batch_size)
 
-        def run_steps(words, contexts, weights, lrs, epoch_steps):   # [n, B, ...] each
+        def prepare(words, contexts, weights, lrs, epoch_steps):   # [n, B, ...] each
             # A call with a new number of steps n is a new XLA program (a trace and a compile
             # of ~0.5-1 s); a chunk shorter than steps_per_call is padded with steps of
             # weight 0 and rate 0, whose updates are exactly zero, to steps_per_call (or,
@@ -602,11 +613,16 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             n = len(lrs)
             size = steps_per_call if epoch_steps >= steps_per_call else \
                 min(steps_per_call, 1 << (n - 1).bit_length())
+            if runs:
+                words = _run_matrices(words)
             words, contexts, weights, lrs = (
                 tf.nest.map_structure(lambda a: _pad_steps(a, size), x)
                 for x in (words, contexts, weights, lrs))
             neg = neg_sgd.draw_negatives(table_future.result(), neg_rng, (size,) + neg_shape)
-            return chunk(words, contexts, neg, weights, lrs)
+            return words, contexts, neg, weights, lrs
+
+        def execute(args):
+            return chunk(*args)
 
         def warm_up():
             """Compiles the full-size chunk on steps of weight 0 (exact no-ops)."""
@@ -614,7 +630,9 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             if runs:
                 r, g, w2 = _runs_per_batch(batch_size), RUN_LENGTH, 2 * window
                 words = (np.zeros((size, r, g + w2), np.int32),
-                         np.zeros((size, r, g, w2), np.float32))
+                         np.zeros((size, r, g, g + w2), np.uint8),
+                         np.zeros((size, r, g + w2, g), np.uint8),
+                         np.zeros((size, r, g), np.float32))
             else:
                 words = np.zeros((size, step_size), np.int32)
             zeros = np.zeros((size, step_size), np.float32)
@@ -627,8 +645,11 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         steps_per_call = 1
         runs = False
 
-        def run_steps(words, contexts, weights, lrs, epoch_steps):
-            return step(words[0], contexts[0], weights[0], tf.constant(lrs[0]))
+        def prepare(words, contexts, weights, lrs, epoch_steps):
+            return words[0], contexts[0], weights[0], tf.constant(lrs[0])
+
+        def execute(args):
+            return step(*args)
         warm_up = None
     keep_prob = keep_probabilities(counts, sample) if sample > 0 else None
     words_per_epoch = int(counts.sum())
@@ -654,7 +675,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         return _batched(words, contexts, n_batches, batch_size) + (n, n_batches)
 
     start = time.perf_counter()
-    with prep:
+    with prep, feed:
         next_epoch = prep.submit(epoch_data)
         # A job of many chunks compiles its full-size chunk while epoch 0 is drawn (an epoch
         # has about effective_per_epoch centres, and ~2 E[w_i] pairs per centre in skip-gram).
@@ -669,13 +690,21 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
                                           min_alpha_ratio) for b in range(n_batches)],
                            np.float32)                                      # [n_batches]
             loss_sum, done_words = 0.0, 0
-            for b in range(0, n_batches, steps_per_call):
+
+            def chunk_args(b):   # runs in `feed`, one chunk ahead of the compiled steps
                 e = min(n_batches, b + steps_per_call)
                 batch_words = tuple(a[b:e] for a in words) if runs else words[b:e]
-                loss_sum += float(run_steps(batch_words, contexts[b:e], weights[b:e], lrs[b:e],
-                                            n_batches))
+                return prepare(batch_words, contexts[b:e], weights[b:e], lrs[b:e], n_batches)
+
+            starts = range(0, n_batches, steps_per_call)
+            pending = feed.submit(chunk_args, 0)
+            for i, b in enumerate(starts):
+                args = pending.result()
+                if i + 1 < len(starts):
+                    pending = feed.submit(chunk_args, starts[i + 1])
+                loss_sum += float(execute(args))
                 if bar is not None:
-                    now = words_per_epoch * e // n_batches
+                    now = words_per_epoch * min(n_batches, b + steps_per_call) // n_batches
                     bar.update(now - done_words)
                     done_words = now
             stats.epoch_loss.append(loss_sum / max(n, 1))
