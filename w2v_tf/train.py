@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "word2vec.DEFAULT_BATCH_SIZE for the loss)")
     parser.add_argument("--shared-negatives", type=int, default=None,
                         help="S, negatives shared by a batch for --loss neg_shared (default "
-                             "word2vec.DEFAULT_NUM_SHARED)")
+                             "16 for skip-gram, 32 for CBOW: word2vec.default_num_shared)")
     parser.add_argument("--max-row-updates", type=float, default=None,
                         help="neg/neg_shared: a row's summed step counts at most this many "
                              "pair updates (default: 32 for neg, none for neg_shared; 0: none)")
@@ -126,7 +126,7 @@ def main(args: argparse.Namespace) -> int:
     max_row_step = (w2v.DEFAULT_MAX_ROW_STEP if args.max_row_step is None
                     else args.max_row_step or None)
     max_row_updates = "auto" if args.max_row_updates is None else args.max_row_updates or None
-    num_shared = args.shared_negatives or w2v.DEFAULT_NUM_SHARED
+    num_shared = args.shared_negatives or w2v.default_num_shared(args.arch)
     try:
         w2v.check_hyperparameters(len(vocab), args.dim, args.window, args.negatives,
                                   args.epochs, batch_size, args.loss, args.arch)

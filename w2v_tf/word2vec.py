@@ -75,8 +75,9 @@ PER_PAIR_NEGATIVE_LOSSES = ("neg", "neg_per_pair", "tutorial_softmax")
 LOSS_NAMES = ("neg", "neg_shared", "nce", "sampled_softmax", "hs", "softmax", "neg_per_pair",
               "tutorial_softmax")
 FAST_LOSSES = ("neg", "neg_shared")      # trained by w2v_tf.neg_sgd (gradients written out)
-DEFAULT_NUM_SHARED = 16                  # S for "neg_shared" (the fastest of 16/32/64 measured,
-                                         # and as good: benchmarks/results/)
+DEFAULT_NUM_SHARED = 16                  # S for skip-gram "neg_shared" (the fastest of 16/32/64
+                                         # measured, and as good: benchmarks/results/)
+DEFAULT_NUM_SHARED_CBOW = 32             # S for CBOW "neg_shared" (see default_num_shared)
 MAX_SOFTMAX_VOCAB = 50_000   # full softmax costs O(V dim) per pair; refuse beyond this
 
 
@@ -377,9 +378,14 @@ class TrainStats:
         effective_words: expected tokens left after subsampling, sum_w count_w keep_w, times
             epochs (gensim's "effective words").
         examples: pairs (skip-gram) or windows (CBOW) trained on.
+        warm_up_seconds: the part of `seconds` spent tracing and compiling (XLA) the fast
+            path's chunk before its first step, while the first epoch's examples and the
+            unigram table are drawn in a background thread: a fixed cost per job (0 when
+            there is no warm-up: small jobs, other losses).
     """
     epoch_loss: list = field(default_factory=list)
     seconds: float = 0.0
+    warm_up_seconds: float = 0.0
     words: int = 0
     effective_words: int = 0
     examples: int = 0
@@ -476,6 +482,18 @@ def default_batch_size(loss: str) -> int:
     return DEFAULT_BATCH_SIZE if loss in SHARED_NEGATIVE_LOSSES else 1024
 
 
+def default_num_shared(arch: str) -> int:
+    """S, the negatives a "neg_shared" batch shares, unless given.
+
+    Skip-gram: 16. CBOW: 32. A CBOW batch of B windows is B examples where skip-gram has
+    ~2 E[w] B pairs per B centres, so each shared negative stands for more of the corpus'
+    negative updates per step and its sampling noise counts for more. Measured (5 epochs
+    on the 2.38M-word benchmark corpus, 4 seeds each, wordsim353 Spearman): CBOW S = 16
+    0.329, S = 32 0.360 (gensim 0.357), at ~5% more time a step.
+    """
+    return DEFAULT_NUM_SHARED_CBOW if arch == "cbow" else DEFAULT_NUM_SHARED
+
+
 def default_alpha(arch: str) -> float:
     """word2vec.c's starting learning rate: 0.025 (skip-gram), 0.05 (CBOW)."""
     return 0.025 if arch == "skipgram" else 0.05
@@ -509,7 +527,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
           min_alpha_ratio: float = 1e-4, sample: float = 1e-3, batch_size: Optional[int] = None,
           seed: int = 0, jit_compile: Optional[bool] = "auto",
           max_row_step: Optional[float] = DEFAULT_MAX_ROW_STEP,
-          num_shared: int = DEFAULT_NUM_SHARED,
+          num_shared: Optional[int] = None,
           max_row_updates="auto", progress: bool = True,
           on_epoch_end: Optional[Callable] = None, model: Optional[Word2Vec] = None,
           strategy: str = "none"):
@@ -544,7 +562,8 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             is very slow on the tape path's per-pair redraw loop and sorts of [B*k] ids).
         max_row_step: autodiff path only (not neg/neg_shared): clip each row's update per
             step to this norm (see `sgd_step`); None for plain summed SGD.
-        num_shared: S, the negatives shared by a batch for "neg_shared".
+        num_shared: S, the negatives shared by a batch for "neg_shared"; None:
+            `default_num_shared(arch)` (16 skip-gram, 32 CBOW).
         max_row_updates: neg/neg_shared only: a row's summed update in one step counts at
             most this many pair updates (`w2v_tf.neg_sgd.row_step_scale`); None: plain sum;
             "auto": `DEFAULT_MAX_ROW_UPDATES` (32) for neg, None for neg_shared (with the cap
@@ -571,6 +590,8 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
     if batch_size is None:
         batch_size = default_batch_size(loss)
     check_hyperparameters(vocab_size, dim, window, negatives, epochs, batch_size, loss, arch)
+    if num_shared is None:
+        num_shared = default_num_shared(arch)
     if loss == "neg_shared":
         _check_int("num_shared", num_shared, 1)
     alpha = default_alpha(arch) if alpha is None else float(alpha)
@@ -681,6 +702,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         # has about effective_per_epoch centres, and ~2 E[w_i] pairs per centre in skip-gram).
         if warm_up is not None and effective_per_epoch >= 2 * steps_per_call * step_size:
             warm_up()
+            stats.warm_up_seconds = time.perf_counter() - start
         for epoch in range(epochs):
             words, contexts, weights, n, n_batches = next_epoch.result()
             if epoch + 1 < epochs:
