@@ -126,6 +126,38 @@ def test_steps_in_one_call_see_each_others_updates(shared):
     assert np.abs(in1[2] - make_model("skipgram").target_table.numpy()[2]).max() > 1e-3
 
 
+@pytest.mark.parametrize("shared", [False, True])
+def test_loss_every_sums_the_sampled_steps_and_changes_no_update(shared):
+    """loss_every=m returns the summed loss of steps 0, m, 2m, ... (each step's own loss from
+    one-step calls) and leaves the tables exactly as loss_every=1 does."""
+    rng = np.random.default_rng(8)
+    n, b, m = 5, 6, 2
+    words = rng.integers(0, V, (n, b)).astype(np.int32)
+    targets = rng.integers(0, V, (n, b)).astype(np.int32)
+    neg = rng.integers(0, V, (n, 4) if shared else (n, b, K)).astype(np.int32)
+    weights = np.ones((n, b), np.float32)
+    weights[2, :3] = 0.0                                  # padding inside a sampled step
+    lrs = np.float32([0.1, 0.08, 0.06, 0.04, 0.02])
+    model = make_model("skipgram")
+    one = neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, K,
+                                       shared=shared, jit_compile=True)
+    per_step = [float(one(words[i:i + 1], targets[i:i + 1], neg[i:i + 1], weights[i:i + 1],
+                          lrs[i:i + 1])) for i in range(n)]
+    sampled = make_model("skipgram")
+    chunk = neg_sgd.make_neg_train_chunk(sampled.target_table, sampled.context_table, K,
+                                         shared=shared, jit_compile=True, loss_every=m)
+    total = float(chunk(words, targets, neg, weights, lrs))
+    np.testing.assert_allclose(total, sum(per_step[::m]), rtol=1e-5)
+    assert abs(total - sum(per_step)) > 1e-3 * abs(total)       # the other steps left out
+    np.testing.assert_allclose(sampled.target_table.numpy(), model.target_table.numpy(),
+                               rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(sampled.context_table.numpy(), model.context_table.numpy(),
+                               rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="loss_every must be an int >= 1"):
+        neg_sgd.make_neg_train_chunk(sampled.target_table, sampled.context_table, K,
+                                     loss_every=0)
+
+
 @pytest.mark.parametrize("shared, cap", [(False, None), (True, None), (True, 2.0)])
 def test_padding_steps_are_exact_no_ops(shared, cap):
     """`train` pads a short last chunk with zero-weight, zero-rate steps (`_pad_steps`) so

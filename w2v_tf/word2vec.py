@@ -371,7 +371,9 @@ class TrainStats:
     """What `train` measured.
 
     Attributes:
-        epoch_loss: mean per-pair (or per-window, CBOW) training loss of each epoch.
+        epoch_loss: mean per-pair (or per-window, CBOW) training loss of each epoch (on the
+            fast path, neg/neg_shared, estimated from every `LOSS_EVERY`-th step: batches
+            come in random order, so it is an unbiased sample of the epoch's loss).
         seconds: wall seconds of the training loop (pair generation, compilation included).
         words: corpus words trained on, counted as word2vec.c counts them: in-vocabulary
             tokens before subsampling, times epochs.
@@ -620,7 +622,9 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         chunk = neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, negatives,
                                              arch, model.pad_id, shared=loss == "neg_shared",
                                              jit_compile=jit_compile,
-                                             max_row_updates=max_row_updates, segments=runs)
+                                             max_row_updates=max_row_updates, segments=runs,
+                                             loss_every=LOSS_EVERY)
+        loss_every = LOSS_EVERY
         table_future = prep.submit(neg_sgd.unigram_table, counts)
         step_size = _runs_per_batch(batch_size) * RUN_LENGTH if runs else batch_size
         neg_shape = (num_shared,) if loss == "neg_shared" else (step_size, negatives)
@@ -665,6 +669,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         step = make_train_step(model, loss, sampler, negatives, jit_compile, max_row_step)
         steps_per_call = 1
         runs = False
+        loss_every = 1
 
         def prepare(words, contexts, weights, lrs, epoch_steps):
             return words[0], contexts[0], weights[0], tf.constant(lrs[0])
@@ -711,7 +716,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             lrs = np.array([learning_rate(alpha, (epoch + b / n_batches) / epochs,
                                           min_alpha_ratio) for b in range(n_batches)],
                            np.float32)                                      # [n_batches]
-            loss_sum, done_words = 0.0, 0
+            loss_sum, loss_examples, done_words = 0.0, 0.0, 0
 
             def chunk_args(b):   # runs in `feed`, one chunk ahead of the compiled steps
                 e = min(n_batches, b + steps_per_call)
@@ -725,11 +730,12 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
                 if i + 1 < len(starts):
                     pending = feed.submit(chunk_args, starts[i + 1])
                 loss_sum += float(execute(args))
+                loss_examples += float(weights[b:b + steps_per_call:loss_every].sum())
                 if bar is not None:
                     now = words_per_epoch * min(n_batches, b + steps_per_call) // n_batches
                     bar.update(now - done_words)
                     done_words = now
-            stats.epoch_loss.append(loss_sum / max(n, 1))
+            stats.epoch_loss.append(loss_sum / max(loss_examples, 1.0))
             stats.examples += n
             stats.words += words_per_epoch
             stats.effective_words += effective_per_epoch
@@ -744,6 +750,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
 
 
 CHUNK_EXAMPLES = 65_536   # examples per call of the fast path's compiled loop
+LOSS_EVERY = 8            # the fast path computes the loss on every 8th step (neg_sgd)
 
 
 def _pad_steps(a: np.ndarray, size: int) -> np.ndarray:
