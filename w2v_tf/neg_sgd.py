@@ -23,14 +23,16 @@ share Q(w) of the slots, indexed by uniform integers (`unigram_table`, `draw_neg
 with numpy, outside the compiled step, and passed in.
 
 Cost (2-core CPU, XLA, dim 100): ~1 us a skip-gram pair, almost all of it row gathers and
-row scatters in XLA on CPU; the sigmoid and dot products are noise. XLA runs the loop on
-one core. CBOW with a window per example gathers and scatters 2w rows per centre (about
-3.3 us an example); with `segments=True` a batch is R runs of G consecutive centres and a
-run's G + 2w tokens are gathered and scattered once, the windows being 0/1 matrices M_r
-(`segment_window_matrices`) so that h = M v and the input update is M^T dJ/dh (about
-1.6 us an example, measured side by side; 1.2-1.4 us once M is built as a band by
-pad/reshape; ~1.0 us with M and M^T built by numpy in a background thread, profiled
-per HLO op with `--xla_cpu_enable_xprof_traceme`).
+row scatters in XLA on CPU (~100 ns a row of 100 floats each way, scalar loops whether or
+not the rows are in cache). CBOW with a window per example gathers and scatters 2w rows per
+centre (about 3.3 us an example); with `segments=True` a batch is R runs of G consecutive
+centres and a run's G + 2w tokens are gathered and scattered once, the windows being 0/1
+matrices M_r (`segment_window_matrices`) so that h = M v and the input update is M^T dJ/dh
+(about 1.6 us an example, measured side by side; 1.2-1.4 us once M is built as a band by
+pad/reshape; 0.9-1.1 us with M and M^T built by numpy one chunk ahead, found by profiling
+each HLO op with XLA_FLAGS=--xla_cpu_enable_xprof_traceme=true; 6% less again with the loss
+on every 8th step, `loss_every`). XLA spreads each op over both cores (~1.7 cores busy), so
+a step slows with anything else on the machine.
 """
 from __future__ import annotations
 
