@@ -339,8 +339,9 @@ def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
         num_sampled = tf.cast(tf.shape(neg)[0], tf.float32)
         negative_ok = tf.cast(tf.not_equal(neg[None, :], targets[:, None]), tf.float32)  # [B, S]
         o_t = tf.reduce_sum(h * u_o, axis=1)                                # [B]
-        # (explicit transposes of the small operands: XLA's CPU matmul with transpose_a/b
-        # contracts in a slow loop)
+        # (XLA folds these tf.transpose calls into the dots' dimension numbers, as it would
+        # transpose_a/b; for these [B, S] products that costs little, unlike M^T, which
+        # `segment_window_matrices` lays out in memory)
         o_s = tf.matmul(h, tf.transpose(u_s))                               # [B, S]
         scale = lr * weights                                                # [B]
         # e_t = s(o_t) - 1 ;  e_s = (k/S) s(o_s), 0 on a negative equal to the target
