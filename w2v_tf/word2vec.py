@@ -652,12 +652,10 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         def warm_up():
             """Compiles the full-size chunk on steps of weight 0 (exact no-ops)."""
             size = steps_per_call
-            if runs:
+            if runs:   # the step's arrays from empty runs, shapes as `prepare` makes them
                 r, g, w2 = _runs_per_batch(batch_size), RUN_LENGTH, 2 * window
-                words = (np.zeros((size, r, g + w2), np.int32),
-                         np.zeros((size, r, g, g + w2), np.uint8),
-                         np.zeros((size, r, g + w2, g), np.uint8),
-                         np.zeros((size, r, g), np.float32))
+                words = _run_matrices((np.zeros((size, r, g + w2), np.int32),
+                                       np.zeros((size, r, g, w2), bool)))
             else:
                 words = np.zeros((size, step_size), np.int32)
             zeros = np.zeros((size, step_size), np.float32)
