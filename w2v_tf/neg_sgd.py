@@ -22,7 +22,7 @@ Negatives are drawn as word2vec.c draws them: a table of T entries in which word
 share Q(w) of the slots, indexed by uniform integers (`unigram_table`, `draw_negatives`),
 with numpy, outside the compiled step, and passed in.
 
-Cost (2-core CPU, XLA, dim 100): ~1 us a skip-gram pair, most of it moving rows in XLA on
+Cost (2-core CPU, XLA, dim 100): ~1 us a skip-gram pair, much of it moving rows in XLA on
 CPU: a row scatter-add costs 80-125 ns (100 floats, a scalar loop whether or not the rows
 are in cache), a row gather 7-20 ns (measured in a compiled loop of 1344-row gathers and
 scatters on a 33k x 100 table). CBOW with a window per example gathers and scatters 2w rows per
