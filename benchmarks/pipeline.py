@@ -181,7 +181,10 @@ def main(argv=None) -> int:
     pairs_per_epoch = int(effective_window_counts(encoded, args.window, 0).sum())
     pull = make_iterator_consumer()
     consume = make_graph_consumer()
-    made = make_skipgram_pairs(encoded, args.window, np.random.default_rng(0))
+    # One epoch of pairs for the floor rows, as tensors once, shared by every batch size
+    # (a numpy array would be copied into each dataset).
+    made = tuple(tf.constant(a) for a in
+                 make_skipgram_pairs(encoded, args.window, np.random.default_rng(0)))
 
     def pipeline_variants(batch):
         """The tf.data variants at one batch size: name -> callable returning examples."""
