@@ -56,7 +56,7 @@ def run_gensim(sentences, arch, epochs, seed, workers=2):
 
 
 def run_ours(sentences, arch, epochs, seed, loss="neg_shared", batch_size=None, jit_compile="auto",
-             num_shared=None):
+             num_shared=None, stratified=True):
     from w2v_tf import word2vec as w2v
     from w2v_tf.corpus import Vocabulary
     from w2v_tf.wordvectors import keyed_vectors
@@ -66,7 +66,7 @@ def run_ours(sentences, arch, epochs, seed, loss="neg_shared", batch_size=None, 
         encoded, vocab.counts, arch=arch, loss=loss, dim=HYPER["dim"], window=HYPER["window"],
         negatives=HYPER["negatives"], epochs=epochs, sample=HYPER["sample"],
         batch_size=batch_size or w2v.default_batch_size(loss), seed=seed,
-        jit_compile=jit_compile, num_shared=num_shared,
+        jit_compile=jit_compile, num_shared=num_shared, stratified=stratified,
         progress=False))
     return (keyed_vectors(vocab.words, model.word_vectors()), stats.words, wall, cpu,
             stats.warm_up_seconds)
@@ -94,7 +94,10 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--num-shared", type=int, default=None,
                         help="S for --loss neg_shared (default word2vec.default_num_shared: "
-                             "16 skip-gram, 32 CBOW)")
+                             "16, stratified)")
+    parser.add_argument("--independent-negatives", action="store_true",
+                        help="draw the S shared negatives independently instead of one per "
+                             "slice of the unigram table (neg_sgd.draw_stratified_negatives)")
     parser.add_argument("--no-xla", action="store_true", help="run our step without XLA")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -116,7 +119,7 @@ def main(argv=None) -> int:
         fns = {"gensim": lambda s: run_gensim(sentences, arch, args.epochs, s),
                "ours": lambda s: run_ours(sentences, arch, args.epochs, s, args.loss,
                                           args.batch_size, None if args.no_xla else "auto",
-                                          args.num_shared)}
+                                          args.num_shared, not args.independent_negatives)}
         runs = {name: [] for name in fns}
         for seed in seeds:          # interleaved, so both see the same machine load
             for name, fn in fns.items():
@@ -158,6 +161,8 @@ def main(argv=None) -> int:
                               seeds=seeds, hyper=HYPER, loss=args.loss,
                               num_shared={a: args.num_shared or w2v.default_num_shared(a)
                                           for a in rows} if args.loss == "neg_shared" else None,
+                              stratified=not args.independent_negatives
+                              if args.loss == "neg_shared" else None,
                               load_1min=dict(min=min(loads), max=max(loads)),
                               cpus=os.cpu_count(), results=rows)))
     return 0

@@ -200,6 +200,31 @@ def test_unigram_table_follows_q(counts):
     assert table.dtype == np.int32 and np.all(share > 0)     # every word can be drawn
 
 
+def test_unigram_table_matches_its_definition_and_gives_every_word_a_slot():
+    """Slot i holds #{w : cdf_w <= (i + 1/2) / T}, computed here on the [T] grid directly;
+    with T barely above V most rare words get no slot by that rule and take one each from
+    the commonest words (this raised a shape error before), the table staying sorted."""
+    rng = np.random.default_rng(3)
+    zipf = lambda v: np.sort(rng.zipf(1.6, v))[::-1].astype(float)
+    cases = [(zipf(50), 1000), (np.arange(3000, 0, -1.0), 123_457),   # every word has slots
+             (zipf(700), 12_345), (zipf(300), 301), (zipf(2000), 2100)]  # most rare ones not
+    for counts, size in cases:
+        v = len(counts)
+        table = neg_sgd.unigram_table(counts, size=size)
+        q = counts ** 0.75 / np.sum(counts ** 0.75)
+        grid = (np.arange(size) + 0.5) / size
+        direct = np.minimum(np.searchsorted(np.cumsum(q), grid, side="right"), v - 1)
+        assert table.shape == (size,) and np.all(np.diff(table) >= 0)
+        share = np.bincount(table, minlength=v)
+        assert np.all(share >= 1)
+        if np.all(np.bincount(direct, minlength=v) >= 1):
+            np.testing.assert_array_equal(table, direct)
+        else:   # only words that the rule left out gained, one slot each
+            gained = share - np.bincount(direct, minlength=v)
+            assert np.all(gained[np.bincount(direct, minlength=v) == 0] == 1)
+            assert np.sum(np.maximum(gained, 0)) == -np.sum(np.minimum(gained, 0))
+
+
 def test_draw_negatives_is_q_distributed():
     """100,000 draws: each word's frequency within 5 standard deviations of Q."""
     counts = np.array([1000, 300, 100, 30, 10, 3])
@@ -209,6 +234,45 @@ def test_draw_negatives_is_q_distributed():
     q = counts ** 0.75 / np.sum(counts ** 0.75)
     freq = np.bincount(draws.ravel(), minlength=6) / draws.size
     assert np.all(np.abs(freq - q) < 5 * np.sqrt(q * (1 - q) / draws.size))
+
+
+@pytest.mark.parametrize("size,strata", [(1_000_000, 16), (999_983, 7)])
+def test_stratified_negatives_are_unbiased_one_per_slice(size, strata):
+    """Each of S draws lies in its slice of the table, and over many sets every word is
+    drawn S Q(w) times a set on average, as with independent draws (T need not be a
+    multiple of S: 999,983 is prime)."""
+    counts = np.array([1000, 300, 100, 30, 10, 3])
+    table = neg_sgd.unigram_table(counts, size=size)
+    rng = np.random.default_rng(0)
+    n = 20_000
+    u = np.random.default_rng(0).random((n, strata))          # the same uniforms as rng's
+    slots = ((np.arange(strata) + u) * (size / strata)).astype(np.int64)
+    draws = neg_sgd.draw_stratified_negatives(table, rng, (n, strata))
+    assert draws.shape == (n, strata) and draws.dtype == np.int32
+    np.testing.assert_array_equal(draws, table[slots])
+    lo, hi = np.arange(strata) * size / strata, (np.arange(strata) + 1) * size / strata
+    assert np.all((slots >= np.floor(lo)) & (slots < np.ceil(hi)))   # slot s in slice s
+    q = counts ** 0.75 / np.sum(counts ** 0.75)
+    freq = np.bincount(draws.ravel(), minlength=6) / draws.size
+    # stratified counts vary less than multinomial ones: the 5-sigma bound of independent
+    # draws is conservative
+    assert np.all(np.abs(freq - q) < 5 * np.sqrt(q * (1 - q) / draws.size))
+
+
+def test_stratified_negatives_vary_less_than_independent_ones():
+    """The number of draws among the words filling the first half of the table: binomial
+    (variance S/4) for independent draws, S/2 up to the one slice that straddles the
+    boundary for stratified ones."""
+    counts = np.arange(2000, 0, -1)
+    table = neg_sgd.unigram_table(counts, size=1_000_000)
+    half = table[len(table) // 2]                       # words < half fill < half the table
+    s = 16
+    plain = neg_sgd.draw_negatives(table, np.random.default_rng(1), (5000, s))
+    strat = neg_sgd.draw_stratified_negatives(table, np.random.default_rng(1), (5000, s))
+    n_plain, n_strat = (np.sum(d < half, axis=1) for d in (plain, strat))
+    assert abs(n_plain.var() - s / 4) < 0.5                     # binomial(16, ~1/2)
+    assert n_strat.min() >= s // 2 - 1 and n_strat.max() <= s // 2 and n_strat.var() < 0.3
+    assert abs(n_plain.mean() - n_strat.mean()) < 0.1          # the same expectation
 
 
 @pytest.mark.parametrize("kwargs,match", [

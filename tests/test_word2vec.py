@@ -301,8 +301,8 @@ SHARED_XFAIL = pytest.mark.xfail(reason="batch-shared negatives on a 20-word voc
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch,loss", [
-    ("skipgram", "neg"), ("skipgram", "neg_shared"), ("skipgram", "neg_per_pair"),
-    pytest.param("skipgram", "nce", marks=SHARED_XFAIL),
+    ("skipgram", "neg"), ("skipgram", "neg_shared"), ("skipgram", "neg_shared:independent"),
+    ("skipgram", "neg_per_pair"), pytest.param("skipgram", "nce", marks=SHARED_XFAIL),
     ("skipgram", "sampled_softmax"),
     ("skipgram", "hs"), ("skipgram", "softmax"), ("skipgram", "tutorial_softmax"),
     ("cbow", "neg"), ("cbow", "hs"),
@@ -314,7 +314,9 @@ def test_training_separates_topics(arch, loss):
 
     Within-topic mean cosine minus across-topic mean cosine must exceed 0.3; random vectors
     give ~0 +- 0.05 (20 words, dim 16), so this fails unless the loss actually trains.
+    "neg_shared:independent" draws the shared negatives independently, not stratified.
     """
+    loss, _, mode = loss.partition(":")
     encoded = topic_corpus()
     counts = np.bincount(np.concatenate(encoded), minlength=20)
     order = np.argsort(-counts, kind="stable")            # ids must be sorted by count
@@ -325,7 +327,7 @@ def test_training_separates_topics(arch, loss):
     batch = 256
     model, stats = w2v.train(encoded, counts[order], arch=arch, loss=loss, dim=16, window=3,
                              negatives=4, epochs=8, sample=0, batch_size=batch, seed=0,
-                             progress=False)
+                             stratified=mode != "independent", progress=False)
     v = model.word_vectors()
     v = v / np.linalg.norm(v, axis=1, keepdims=True)
     cos = v @ v.T
@@ -352,7 +354,7 @@ def test_train_counts_words_like_word2vec():
 @pytest.mark.parametrize("kwargs,match", [
     (dict(window=0), "window"), (dict(dim=0), "dim"), (dict(epochs=0), "epochs"),
     (dict(negatives=20), "negatives"), (dict(loss="bogus"), "loss"),
-    (dict(arch="glove"), "arch")])
+    (dict(arch="glove"), "arch"), (dict(loss="neg_shared", stratified="yes"), "stratified")])
 def test_bad_hyperparameters_name_the_argument(kwargs, match):
     encoded = [np.arange(20)]
     counts = np.ones(20, np.int64)

@@ -71,15 +71,27 @@ def unigram_table(counts, power: float = 0.75, size: int = TABLE_SIZE) -> np.nda
     cdf = np.cumsum(q / q.sum())                                            # [V]
     # Slot i holds #{w : cdf_w <= x_i}, x_i = (i + 0.5) / T (clipped to V - 1): word w
     # fills the slots with cdf_{w-1} <= x_i < cdf_w, so its last slot + 1 is
-    # #{i : x_i < cdf_w}. One pass over the V boundaries, then a fill of the T slots.
-    grid = (np.arange(size) + 0.5) / size                                   # [T]
-    ends = np.searchsorted(grid, cdf[:-1], side="left")                     # [V-1]
+    # e_w = #{i : x_i < cdf_w} = ceil(cdf_w T - 1/2) (clipped to [0, T]), computed for the
+    # V boundaries and nudged by one where rounding put it on the wrong side of an x_i
+    # (no [T] grid of x_i: a fresh process paid ~0.5 s CPU for it and a sort of the table).
+    c = cdf[:-1]                                                            # [V-1]
+    ends = np.clip(np.ceil(c * size - 0.5), 0, size).astype(np.int64)
+    ends -= (ends > 0) & ((ends - 1 + 0.5) / size >= c)                   # x_{e-1} must be < c
+    ends += (ends < size) & ((ends + 0.5) / size < c)                     # x_e must be >= c
     sizes = np.diff(np.concatenate([[0], ends, [size]]))                    # [V]
-    table = np.repeat(np.arange(counts.size, dtype=np.int32), sizes)        # [T]
-    missing = np.setdiff1d(np.arange(counts.size), table)                   # ~never for T >> V
-    if missing.size:                                 # one slot each, taken from the commonest
-        table[np.flatnonzero(table == 0)[:missing.size]] = missing
-    return table
+    missing = np.flatnonzero(sizes == 0)                                    # ~never for T >> V
+    if missing.size:   # one slot each, taken from the words with the most slots (T >= V)
+        sizes[missing] = 1
+        owed = missing.size
+        for donor in np.argsort(-sizes, kind="stable"):
+            give = min(owed, int(sizes[donor]) - 1)
+            sizes[donor] -= give
+            owed -= give
+            if owed == 0:
+                break
+    # ids in order, so the table stays sorted by id (`draw_stratified_negatives` relies on
+    # its first slices holding the commonest words)
+    return np.repeat(np.arange(counts.size, dtype=np.int32), sizes)         # [T]
 
 
 def neg_errors(h, out_rows, negative_ok):
@@ -118,6 +130,42 @@ def draw_negatives(table: np.ndarray, rng: np.random.Generator, shape) -> np.nda
         int32 array of `shape`.
     """
     return table[rng.integers(0, len(table), size=shape)]
+
+
+def draw_stratified_negatives(table: np.ndarray, rng: np.random.Generator, shape) -> np.ndarray:
+    """S shared negatives, one from each of S equal slices of the unigram table.
+
+    Cut the T slots into S slices of T/S slots; draw s takes a uniform point of slice s,
+
+        n_s = table[floor((s + u_s) T / S)],   u_s ~ U[0, 1),   s = 0 .. S-1.
+
+    Draw s has density S/T on slice s, so the S draws together land on every slot with the
+    same expected count S/T, as S independent draws do: for any f,
+    E[sum_s f(n_s)] = S E_{n~Q}[f(n)], and the shared-negative objective of
+    `make_neg_train_chunk` stays an unbiased estimate of word2vec's (T need not be a
+    multiple of S). What changes is the spread: the table lists the words by decreasing
+    count, so slice 0 holds the most frequent words, and every set of S draws holds about
+    S Q(top words) of them instead of a binomial number. E.g. the draws among the words
+    filling the first half of the table number S/2 (+-1) instead of S/2 +- sqrt(S)/2.
+
+    This is classic stratified sampling (each stratum sampled once). Measured on the
+    2.38M-word benchmark corpus (CBOW, 5 epochs, 6 seeds, wordsim353 Spearman): S = 16
+    stratified 0.372, S = 16 independent 0.331, S = 32 independent 0.361 (gensim 0.357);
+    S = 16 does ~10% less work a step than S = 32.
+
+    Args:
+        table: `unigram_table` `[T]`.
+        rng: numpy generator.
+        shape: `(..., S)`; the last axis is stratified.
+
+    Returns:
+        int32 array of `shape`; column s holds words of slice s.
+    """
+    shape = tuple(shape)
+    strata = shape[-1]
+    slots = ((np.arange(strata) + rng.random(shape)) * (len(table) / strata)).astype(np.int64)
+    np.minimum(slots, len(table) - 1, out=slots)      # (s + u) T / S < T, guard the rounding
+    return table[slots]
 
 
 def row_step_scale(ids, amounts, num_rows: int, cap: Optional[float]):

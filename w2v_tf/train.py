@@ -59,7 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "word2vec.DEFAULT_BATCH_SIZE for the loss)")
     parser.add_argument("--shared-negatives", type=int, default=None,
                         help="S, negatives shared by a batch for --loss neg_shared (default "
-                             "16 for skip-gram, 32 for CBOW: word2vec.default_num_shared)")
+                             "16, drawn one from each of 16 slices of the unigram table: "
+                             "word2vec.default_num_shared, neg_sgd.draw_stratified_negatives)")
     parser.add_argument("--max-row-updates", type=float, default=None,
                         help="neg/neg_shared: a row's summed step counts at most this many "
                              "pair updates (default: 32 for neg, none for neg_shared; 0: none)")

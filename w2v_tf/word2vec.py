@@ -77,7 +77,8 @@ LOSS_NAMES = ("neg", "neg_shared", "nce", "sampled_softmax", "hs", "softmax", "n
 FAST_LOSSES = ("neg", "neg_shared")      # trained by w2v_tf.neg_sgd (gradients written out)
 DEFAULT_NUM_SHARED = 16                  # S for skip-gram "neg_shared" (the fastest of 16/32/64
                                          # measured, and as good: benchmarks/results/)
-DEFAULT_NUM_SHARED_CBOW = 32             # S for CBOW "neg_shared" (see default_num_shared)
+DEFAULT_NUM_SHARED_CBOW = 16             # S for CBOW "neg_shared": 32 with independent draws,
+                                         # 16 once stratified (see default_num_shared)
 MAX_SOFTMAX_VOCAB = 50_000   # full softmax costs O(V dim) per pair; refuse beyond this
 
 
@@ -494,11 +495,15 @@ def default_batch_size(loss: str) -> int:
 def default_num_shared(arch: str) -> int:
     """S, the negatives a "neg_shared" batch shares, unless given.
 
-    Skip-gram: 16. CBOW: 32. A CBOW batch of B windows is B examples where skip-gram has
-    ~2 E[w] B pairs per B centres, so each shared negative stands for more of the corpus'
-    negative updates per step and its sampling noise counts for more. Measured (5 epochs
-    on the 2.38M-word benchmark corpus, 4 seeds each, wordsim353 Spearman): CBOW S = 16
-    0.329, S = 32 0.360 (gensim 0.357), at ~5% more time a step.
+    16 for both, drawn stratified (`w2v_tf.neg_sgd.draw_stratified_negatives`). A CBOW batch
+    of B windows is B examples where skip-gram has ~2 E[w] B pairs per B centres, so each
+    shared negative stands for more of the corpus' negative updates per step and its
+    sampling noise counts for more: with S independent draws CBOW needed S = 32. Measured
+    (CBOW, 5 epochs on the 2.38M-word benchmark corpus, 6 seeds each, wordsim353
+    Spearman): S = 32 independent 0.361, S = 16 independent 0.331, S = 16 stratified 0.372
+    (gensim 0.357), S = 16 doing 8-12% less CPU work than S = 32; S = 8 stratified diverged
+    on one seed of two (each draw then weighs k/S = 5/8 of a pair update for every
+    example of the batch), S = 12 gave 0.32-0.39.
     """
     return DEFAULT_NUM_SHARED_CBOW if arch == "cbow" else DEFAULT_NUM_SHARED
 
@@ -536,7 +541,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
           min_alpha_ratio: float = 1e-4, sample: float = 1e-3, batch_size: Optional[int] = None,
           seed: int = 0, jit_compile: Optional[bool] = "auto",
           max_row_step: Optional[float] = DEFAULT_MAX_ROW_STEP,
-          num_shared: Optional[int] = None,
+          num_shared: Optional[int] = None, stratified: bool = True,
           max_row_updates="auto", progress: bool = True,
           on_epoch_end: Optional[Callable] = None, model: Optional[Word2Vec] = None,
           strategy: str = "none"):
@@ -572,7 +577,11 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         max_row_step: autodiff path only (not neg/neg_shared): clip each row's update per
             step to this norm (see `sgd_step`); None for plain summed SGD.
         num_shared: S, the negatives shared by a batch for "neg_shared"; None:
-            `default_num_shared(arch)` (16 skip-gram, 32 CBOW).
+            `default_num_shared(arch)` (16).
+        stratified: "neg_shared" only: draw the S shared negatives one from each of S equal
+            slices of the unigram table (`w2v_tf.neg_sgd.draw_stratified_negatives`, the
+            default) instead of independently (`draw_negatives`); both are unbiased, the
+            stratified draws vary less from step to step.
         max_row_updates: neg/neg_shared only: a row's summed update in one step counts at
             most this many pair updates (`w2v_tf.neg_sgd.row_step_scale`); None: plain sum;
             "auto": `DEFAULT_MAX_ROW_UPDATES` (32) for neg, None for neg_shared (with the cap
@@ -603,6 +612,8 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         num_shared = default_num_shared(arch)
     if loss == "neg_shared":
         _check_int("num_shared", num_shared, 1)
+    if not isinstance(stratified, (bool, np.bool_)):
+        raise ValueError(f"stratified must be True or False, got {stratified!r}")
     alpha = default_alpha(arch) if alpha is None else float(alpha)
     if strategy != "none":
         return _train_distributed(encoded, counts, model, dim=dim, arch=arch, loss=loss,
@@ -635,6 +646,8 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         table_future = prep.submit(neg_sgd.unigram_table, counts)
         step_size = _runs_per_batch(batch_size) * RUN_LENGTH if runs else batch_size
         neg_shape = (num_shared,) if loss == "neg_shared" else (step_size, negatives)
+        draw = neg_sgd.draw_stratified_negatives if loss == "neg_shared" and stratified \
+            else neg_sgd.draw_negatives
         steps_per_call = max(1, CHUNK_EXAMPLES // batch_size)
 
         def prepare(words, contexts, weights, lrs, epoch_steps):   # [n, B, ...] each
@@ -650,7 +663,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             words, contexts, weights, lrs = (
                 tf.nest.map_structure(lambda a: _pad_steps(a, size), x)
                 for x in (words, contexts, weights, lrs))
-            neg = neg_sgd.draw_negatives(table_future.result(), neg_rng, (size,) + neg_shape)
+            neg = draw(table_future.result(), neg_rng, (size,) + neg_shape)
             return words, contexts, neg, weights, lrs
 
         def execute(args):
