@@ -376,3 +376,25 @@ def test_segments_needs_cbow():
     t = tf.Variable(tf.zeros([5, 2]))
     with pytest.raises(ValueError, match="segments=True needs arch='cbow'"):
         neg_sgd.make_neg_train_chunk(t, t, 2, "skipgram", segments=True)
+
+
+@pytest.mark.parametrize("g, w", [(1, 1), (16, 5), (7, 15), (3, 70)])
+def test_window_matrices_of_codes_equal_those_of_used(g, w):
+    """M, M^T and 1/n from window codes (a row lookup per centre; w > 64 decodes the codes)
+    equal those laid out from the decoded `used`, for every code the table has."""
+    from w2v_tf.pipeline import window_slot_table, window_slots_of_codes
+
+    rng = np.random.default_rng(g * w)
+    n_codes = (w + 1) ** 2
+    code = rng.integers(0, n_codes, (2, 4, g)).astype(np.uint8 if n_codes <= 256 else np.int32)
+    code.flat[:min(code.size, n_codes)] = np.arange(min(code.size, n_codes))
+    used = window_slots_of_codes(code, w)
+    assert used.shape == code.shape + (2 * w,)
+    if w <= 64:
+        np.testing.assert_array_equal(used, window_slot_table(w)[code])
+    left, right = np.divmod(code.astype(np.int64), w + 1)      # code = left (w + 1) + right
+    np.testing.assert_array_equal(used.sum(-1), left + right)
+    for got, want in zip(neg_sgd.segment_window_matrices_of_codes(code, w),
+                         neg_sgd.segment_window_matrices(used)):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)

@@ -327,23 +327,26 @@ def test_bad_input(call, exc, match):
         call(_random_corpus(0))
 
 
-@pytest.mark.parametrize("run_length", [1, 7, 64])
-def test_cbow_runs_hold_the_cbow_examples(run_length):
-    """Runs of consecutive centres carry exactly make_cbow_examples' windows, in order."""
+@pytest.mark.parametrize("run_length,window", [(1, 3), (7, 3), (64, 3), (8, 15), (5, 70)])
+def test_cbow_runs_hold_the_cbow_examples(run_length, window):
+    """Runs of consecutive centres carry exactly make_cbow_examples' windows, in order
+    (window codes: uint8 up to w = 14, int32 beyond; windows over 64 decode without the
+    slot table)."""
     from w2v_tf.pipeline import make_cbow_runs
 
     encoded = _random_corpus(12)
     keep_prob = _keep_prob(30, True)
-    ext, used, targets, real = make_cbow_runs(encoded, 3, np.random.default_rng(5), keep_prob,
-                                              pad_id=30, run_length=run_length)
-    contexts, counts, centres = make_cbow_examples(encoded, 3, np.random.default_rng(5),
+    ext, used, targets, real = make_cbow_runs(encoded, window, np.random.default_rng(5),
+                                              keep_prob, pad_id=30, run_length=run_length)
+    contexts, counts, centres = make_cbow_examples(encoded, window, np.random.default_rng(5),
                                                    keep_prob, pad_id=30)
-    token = np.arange(run_length)[:, None] + 3 + np.r_[-3:0, 1:4]          # [G, 2w]
+    w = window
+    token = np.arange(run_length)[:, None] + w + np.r_[-w:0, 1:w + 1]      # [G, 2w]
     windows = np.where(used, ext[:, token], 30)                           # [R, G, 2w]
     np.testing.assert_array_equal(windows[real], contexts)
     np.testing.assert_array_equal(targets[real], centres)
     np.testing.assert_array_equal(used[real].sum(1), counts)
-    assert ext.shape == (len(ext), run_length + 6)
+    assert ext.shape == (len(ext), run_length + 2 * w)
 
 
 def test_cbow_runs_bad_run_length():

@@ -90,6 +90,13 @@ def _prepare(encoded, window, keep_prob):
     return ids, sentence, window, _check_keep_prob(keep_prob, int(ids.max()))
 
 
+def flatten_corpus(encoded, window: int = 5, keep_prob=None):
+    """The checks every `make_*` function runs, then the corpus as (ids [N], sentence [N])
+    int64, sentence numbers per token: what a trainer passes to `cbow_run_codes` each epoch
+    (flattening 40k sentences anew every epoch cost ~20 ms a CBOW epoch)."""
+    return _prepare(encoded, window, keep_prob)[:2]
+
+
 def _subsample(ids, sentence, keep_prob, rng):
     """Step 1: keep token n when u_n < keep_prob[ids[n]], u_n ~ U[0, 1)."""
     if keep_prob is None:
@@ -235,6 +242,25 @@ def _cbow_epoch(ids, sentence, window, keep_prob, rng, pad_id):
     return _cbow_expand(ids, reach_l, reach_r, centres, window, pad_id)
 
 
+def window_slot_table(window: int) -> np.ndarray:
+    """bool `[(w + 1)^2, 2w]`: row left * (w + 1) + right is the window of a centre that
+    reaches `left` tokens to the left and `right` to the right (slot k, offset -w..-1,
+    +1..+w, is used when -left <= offset <= right). A centre's window is one of these
+    (w + 1)^2 rows, so a window can travel as that row number (its "window code")."""
+    offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])  # [2w]
+    reach = np.arange(window + 1)
+    table = (offsets >= -reach[:, None, None]) & (offsets <= reach[None, :, None])
+    return table.reshape(-1, 2 * window)
+
+
+def window_slots_of_codes(code, window: int) -> np.ndarray:
+    """bool `[..., 2w]`: the windows of `code` `[...]` (rows of `window_slot_table`)."""
+    if window <= 64:
+        return window_slot_table(window)[code]
+    left, right = np.divmod(code.astype(np.int64), window + 1)   # the table grows as w^3
+    return _window_slots(left.ravel(), right.ravel(), window)[1].reshape(code.shape + (-1,))
+
+
 def _window_slots(left, right, window):
     """used [C, 2w]: slot k (offset -w..-1, +1..+w) lies within -left <= offset <= right."""
     offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])  # [2w]
@@ -242,9 +268,7 @@ def _window_slots(left, right, window):
     # of those (w + 1)^2 rows instead of comparing [C, 2w] int64s (3-4x faster, and this
     # was ~1/3 of a CBOW epoch's numpy time). Wide windows fall back to the comparison.
     if window <= 64:
-        reach = np.arange(window + 1)
-        table = (offsets >= -reach[:, None, None]) & (offsets <= reach[None, :, None])
-        used = table.reshape(-1, 2 * window)[left * (window + 1) + right]    # [C, 2w]
+        used = window_slot_table(window)[left * (window + 1) + right]      # [C, 2w]
     else:
         used = (offsets >= -left[:, None]) & (offsets <= right[:, None])
     return offsets, used
@@ -286,23 +310,37 @@ def make_cbow_runs(encoded: Sequence[np.ndarray], window: int = 5,
     if isinstance(run_length, bool) or not isinstance(run_length, (int, np.integer)) \
             or run_length < 1:
         raise ValueError(f"run_length must be an int >= 1, got {run_length!r}")
-    rng = np.random.default_rng(rng)
-    g, w = int(run_length), window
+    ext, code, targets = cbow_run_codes(ids, sentence, window, keep_prob,
+                                        np.random.default_rng(rng), pad_id, int(run_length))
+    return ext, window_slots_of_codes(code, window), targets, code > 0
+
+
+def cbow_run_codes(ids, sentence, window, keep_prob, rng, pad_id, run_length):
+    """`make_cbow_runs` on a corpus already flattened and checked (`_prepare`), with each
+    centre's window as its code in `window_slot_table(window)` (uint8 for w <= 14, else
+    int32; 0 = no context word, a padding centre) instead of the [2w] bool row: 1/(2w) of
+    the bytes to shuffle and batch. A trainer calls this once per epoch (the flattening
+    and checks happen once per job).
+
+    Returns:
+        (ext int64 `[R, G + 2w]`, code `[R, G]`, targets int64 `[R, G]`), the same draws
+        and layout as `make_cbow_runs`.
+    """
+    g, w = run_length, window
     ids, sentence = _subsample(ids, sentence, keep_prob, rng)
+    code_dtype = np.uint8 if (w + 1) ** 2 <= 256 else np.int32
     if ids.size == 0:
-        return (np.zeros((0, g + 2 * w), np.int64), np.zeros((0, g, 2 * w), bool),
-                np.zeros((0, g), np.int64), np.zeros((0, g), bool))
+        return (np.zeros((0, g + 2 * w), np.int64), np.zeros((0, g), code_dtype),
+                np.zeros((0, g), np.int64))
     reach_l, reach_r = _reaches(sentence, window, rng)
     n_runs = -(-len(ids) // g)
     tail = n_runs * g - len(ids)                     # centres padding the last run
     stream = np.concatenate([np.full(w, pad_id), ids, np.full(tail + w, pad_id)])
     ext = np.lib.stride_tricks.sliding_window_view(stream, g + 2 * w)[::g].copy()  # [R, G+2w]
-    left = np.concatenate([reach_l, np.zeros(tail, np.int64)])
-    right = np.concatenate([reach_r, np.zeros(tail, np.int64)])
-    _, used = _window_slots(left, right, w)                                      # [R G, 2w]
+    code = np.zeros(n_runs * g, code_dtype)                                      # [R G]
+    np.add(reach_l * (w + 1), reach_r, out=code[:len(ids)], casting="unsafe")   # < (w+1)^2
     targets = stream[w:w + n_runs * g]
-    return (ext, used.reshape(n_runs, g, 2 * w), targets.reshape(n_runs, g),
-            (left + right > 0).reshape(n_runs, g))
+    return ext, code.reshape(n_runs, g), targets.reshape(n_runs, g)
 
 
 def _shuffle_together(arrays, rng):

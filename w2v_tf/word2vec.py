@@ -429,39 +429,51 @@ def _runs_per_batch(batch_size: int) -> int:
     return max(1, batch_size // RUN_LENGTH)
 
 
-def _epoch_cbow_runs(encoded, window, keep_prob, rng, pad_id, batch_size):
-    """One CBOW epoch for the fast path: ((ext, used), targets, weights), batched.
+def _epoch_cbow_runs(flat, window, keep_prob, rng, pad_id, batch_size):
+    """One CBOW epoch for the fast path: ((ext, code), targets, weights), batched.
 
-    The epoch's runs of `RUN_LENGTH` consecutive centres (`pipeline.make_cbow_runs`) in a
-    random order, R = batch_size // RUN_LENGTH runs per step (so a step holds R G <=
-    batch_size centres from R places of the corpus, G = RUN_LENGTH): ext int32
-    `[n, R, G+2w]`, used bool `[n, R, G, 2w]`, targets int32 `[n, R G]` and weights
+    The epoch's runs of `RUN_LENGTH` consecutive centres (`pipeline.cbow_run_codes` on the
+    corpus flattened once, `flat` = (ids, sentence)) in a random order, R = batch_size //
+    RUN_LENGTH runs per step (so a step holds R G <= batch_size centres from R places of
+    the corpus, G = RUN_LENGTH): ext int32 `[n, R, G+2w]`, code `[n, R, G]` (each centre's
+    window as a row of `pipeline.window_slot_table`), targets int32 `[n, R G]` and weights
     float32 `[n, R G]` (0 for padding centres, whose target is set to id 0). The step's
-    window matrices are built from `used` a chunk at a time (`_run_matrices`).
+    window matrices are built from the codes a chunk at a time (`_run_matrices`).
     """
-    ext, used, targets, real = _pipeline.make_cbow_runs(encoded, window, rng, keep_prob,
-                                                        pad_id=pad_id, run_length=RUN_LENGTH)
+    ids, sentence = flat
+    ext, code, targets = _pipeline.cbow_run_codes(ids, sentence, window, keep_prob, rng,
+                                                  pad_id, RUN_LENGTH)
     order = rng.permutation(len(ext))          # runs from R random places per step
     per = _runs_per_batch(batch_size)
     n_batches = max(1, math.ceil(len(ext) / per))
     pad = n_batches * per - len(ext)
-    ext = np.concatenate([ext[order], np.full((pad,) + ext.shape[1:], pad_id)])
-    used = np.concatenate([used[order], np.zeros((pad,) + used.shape[1:], bool)])
-    real = np.concatenate([real[order], np.zeros((pad,) + real.shape[1:], bool)])
-    targets = np.where(real, np.concatenate([targets[order], np.zeros((pad,) + real.shape[1:],
-                                                                      targets.dtype)]), 0)
+
+    def shuffled(a, dtype):                    # a[order], then `pad` zero runs, as dtype
+        out = np.zeros((n_batches * per,) + a.shape[1:], dtype)
+        out[:len(a)] = np.take(a, order, axis=0)
+        return out
+
+    code = shuffled(code, code.dtype)
+    ext = shuffled(ext, np.int32)
+    ext[len(order):] = pad_id
+    real = code > 0
+    targets = np.where(real, shuffled(targets, np.int32), 0)
     g = RUN_LENGTH
-    return ((ext.astype(np.int32).reshape(n_batches, per, -1),
-             used.reshape(n_batches, per, g, -1)),
-            targets.astype(np.int32).reshape(n_batches, per * g),
+    return ((ext.reshape(n_batches, per, -1), code.reshape(n_batches, per, g)),
+            targets.astype(np.int32, copy=False).reshape(n_batches, per * g),
             real.astype(np.float32).reshape(n_batches, per * g))
 
 
 def _run_matrices(words):
-    """(ext, used) of a chunk -> the fast path's (ext, M, M^T, 1/n) (`neg_sgd`)."""
-    from w2v_tf.neg_sgd import segment_window_matrices
-    ext, used = words
-    return (ext,) + segment_window_matrices(used)
+    """(ext, code) of a chunk -> the fast path's (ext, M, M^T, 1/n) (`neg_sgd`)."""
+    from w2v_tf.neg_sgd import segment_window_matrices_of_codes
+    ext, code = words
+    return (ext,) + segment_window_matrices_of_codes(code, _run_window(ext, code))
+
+
+def _run_window(ext, code):
+    """w from a chunk's shapes: ext holds G + 2w tokens a run, code G centres."""
+    return (ext.shape[-1] - code.shape[-1]) // 2
 
 
 def learning_rate(alpha: float, progress: float, min_alpha_ratio: float = 1e-4) -> float:
@@ -664,7 +676,8 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
                 tf.nest.map_structure(lambda a: _pad_steps(a, size), x)
                 for x in (words, contexts, weights, lrs))
             neg = draw(table_future.result(), neg_rng, (size,) + neg_shape)
-            return words, contexts, neg, weights, lrs
+            # tensors made here, in the feed thread, not in the call that trains
+            return tf.nest.map_structure(tf.constant, (words, contexts, neg, weights, lrs))
 
         def execute(args):
             return chunk(*args)
@@ -675,12 +688,13 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             if runs:   # the step's arrays from empty runs, shapes as `prepare` makes them
                 r, g, w2 = _runs_per_batch(batch_size), RUN_LENGTH, 2 * window
                 words = _run_matrices((np.zeros((size, r, g + w2), np.int32),
-                                       np.zeros((size, r, g, w2), bool)))
+                                       np.zeros((size, r, g), np.uint8)))
             else:
                 words = np.zeros((size, step_size), np.int32)
             zeros = np.zeros((size, step_size), np.float32)
-            chunk(words, zeros.astype(np.int32), np.zeros((size,) + neg_shape, np.int32),
-                  zeros, np.zeros(size, np.float32))
+            chunk(*tf.nest.map_structure(tf.constant, (
+                words, zeros.astype(np.int32), np.zeros((size,) + neg_shape, np.int32), zeros,
+                np.zeros(size, np.float32))))
     else:
         sampler = unigram_sampler(counts, seed=seed) if loss in \
             SHARED_NEGATIVE_LOSSES + PER_PAIR_NEGATIVE_LOSSES else None
@@ -706,10 +720,13 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         bar = tqdm(total=words_per_epoch * epochs, unit="word", unit_scale=True,
                    desc=f"{arch}/{loss}", mininterval=0.5)
 
+    if runs:   # checked and flattened once; each epoch subsamples and draws windows anew
+        flat = _pipeline.flatten_corpus(encoded, window, keep_prob)
+
     def epoch_data():
         """One epoch's batched arrays (runs in the background thread, with data_rng)."""
         if runs:
-            words, contexts, weights = _epoch_cbow_runs(encoded, window, keep_prob, data_rng,
+            words, contexts, weights = _epoch_cbow_runs(flat, window, keep_prob, data_rng,
                                                         model.pad_id, batch_size)
             return words, contexts, weights, int(weights.sum()), len(weights)
         words, contexts = _epoch_examples(arch, encoded, window, keep_prob, data_rng,
