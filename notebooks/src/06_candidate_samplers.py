@@ -240,3 +240,71 @@ print("largest |frequency - P| in standard deviations:", {k: round(float(v), 2) 
 # Check: every class frequency of both samplers is within 5 standard deviations of P
 # (300 comparisons; the chance that any exceeds 5 sd by luck is below 2e-4).
 assert all(v < 5 for v in worst.values()), worst
+
+# %% [markdown]
+# ## word2vec's table, and stratified draws for shared negatives
+#
+# word2vec.c does not search a CDF: it fills a table of $T$ slots, word $w$ taking about
+# $T\,Q(w)$ consecutive slots in id order (most frequent first), and a negative is the word in
+# a uniform slot (`w2v_tf.neg_sgd.unigram_table`, `draw_negatives`). Our fast `neg_shared` path
+# shares $S$ negatives with the whole batch, each weighted $k/S$:
+#
+# $$J' = -\log\sigma(u_o\cdot h) - \frac{k}{S}\sum_{s=1}^{S}\log\sigma(-u_{n_s}\cdot h).$$
+#
+# With $S$ independent draws, $E\big[\sum_s f(n_s)\big] = S\,E_{n\sim Q}[f(n)]$, so $J'$ is
+# an unbiased estimate of word2vec's $J$. *Stratified* draws keep that expectation and
+# remove most of the noise: cut the table into $S$ equal slices and take one uniform point in
+# each (分层抽样, `draw_stratified_negatives`):
+#
+# $$n_s = \text{table}\big[\lfloor (s + u_s)\,T/S \rfloor\big],\qquad u_s \sim U[0,1).$$
+#
+# Draw $s$ has density $S/T$ on slice $s$ and 0 elsewhere; the slices tile $[0, T)$, so the
+# $S$ draws together put expected count $S/T$ on *every* slot, exactly as $S$ independent
+# uniform slots do, and $E\big[\sum_s f(n_s)\big] = S\,E_Q[f]$ again. What changes is the spread.
+# Since the table lists words by decreasing count, slice 0 holds the most frequent words: the
+# number of draws among the words that fill the first half of the table is $S/2$ (up to the one
+# slice that straddles the boundary) instead of a binomial $S/2 \pm \sqrt{S}/2$. For CBOW,
+# where every shared negative stands for ~1024 windows' updates, this let $S$ drop from 32 to
+# 16 at the same wordsim353 Spearman (README, "Word2Vec").
+
+# %%
+from w2v_tf import neg_sgd
+
+table = neg_sgd.unigram_table(vocab.counts, size=1_000_000)
+S, sets = 16, 20_000
+independent = neg_sgd.draw_negatives(table, np.random.default_rng(1), (sets, S))
+stratified = neg_sgd.draw_stratified_negatives(table, np.random.default_rng(1), (sets, S))
+half = table[len(table) // 2]                    # ids below this fill < half the table
+q_lee = vocab.counts ** 0.75 / np.sum(vocab.counts ** 0.75)
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3))
+for name, draws in (("independent", independent), ("stratified", stratified)):
+    among = np.sum(draws < half, axis=1)
+    ax1.hist(among, bins=np.arange(S + 2) - 0.5, alpha=0.6, label=f"{name}: var {among.var():.2f}")
+    ax2.plot(np.arange(20), np.bincount(draws.ravel(), minlength=len(vocab))[:20] / sets, "o",
+             ms=4, label=name)
+ax2.plot(np.arange(20), S * q_lee[:20], "k-", lw=1, label="S Q(w)")
+ax1.set_xlabel(f"draws (of {S}) among the words filling the first half of the table")
+ax1.set_ylabel("sets of draws")
+ax2.set_xlabel("word id (most frequent first)")
+ax2.set_ylabel("mean draws per set")
+ax1.legend(fontsize=8)
+ax2.legend(fontsize=8)
+plt.show()
+per_word = pd.DataFrame({name: [np.mean(np.sum(d == w, axis=1)) for w in range(5)] +
+                         [np.var(np.sum(d < half, axis=1))]
+                         for name, d in (("independent", independent), ("stratified", stratified))},
+                        index=[vocab.words[w] for w in range(5)] + ["var(# in first half)"])
+per_word["S Q(w)"] = list(S * q_lee[:5]) + [np.nan]
+per_word.round(4)
+
+# %%
+# Check: both ways draw every word S Q(w) times a set on average (within 5 standard errors of
+# the independent draws' binomial spread, for the 20 most frequent words), and the stratified
+# count in the first half of the table varies at least 10x less.
+for draws in (independent, stratified):
+    mean = np.bincount(draws.ravel(), minlength=len(vocab))[:20] / sets
+    se = np.sqrt(S * q_lee[:20] * (1 - q_lee[:20]) / sets)
+    assert np.all(np.abs(mean - S * q_lee[:20]) < 5 * se + 1.0 / len(table) * S)
+assert np.var(np.sum(stratified < half, 1)) * 10 < np.var(np.sum(independent < half, 1))
+assert np.all(np.diff(table) >= 0)      # the table is sorted by id: slice 0 = commonest words
