@@ -253,9 +253,10 @@ def segment_window_matrices_of_codes(code, window: int):
     `w2v_tf.pipeline.window_slot_table`, as `w2v_tf.pipeline.cbow_run_codes` makes them).
 
     Row g of M depends only on g and the code of centre g, so M is one row lookup per
-    centre in a table of the (w + 1)^2 G possible rows: 1.1 instead of 2.8 ms a chunk of
-    64 steps x 1024 centres (G = 16, w = 5) than laying the band out from `used`, and the codes are 1/(2w) of `used`'s bytes to shuffle and
-    batch. Windows over 64 (a large table) decode the codes and take the general path.
+    centre in a table of the (w + 1)^2 G possible rows: 1.1 ms a chunk of 64 steps x 1024
+    centres (G = 16, w = 5) where laying the band out from `used` takes 2.8 ms; and the
+    codes are 1/(2w) of `used`'s bytes to shuffle and batch. Windows over 64 (a large
+    table) decode the codes and take the general path.
 
     Returns:
         the same (M, M^T, inv_n) as `segment_window_matrices(window_slot_table(w)[code])`.

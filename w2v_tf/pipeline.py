@@ -316,7 +316,7 @@ def make_cbow_runs(encoded: Sequence[np.ndarray], window: int = 5,
 
 
 def cbow_run_codes(ids, sentence, window, keep_prob, rng, pad_id, run_length):
-    """`make_cbow_runs` on a corpus already flattened and checked (`_prepare`), with each
+    """`make_cbow_runs` on a corpus already flattened and checked (`flatten_corpus`), each
     centre's window as its code in `window_slot_table(window)` (uint8 for w <= 14, else
     int32; 0 = no context word, a padding centre) instead of the [2w] bool row: 1/(2w) of
     the bytes to shuffle and batch. A trainer calls this once per epoch (the flattening
