@@ -227,6 +227,23 @@ def test_skipgram_dataset_centres_shuffle(monkeypatch, piece_centres):
     assert not np.array_equal(t, et)
 
 
+@pytest.mark.parametrize("with_keep_prob", [True, False])
+def test_skipgram_pairs_by_centre_is_the_datasets_epoch(with_keep_prob):
+    """The trainer's arrays (`skipgram_pairs_by_centre`, corpus flattened once) are the
+    epochs of skipgram_dataset(shuffle='centres') for the same generator seeds."""
+    from w2v_tf.pipeline import flatten_corpus, skipgram_pairs_by_centre
+
+    encoded = _random_corpus(9)
+    keep_prob = _keep_prob(30, True) if with_keep_prob else None
+    ds = skipgram_dataset(encoded, 3, 13, seed=5, keep_prob=keep_prob, shuffle="centres")
+    flat = flatten_corpus(encoded, 3, keep_prob)
+    for epoch in range(2):
+        _, (t, c) = _collect(ds)
+        et, ec = skipgram_pairs_by_centre(*flat, 3, keep_prob, np.random.default_rng([5, epoch]))
+        np.testing.assert_array_equal(t, et)
+        np.testing.assert_array_equal(c, ec)
+
+
 def test_default_shuffle_is_centres():
     encoded = _random_corpus(9)
     _, default = _collect(skipgram_dataset(encoded, 3, 13, seed=5))

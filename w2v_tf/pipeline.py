@@ -523,6 +523,24 @@ def skipgram_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size:
                           _skipgram_expand, (spec, spec), batch_size, seed, shuffle, epochs)
 
 
+def skipgram_pairs_by_centre(ids, sentence, window: int, keep_prob, rng):
+    """One epoch of skip-gram pairs, the centre words in a uniform random order and each
+    centre's pairs together: the epoch of `skipgram_dataset(..., shuffle='centres')` as two
+    arrays, with the same draws (rng = `np.random.default_rng([seed, k])` gives that
+    dataset's epoch k), for a corpus flattened once (`flatten_corpus`).
+
+    A trainer that wants its pairs shuffled gets them for the cost of a permutation of the
+    N' centres instead of the ~2 E[w] N' pairs (at window 5, 14M pairs: ~0.9 s of CPU an
+    epoch for permuting and gathering the pairs, ~0.03 s for the centres).
+
+    Returns:
+        (targets [P], contexts [P]) int64.
+    """
+    kept, reach_l, reach_r, order = _plan(ids, sentence, window, keep_prob, "centres",
+                                          skip_empty=False)(rng)
+    return _skipgram_expand(kept, reach_l, reach_r, order)
+
+
 def cbow_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size: int = 1024,
                  seed: int | None = 0, keep_prob: np.ndarray | None = None,
                  shuffle: bool | str = "centres", epochs: int | None = 1, *, pad_id: int):

@@ -398,20 +398,27 @@ class TrainStats:
         return self.words / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _epoch_examples(arch, encoded, window, keep_prob, rng, pad_id):
+def _epoch_examples(arch, encoded, flat, window, keep_prob, rng, pad_id):
     """One epoch as numpy arrays `(words, contexts)`, shuffled.
 
-    Skip-gram: words [P] centre ids, contexts [P] context ids. CBOW: words [M, 2w] windows,
-    contexts [M] centres. Pairs come from `w2v_tf.pipeline` (subsampling, shrunk windows).
+    Skip-gram: words [P] centre ids, contexts [P] context ids, the centres in a random order
+    and each centre's pairs together (`pipeline.skipgram_pairs_by_centre` on the corpus
+    flattened once, `flat`); a batch of 1024 pairs then holds ~170 centres from random
+    places of the corpus. Shuffling the 14M pairs of the benchmark corpus instead cost
+    ~0.9 s of CPU an epoch. Measured side by side (skip-gram, neg_shared, 5 epochs, 3 seeds
+    interleaved): shuffling centres 14% less CPU and 19% more words/s, wordsim353 Spearman
+    0.388 against 0.405 shuffling pairs (per seed -0.019, +0.002, -0.035; gensim 0.36).
+    CBOW: words [M, 2w] windows, contexts [M] centres, shuffled. Examples come from
+    `w2v_tf.pipeline` (subsampling, shrunk windows).
     """
     if arch == "skipgram":
-        words, contexts = _pipeline.make_skipgram_pairs(encoded, window, rng, keep_prob)
-    else:
-        words, _, contexts = _pipeline.make_cbow_examples(encoded, window, rng, keep_prob,
-                                                          pad_id=pad_id)
+        words, contexts = _pipeline.skipgram_pairs_by_centre(*flat, window, keep_prob, rng)
+        return words.astype(np.int32), contexts.astype(np.int32)
+    words, _, contexts = _pipeline.make_cbow_examples(encoded, window, rng, keep_prob,
+                                                      pad_id=pad_id)
     # int32 before the shuffle: half the bytes to permute (ids < 2^31, the step's dtype)
     words, contexts = words.astype(np.int32), contexts.astype(np.int32)
-    order = rng.permutation(len(contexts))      # large batches want uncorrelated pairs
+    order = rng.permutation(len(contexts))      # large batches want uncorrelated examples
     return words[order], contexts[order]
 
 
@@ -720,8 +727,8 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
         bar = tqdm(total=words_per_epoch * epochs, unit="word", unit_scale=True,
                    desc=f"{arch}/{loss}", mininterval=0.5)
 
-    if runs:   # checked and flattened once; each epoch subsamples and draws windows anew
-        flat = _pipeline.flatten_corpus(encoded, window, keep_prob)
+    # checked and flattened once; each epoch subsamples and draws windows anew
+    flat = _pipeline.flatten_corpus(encoded, window, keep_prob)
 
     def epoch_data():
         """One epoch's batched arrays (runs in the background thread, with data_rng)."""
@@ -729,7 +736,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             words, contexts, weights = _epoch_cbow_runs(flat, window, keep_prob, data_rng,
                                                         model.pad_id, batch_size)
             return words, contexts, weights, int(weights.sum()), len(weights)
-        words, contexts = _epoch_examples(arch, encoded, window, keep_prob, data_rng,
+        words, contexts = _epoch_examples(arch, encoded, flat, window, keep_prob, data_rng,
                                           model.pad_id)
         n = len(contexts)
         n_batches = max(1, math.ceil(n / batch_size))
@@ -826,11 +833,13 @@ def _train_distributed(encoded, counts, model, *, dim, arch, loss, window, negat
                                 global_batch_size=batch_size, reduction="sum")
     keep_prob = keep_probabilities(counts, sample) if sample > 0 else None
     rng = np.random.default_rng(seed)
+    flat = _pipeline.flatten_corpus(encoded, window, keep_prob)
     stats = TrainStats()
     words_per_epoch = int(counts.sum())
     start = time.perf_counter()
     for epoch in range(epochs):
-        words, contexts = _epoch_examples(arch, encoded, window, keep_prob, rng, model.pad_id)
+        words, contexts = _epoch_examples(arch, encoded, flat, window, keep_prob, rng,
+                                          model.pad_id)
         n = len(contexts)
         n_batches = max(1, math.ceil(n / batch_size))
         words, contexts, weights = _batched(words, contexts, n_batches, batch_size)
