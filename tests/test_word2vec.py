@@ -360,3 +360,17 @@ def test_bad_hyperparameters_name_the_argument(kwargs, match):
     counts = np.ones(20, np.int64)
     with pytest.raises(ValueError, match=match):
         w2v.train(encoded, counts, progress=False, **kwargs)
+
+
+def test_deal_puts_each_centres_pairs_in_different_piles():
+    """`_deal` is a permutation, and a pile (what consecutive batches cut) holds at most one
+    pair of any centre when the piles outnumber a centre's pairs (<= 2w)."""
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1, 11, 5000)                      # pairs per centre, w = 5
+    group = np.repeat(np.arange(len(sizes)), sizes)         # centre of each pair, in order
+    dealt = w2v._deal(group, 16)
+    np.testing.assert_array_equal(np.sort(dealt), group)
+    bounds = np.cumsum([len(group[r::16]) for r in range(16)])[:-1]
+    for pile in np.split(dealt, bounds):
+        assert len(np.unique(pile)) == len(pile)
+    np.testing.assert_array_equal(w2v._deal(np.arange(10), 3), [0, 3, 6, 9, 1, 4, 7, 2, 5, 8])

@@ -401,25 +401,37 @@ class TrainStats:
 def _epoch_examples(arch, encoded, flat, window, keep_prob, rng, pad_id):
     """One epoch as numpy arrays `(words, contexts)`, shuffled.
 
-    Skip-gram: words [P] centre ids, contexts [P] context ids, the centres in a random order
-    and each centre's pairs together (`pipeline.skipgram_pairs_by_centre` on the corpus
-    flattened once, `flat`); a batch of 1024 pairs then holds ~170 centres from random
-    places of the corpus. Shuffling the 14M pairs of the benchmark corpus instead cost
-    ~0.9 s of CPU an epoch. Measured side by side (skip-gram, neg_shared, 5 epochs, 3 seeds
-    interleaved): shuffling centres 14% less CPU and 19% more words/s, wordsim353 Spearman
-    0.388 against 0.405 shuffling pairs (per seed -0.019, +0.002, -0.035; gensim 0.36).
+    Skip-gram: words [P] centre ids, contexts [P] context ids: the pairs of the centres in a
+    random order (`pipeline.skipgram_pairs_by_centre` on the corpus flattened once, `flat`),
+    dealt into piles (`_deal`) so that a batch holds pairs of as many different centres as
+    it has pairs, as a permutation of the pairs gives, for ~70 ms of CPU an epoch where
+    permuting the 14M pairs of the benchmark corpus cost ~0.9 s. Measured side by side
+    (neg_shared, 5 epochs, 3 seeds interleaved): 5% less CPU and 9% more words/s than the
+    permutation, wordsim353 Spearman 0.403 vs 0.405. Without the deal (a batch of 1024
+    pairs = ~170 whole centres) skip-gram ran 19% faster, but its Spearman dropped (0.388
+    vs 0.405) and NCE diverged on the Lee corpus (notebook 9).
     CBOW: words [M, 2w] windows, contexts [M] centres, shuffled. Examples come from
     `w2v_tf.pipeline` (subsampling, shrunk windows).
     """
     if arch == "skipgram":
         words, contexts = _pipeline.skipgram_pairs_by_centre(*flat, window, keep_prob, rng)
-        return words.astype(np.int32), contexts.astype(np.int32)
+        piles = max(16, 2 * window + 1)          # more piles than a centre has pairs
+        return _deal(words.astype(np.int32), piles), _deal(contexts.astype(np.int32), piles)
     words, _, contexts = _pipeline.make_cbow_examples(encoded, window, rng, keep_prob,
                                                       pad_id=pad_id)
     # int32 before the shuffle: half the bytes to permute (ids < 2^31, the step's dtype)
     words, contexts = words.astype(np.int32), contexts.astype(np.int32)
     order = rng.permutation(len(contexts))      # large batches want uncorrelated examples
     return words[order], contexts[order]
+
+
+def _deal(a, piles: int):
+    """`a[0::piles]`, `a[1::piles]`, ... one after another: a stream of pairs in a random
+    centre order, each centre's <= 2w pairs together, dealt like cards into `piles` piles.
+    Consecutive batches then cut each pile, so a batch holds pairs `piles` apart in the
+    stream, from as many different centres as it has pairs, while a centre's pairs go to
+    neighbouring batches; a pass over the pairs instead of a random permutation of them."""
+    return np.concatenate([a[r::piles] for r in range(piles)])
 
 
 # CBOW fast path: consecutive centres per run (`pipeline.make_cbow_runs`). A run of G
