@@ -429,8 +429,8 @@ def _deal(a, piles: int):
     """`a[0::piles]`, `a[1::piles]`, ... one after another: a stream of pairs in a random
     centre order, each centre's <= 2w pairs together, dealt like cards into `piles` piles.
     Consecutive batches then cut each pile, so a batch holds pairs `piles` apart in the
-    stream, from as many different centres as it has pairs, while a centre's pairs go to
-    neighbouring batches; a pass over the pairs instead of a random permutation of them."""
+    stream, from as many different centres as it has pairs, and a centre's pairs land about
+    1/piles of the epoch apart; a pass over the pairs instead of a random permutation."""
     return np.concatenate([a[r::piles] for r in range(piles)])
 
 
