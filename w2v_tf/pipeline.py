@@ -232,6 +232,12 @@ def make_cbow_examples(encoded: Sequence[np.ndarray], window: int = 5,
     return _cbow_epoch(ids, sentence, window, keep_prob, np.random.default_rng(rng), pad_id)
 
 
+def cbow_examples_of_flat(ids, sentence, window: int, keep_prob, rng, pad_id: int):
+    """`make_cbow_examples` on a corpus flattened and checked once (`flatten_corpus`), for a
+    trainer that draws an epoch at a time: the same draws from `rng` (a Generator)."""
+    return _cbow_epoch(ids, sentence, window, keep_prob, rng, pad_id)
+
+
 def _cbow_epoch(ids, sentence, window, keep_prob, rng, pad_id):
     ids, sentence = _subsample(ids, sentence, keep_prob, rng)
     if ids.size == 0:

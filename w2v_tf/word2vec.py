@@ -398,7 +398,7 @@ class TrainStats:
         return self.words / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _epoch_examples(arch, encoded, flat, window, keep_prob, rng, pad_id):
+def _epoch_examples(arch, flat, window, keep_prob, rng, pad_id):
     """One epoch as numpy arrays `(words, contexts)`, shuffled.
 
     Skip-gram: words [P] centre ids, contexts [P] context ids: the pairs of the centres in a
@@ -417,8 +417,7 @@ def _epoch_examples(arch, encoded, flat, window, keep_prob, rng, pad_id):
         words, contexts = _pipeline.skipgram_pairs_by_centre(*flat, window, keep_prob, rng)
         piles = max(16, 2 * window + 1)          # more piles than a centre has pairs
         return _deal(words.astype(np.int32), piles), _deal(contexts.astype(np.int32), piles)
-    words, _, contexts = _pipeline.make_cbow_examples(encoded, window, rng, keep_prob,
-                                                      pad_id=pad_id)
+    words, _, contexts = _pipeline.cbow_examples_of_flat(*flat, window, keep_prob, rng, pad_id)
     # int32 before the shuffle: half the bytes to permute (ids < 2^31, the step's dtype)
     words, contexts = words.astype(np.int32), contexts.astype(np.int32)
     order = rng.permutation(len(contexts))      # large batches want uncorrelated examples
@@ -483,16 +482,11 @@ def _epoch_cbow_runs(flat, window, keep_prob, rng, pad_id, batch_size):
             real.astype(np.float32).reshape(n_batches, per * g))
 
 
-def _run_matrices(words):
+def _run_matrices(words, window):
     """(ext, code) of a chunk -> the fast path's (ext, M, M^T, 1/n) (`neg_sgd`)."""
     from w2v_tf.neg_sgd import segment_window_matrices_of_codes
     ext, code = words
-    return (ext,) + segment_window_matrices_of_codes(code, _run_window(ext, code))
-
-
-def _run_window(ext, code):
-    """w from a chunk's shapes: ext holds G + 2w tokens a run, code G centres."""
-    return (ext.shape[-1] - code.shape[-1]) // 2
+    return (ext,) + segment_window_matrices_of_codes(code, window)
 
 
 def learning_rate(alpha: float, progress: float, min_alpha_ratio: float = 1e-4) -> float:
@@ -690,7 +684,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             size = steps_per_call if epoch_steps >= steps_per_call else \
                 min(steps_per_call, 1 << (n - 1).bit_length())
             if runs:
-                words = _run_matrices(words)
+                words = _run_matrices(words, window)
             words, contexts, weights, lrs = (
                 tf.nest.map_structure(lambda a: _pad_steps(a, size), x)
                 for x in (words, contexts, weights, lrs))
@@ -707,7 +701,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             if runs:   # the step's arrays from empty runs, shapes as `prepare` makes them
                 r, g, w2 = _runs_per_batch(batch_size), RUN_LENGTH, 2 * window
                 words = _run_matrices((np.zeros((size, r, g + w2), np.int32),
-                                       np.zeros((size, r, g), np.uint8)))
+                                       np.zeros((size, r, g), np.uint8)), window)
             else:
                 words = np.zeros((size, step_size), np.int32)
             zeros = np.zeros((size, step_size), np.float32)
@@ -748,7 +742,7 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = "neg", dim: in
             words, contexts, weights = _epoch_cbow_runs(flat, window, keep_prob, data_rng,
                                                         model.pad_id, batch_size)
             return words, contexts, weights, int(weights.sum()), len(weights)
-        words, contexts = _epoch_examples(arch, encoded, flat, window, keep_prob, data_rng,
+        words, contexts = _epoch_examples(arch, flat, window, keep_prob, data_rng,
                                           model.pad_id)
         n = len(contexts)
         n_batches = max(1, math.ceil(n / batch_size))
@@ -850,8 +844,7 @@ def _train_distributed(encoded, counts, model, *, dim, arch, loss, window, negat
     words_per_epoch = int(counts.sum())
     start = time.perf_counter()
     for epoch in range(epochs):
-        words, contexts = _epoch_examples(arch, encoded, flat, window, keep_prob, rng,
-                                          model.pad_id)
+        words, contexts = _epoch_examples(arch, flat, window, keep_prob, rng, model.pad_id)
         n = len(contexts)
         n_batches = max(1, math.ceil(n / batch_size))
         words, contexts, weights = _batched(words, contexts, n_batches, batch_size)
