@@ -26,18 +26,20 @@ every batch size of `--batch-sizes` (default 1024, 4096, 8192, 32768) in the sam
   * `tf.data eager`: `shuffle='centres'` iterated by a Python `for` loop (one eager call
     per batch).
   * `made batches (TF floor)`: one epoch of pairs made beforehand, cut by the same
-    `rebatch` our pipeline ends with and taken the same way: what TensorFlow alone costs a
-    batch, the ceiling of any tf.data pipeline at that batch size on this machine.
+    `rebatch` our pipeline ends with, with the same `tf.data.Options` (autotune off) and
+    taken the same way: what TensorFlow alone costs a batch, the ceiling of any tf.data
+    pipeline at that batch size on this machine.
 
 The variants run round-robin (`--repeats` rounds) so the load of a shared machine hits them
 alike; each figure is the median over rounds of examples/s, and the headline ratio, per
 batch size, is median(tf.data centres) / median(legacy loop). Absolute rates depend on the
 machine and its load; the ratios are the result. The goal in issue 4 is a ratio >= 50.
-TensorFlow spends about 45 us of CPU per batch here whatever its size (an iterator element
-crosses threads: the 'made batches' row), so at batch 1024 it and the numpy expansion
-(about 40 ns a pair) need ~85 us of CPU a batch, at best ~42 us of wall-clock on 2 cores:
-about 40x the legacy loop with perfect overlap. From 4096 up TF's share is small and the
-numpy expansion (two pieces in flight) sets the pace.
+TensorFlow spends about 35-45 us of CPU per batch here whatever its size (`next(iterator)`
+hands each batch across threads: the 'made batches' row), and the numpy work (the epoch's
+plan and the expansion) about 20 us per 1024 pairs, measured inside the pipeline; with the
+process pinned to one core a batch of 1024 costs ~46 us in all, so 2 cores could at best
+halve that if TF's chain of threads and numpy overlapped perfectly. From 4096 up TF's
+share is small and the numpy expansion sets the pace.
 
 The same ratios are also given per CPU-second of this process (`time.process_time`, all
 threads): the work each variant costs, which the load does not change.
@@ -193,8 +195,10 @@ def main(argv=None) -> int:
                                              shuffle=shuffle, epochs=None)
                    for shuffle in ("centres", "pairs", False)}
         # TF's floor: one epoch of pairs made beforehand, cut into batches by the same
-        # `rebatch` our pipeline ends with, taken the same way; no numpy work at all.
-        floor = tf.data.Dataset.from_tensors(made).rebatch(batch).repeat()
+        # `rebatch` our pipeline ends with, with its options (autotune off), taken the same
+        # way; no numpy work at all.
+        floor = tf.data.Dataset.from_tensors(made).rebatch(batch).repeat().with_options(
+            endless["centres"].options())
         ds = skipgram_dataset(encoded, args.window, batch, seed=0, epochs=args.epochs)
 
         def run_pull(dataset):

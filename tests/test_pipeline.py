@@ -167,14 +167,17 @@ def _collect(ds):
     return parts, tuple(np.concatenate(p) for p in zip(*parts))
 
 
-@pytest.mark.parametrize("batch_size", [7, 64])
-def test_skipgram_dataset_epochs_match_arrays(batch_size):
+@pytest.mark.parametrize("batch_size,window", [(7, 3), (64, 3), (7, 16)])
+def test_skipgram_dataset_epochs_match_arrays(batch_size, window):
+    """Window 3 takes the window-code path (codes in a uint8), window 16 the reach arrays."""
     encoded = _random_corpus(4)
     keep_prob = _keep_prob(30, True)
-    ds = skipgram_dataset(encoded, 3, batch_size, seed=11, keep_prob=keep_prob, shuffle=False)
+    ds = skipgram_dataset(encoded, window, batch_size, seed=11, keep_prob=keep_prob,
+                          shuffle=False)
     for epoch in range(2):  # each iteration is the next epoch, seeded [seed, epoch]
         batches, (t, c) = _collect(ds)
-        et, ec = make_skipgram_pairs(encoded, 3, np.random.default_rng([11, epoch]), keep_prob)
+        et, ec = make_skipgram_pairs(encoded, window, np.random.default_rng([11, epoch]),
+                                     keep_prob)
         np.testing.assert_array_equal(t, et)
         np.testing.assert_array_equal(c, ec)
         sizes = [len(b[0]) for b in batches]
@@ -227,21 +230,72 @@ def test_skipgram_dataset_centres_shuffle(monkeypatch, piece_centres):
     assert not np.array_equal(t, et)
 
 
-@pytest.mark.parametrize("with_keep_prob", [True, False])
-def test_skipgram_pairs_by_centre_is_the_datasets_epoch(with_keep_prob):
+@pytest.mark.parametrize("with_keep_prob,window", [(True, 3), (False, 3), (False, 15)])
+def test_skipgram_pairs_by_centre_is_the_datasets_epoch(with_keep_prob, window):
     """The trainer's arrays (`skipgram_pairs_by_centre`, corpus flattened once) are the
     epochs of skipgram_dataset(shuffle='centres') for the same generator seeds."""
     from w2v_tf.pipeline import flatten_corpus, skipgram_pairs_by_centre
 
     encoded = _random_corpus(9)
     keep_prob = _keep_prob(30, True) if with_keep_prob else None
-    ds = skipgram_dataset(encoded, 3, 13, seed=5, keep_prob=keep_prob, shuffle="centres")
-    flat = flatten_corpus(encoded, 3, keep_prob)
+    ds = skipgram_dataset(encoded, window, 13, seed=5, keep_prob=keep_prob,
+                          shuffle="centres")
+    flat = flatten_corpus(encoded, window, keep_prob)
     for epoch in range(2):
         _, (t, c) = _collect(ds)
-        et, ec = skipgram_pairs_by_centre(*flat, 3, keep_prob, np.random.default_rng([5, epoch]))
+        et, ec = skipgram_pairs_by_centre(*flat, window, keep_prob,
+                                          np.random.default_rng([5, epoch]))
         np.testing.assert_array_equal(t, et)
         np.testing.assert_array_equal(c, ec)
+
+
+def test_window_codes_expand_like_the_reaches():
+    from w2v_tf.pipeline import _skipgram_expand, _skipgram_expand_codes
+
+    rng = np.random.default_rng(0)
+    for window in (1, 5, 14):
+        ids = rng.integers(0, 50, 300)
+        reach_l = np.minimum(rng.integers(0, window + 1, 300), np.arange(300))
+        reach_r = np.minimum(rng.integers(0, window + 1, 300), np.arange(300)[::-1])
+        codes = (reach_l * (window + 1) + reach_r).astype(np.uint8)
+        centres = rng.permutation(300)[:120]
+        for a, b in zip(_skipgram_expand(ids, reach_l, reach_r, centres),
+                        _skipgram_expand_codes(ids, codes, centres, window)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_epoch_plans_are_redrawn_identically(monkeypatch):
+    """The dataset keeps only a few epoch plans in Python; one dropped while its iterator
+    idled is drawn again from [seed, k], identical, so that iterator's epoch is intact."""
+    import w2v_tf.pipeline as pipeline
+    from w2v_tf.pipeline import _EpochPlans
+
+    calls = []
+
+    def plan(rng):
+        calls.append(1)
+        return (rng.permutation(50),)
+
+    plans = _EpochPlans(plan, seed=7, size=2)
+    first = plans[0][0].copy()
+    plans[1], plans[2]                        # drop epoch 0
+    np.testing.assert_array_equal(plans[0][0], first)
+    assert len(calls) == 4
+    plans[0]                                  # kept now: not drawn again
+    assert len(calls) == 4
+
+    monkeypatch.setattr(pipeline, "PIECE_CENTRES", 7)   # many pieces: most expanded later
+    encoded = _random_corpus(9)
+    ds = skipgram_dataset(encoded, 3, 8, seed=5, shuffle="centres")
+    first_it = iter(ds)                       # epoch 0
+    head = [next(first_it)]
+    others = [iter(ds) for _ in range(5)]     # epochs 1..5 push epoch 0 out
+    for it in others:
+        next(it)
+    rest = list(first_it)
+    t = np.concatenate([b[0].numpy() for b in head + rest])
+    expected = skipgram_dataset(encoded, 3, 8, seed=5, shuffle="centres")
+    np.testing.assert_array_equal(t, np.concatenate([b[0].numpy() for b in expected]))
 
 
 def test_default_shuffle_is_centres():

@@ -29,7 +29,10 @@ pair set with the roles of the two embedding tables swapped.
 """
 from __future__ import annotations
 
+import collections
+import functools
 import itertools
+import threading
 from typing import Sequence
 
 import numpy as np
@@ -132,7 +135,8 @@ def _reaches(sentence, window, rng, room=None):
         reach_r = min(w_i, tokens after i in its sentence).
     """
     # b_i ~ U{0..window-1}; effective half-window w_i = window - b_i in {1..window}.
-    eff = window - rng.integers(0, window, size=len(sentence))     # [N]
+    eff = rng.integers(0, window, size=len(sentence))               # [N] b_i
+    np.subtract(window, eff, out=eff)                              # w_i, in place
     before, after = _room(sentence) if room is None else room
     # Clipping at the sentence edges: a window never crosses a sentence boundary.
     return np.minimum(eff, before), np.minimum(eff, after)
@@ -195,8 +199,29 @@ def _skipgram_expand(ids, reach_l, reach_r, centres):
     Returns (targets [P], contexts [P]) int64: for each centre in the order given, its
     contexts left to right, P = sum over the centres of reach_l + reach_r.
     """
-    left, right = reach_l[centres], reach_r[centres]
-    counts = left + right                                          # [C] pairs per centre
+    left = reach_l[centres]
+    return _skipgram_layout(ids, left, left + reach_r[centres], centres)
+
+
+def _skipgram_expand_codes(ids, codes, centres, window):
+    """`_skipgram_expand` with each centre's window given as its window code
+    (reach_l * (window + 1) + reach_r, see `window_slot_table`) in a uint8 array: one
+    gather from an array 8x smaller than the two int64 reaches, which a random centre
+    order mostly misses in cache (~8.7 vs ~10 ns a pair at 357k tokens)."""
+    left_of, count_of = _code_tables(window)
+    code = codes[centres]
+    return _skipgram_layout(ids, left_of[code], count_of[code], centres)
+
+
+@functools.lru_cache(maxsize=None)
+def _code_tables(window):
+    """(reach_l, reach_l + reach_r) int64 [(w + 1)^2] of each window code."""
+    left, right = np.divmod(np.arange((window + 1) ** 2, dtype=np.int64), window + 1)
+    return left, left + right
+
+
+def _skipgram_layout(ids, left, counts, centres):
+    """Pairs of centres [C] reaching left[i] tokens to the left, counts[i] pairs in all."""
     first = np.cumsum(counts) - counts                             # [C] first pair of each
     targets = np.repeat(ids[centres], counts)                      # [P]
     # Pair p = first[i] + k (k = 0..counts[i]-1) of centre c = centres[i] has context
@@ -367,8 +392,43 @@ def _shuffle_together(arrays, rng):
 
 SHUFFLE_MODES = (True, False, "pairs", "centres")
 # Centres per piece: pieces are expanded one numpy call at a time, so TF can serve the
-# batches of piece j while numpy expands piece j + 1 (~400k skip-gram pairs at window 5).
-PIECE_CENTRES = 1 << 16
+# batches of piece j while numpy expands piece j + 1 (~50k skip-gram pairs at window 5, a
+# few hundred kB an array: the expansion's temporaries stay in a 1 MB L2 cache, ~10 ns a
+# pair instead of ~14-18 ns with pieces of 65536 centres).
+PIECE_CENTRES = 1 << 13
+# Pieces expanded at once. On 2 cores one is faster at batch 1024 (TF's own threads need
+# the other core) and about as fast at 8192.
+PIECES_IN_FLIGHT = 1
+
+
+class _EpochPlans:
+    """The plans of a dataset's epochs, k -> plan(np.random.default_rng([seed, k])), kept
+    on the Python side: a TF op passes only the epoch number k and a piece number.
+
+    Passing the plan's four [N] arrays through TF instead (as tensors from the epoch's
+    `numpy_function` into every piece's) cost ~7 us a batch at batch 1024 on 2 cores
+    (~20% of the pipeline's time). A plan is a pure function of (seed, k), so this is a
+    cache: the last `size` plans are kept, and one that was dropped (an iterator left
+    idle while others ran on) is drawn again, identical.
+    """
+
+    def __init__(self, plan, seed, size=3):
+        self._plan, self._seed, self._size = plan, seed, size
+        self._plans = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getitem__(self, k):
+        k = int(k)
+        with self._lock:
+            if k in self._plans:
+                self._plans.move_to_end(k)
+                return self._plans[k]
+        drawn = self._plan(np.random.default_rng([self._seed, k]))
+        with self._lock:
+            self._plans[k] = drawn
+            while len(self._plans) > self._size:
+                self._plans.popitem(last=False)
+        return drawn
 
 
 def _check_shuffle(shuffle):
@@ -382,21 +442,26 @@ def _epoch_dataset(plan, expand, signature, batch_size, seed, shuffle, epochs):
 
     Python runs once per epoch and once per piece, never per batch or per example:
 
-    1. `plan(rng)` (one `tf.numpy_function` call per epoch) draws the epoch's randomness in
-       numpy: subsampling, window shrink and, for `shuffle='centres'`, a uniform random
-       order of the centres. It returns (ids', reach_l, reach_r, order [M]): the epoch
-       visits the centres `order` (corpus order when not shuffled).
-    2. `expand(ids', reach_l, reach_r, centres)` (one numpy call per piece of
-       `PIECE_CENTRES` centres, two pieces in flight) lays out their examples.
+    1. `plan(rng)` draws the epoch's randomness in numpy: subsampling, window shrink and,
+       for `shuffle='centres'`, a uniform random order of the centres. It returns (*arrays,
+       order [M]), e.g. (ids', reach_l, reach_r, order): the epoch visits the centres
+       `order` (corpus order when not shuffled). One `tf.numpy_function` call per epoch
+       draws it into an `_EpochPlans` and hands TF only the epoch number and its number
+       of pieces.
+    2. `expand(*arrays, centres)` (one numpy call per piece of
+       `PIECE_CENTRES` centres, `PIECES_IN_FLIGHT` at a time) lays out their examples.
        `shuffle='pairs'` instead expands the whole epoch in the plan and permutes it.
     3. `rebatch(batch_size)` cuts the stream of pieces into batches of exactly `batch_size`,
        across piece boundaries; only the last batch of each epoch may be smaller.
 
-    Handing numpy arrays to TF through `numpy_function` (rather than a Python generator)
-    and expanding piece by piece lets TF serve piece j while numpy expands piece j + 1, and
-    the plan of epoch k + 1 is drawn (prefetched) while epoch k is served. numpy holds the
-    GIL in parts of the expansion (`np.repeat`), so two pieces in flight gain ~1.3-1.5x,
-    not 2x, on two cores.
+    The plan of epoch k + 1 is drawn in a prefetch thread while epoch k is served, and
+    the expansion of a piece runs in the map's thread while TF serves the batches of the
+    previous one. Nothing runs per batch but TensorFlow's own iterator and `rebatch`.
+    Measured at batch 1024 on 2 cores (`benchmarks/pipeline.py`), each of these was worth
+    ~10-20%: no prefetch after `rebatch` (a thread hand-off per batch costs more than the
+    slicing it would hide), tf.data's autotuning off (its bookkeeping on every batch; the
+    parallelism here is fixed anyway), and the plans kept in Python (`_EpochPlans`).
+    The dataset carries `tf.data.Options` with autotune off; `with_options` turns it on.
     """
     import tensorflow as tf
 
@@ -420,8 +485,8 @@ def _epoch_dataset(plan, expand, signature, batch_size, seed, shuffle, epochs):
     if shuffle == "pairs":
         def whole_epoch():
             rng = np.random.default_rng([seed, next(epoch_counter)])
-            ids, reach_l, reach_r, order = plan(rng)
-            return _shuffle_together(expand(ids, reach_l, reach_r, order), rng)
+            *arrays, order = plan(rng)
+            return _shuffle_together(expand(*arrays, order), rng)
 
         def epoch_arrays(_):
             return set_shapes(tf.numpy_function(whole_epoch, [], dtypes, stateful=True))
@@ -429,23 +494,31 @@ def _epoch_dataset(plan, expand, signature, batch_size, seed, shuffle, epochs):
         def one_epoch(*arrays):
             return tf.data.Dataset.from_tensors(arrays).rebatch(batch_size)
     else:
-        def epoch_plan():
-            return plan(np.random.default_rng([seed, next(epoch_counter)]))
+        plans = _EpochPlans(plan, seed)
+        piece_centres, in_flight = int(PIECE_CENTRES), int(PIECES_IN_FLIGHT)
+
+        def epoch_start():
+            k = next(epoch_counter)
+            n_centres = len(plans[k][-1])
+            return np.int64(k), np.int64(-(-n_centres // piece_centres))
+
+        def piece_arrays(k, j):
+            *arrays, order = plans[k]
+            return expand(*arrays, order[j * piece_centres:(j + 1) * piece_centres])
 
         def epoch_arrays(_):
-            tensors = tf.numpy_function(epoch_plan, [], [tf.int64] * 4, stateful=True)
-            for t in tensors:
-                t.set_shape([None])
-            return tuple(tensors)
+            k, n_pieces = tf.numpy_function(epoch_start, [], [tf.int64, tf.int64],
+                                            stateful=True)
+            k.set_shape([])
+            n_pieces.set_shape([])
+            return k, n_pieces
 
-        def one_epoch(ids, reach_l, reach_r, order):
-            n_pieces = (tf.size(order, out_type=tf.int64) + PIECE_CENTRES - 1) // PIECE_CENTRES
-
+        def one_epoch(k, n_pieces):
             def piece(j):
-                centres = order[j * PIECE_CENTRES:(j + 1) * PIECE_CENTRES]
-                return set_shapes(tf.numpy_function(
-                    expand, [ids, reach_l, reach_r, centres], dtypes, stateful=False))
-            pieces = tf.data.Dataset.range(n_pieces).map(piece, num_parallel_calls=2,
+                # Not stateful: the arrays are a function of (k, j) (see _EpochPlans).
+                return set_shapes(tf.numpy_function(piece_arrays, [k, j], dtypes,
+                                                    stateful=False))
+            pieces = tf.data.Dataset.range(n_pieces).map(piece, num_parallel_calls=in_flight,
                                                           deterministic=True)
             return pieces.rebatch(batch_size)
 
@@ -455,7 +528,9 @@ def _epoch_dataset(plan, expand, signature, batch_size, seed, shuffle, epochs):
     # in the prefetch thread while the batches of epoch k are served: a sequential map, so
     # the epochs draw their seeds [seed, k] in order.
     epochs_ds = epochs_ds.map(epoch_arrays).prefetch(1)
-    return epochs_ds.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return epochs_ds.flat_map(one_epoch).with_options(options)
 
 
 def _plan(ids, sentence, window, keep_prob, shuffle, skip_empty):
@@ -468,9 +543,16 @@ def _plan(ids, sentence, window, keep_prob, shuffle, skip_empty):
             empty = np.zeros(0, np.int64)
             return empty, empty, empty, empty
         reach_l, reach_r = _reaches(kept_sentence, window, rng, room)
-        order = np.flatnonzero(reach_l + reach_r) if skip_empty else np.arange(len(kept))
-        if shuffle == "centres":
-            order = rng.permutation(order)
+        if skip_empty:
+            order = np.flatnonzero(reach_l + reach_r)
+            if shuffle == "centres":
+                order = rng.permutation(order)
+        elif shuffle == "centres":
+            # The same draw as rng.permutation(np.arange(n)), without copying that arange
+            # (~2 ms of the ~8 ms plan at 357k tokens).
+            order = rng.permutation(len(kept))
+        else:
+            order = np.arange(len(kept))
         return kept, reach_l, reach_r, order
     return plan
 
@@ -494,7 +576,7 @@ def skipgram_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size:
       together (word2vec.c and gensim also train a centre's pairs one after the other, but
       in corpus order; the legacy `skipgrams` shuffles only within a sentence). A
       permutation of the N tokens instead of the pairs (about 6 N at window 5), and the
-      expansion streams piece by piece, two pieces at a time, while TF serves the batches
+      expansion streams piece by piece (`PIECE_CENTRES` centres) while TF serves the batches
       of the previous ones: the fast mode.
     * True or 'pairs': a uniform random permutation of the epoch's pairs, made in one numpy
       call per epoch (about 40-50 ns a pair, the most expensive step of the pipeline, and it
@@ -525,8 +607,23 @@ def skipgram_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size:
     import tensorflow as tf
 
     spec = tf.TensorSpec([None], tf.int64)
-    return _epoch_dataset(_plan(ids, sentence, window, keep_prob, shuffle, skip_empty=False),
-                          _skipgram_expand, (spec, spec), batch_size, seed, shuffle, epochs)
+    plan = _plan(ids, sentence, window, keep_prob, shuffle, skip_empty=False)
+    expand = _skipgram_expand
+    if window <= 14:  # every window code (< (w + 1)^2 <= 225) fits in a uint8
+        plan, expand = _coded_plan(plan, window), functools.partial(_skipgram_expand_codes,
+                                                                     window=window)
+    return _epoch_dataset(plan, expand, (spec, spec), batch_size, seed, shuffle, epochs)
+
+
+def _coded_plan(plan, window):
+    """plan(rng) -> (ids', reach_l, reach_r, order) as (ids', codes uint8, order), the two
+    reaches as one window code (reach_l * (window + 1) + reach_r) per centre."""
+    def coded(rng):
+        kept, reach_l, reach_r, order = plan(rng)
+        np.multiply(reach_l, window + 1, out=reach_l)              # fresh arrays: in place
+        reach_l += reach_r
+        return kept, reach_l.astype(np.uint8), order
+    return coded
 
 
 def skipgram_pairs_by_centre(ids, sentence, window: int, keep_prob, rng):
