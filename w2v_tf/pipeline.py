@@ -396,9 +396,12 @@ SHUFFLE_MODES = (True, False, "pairs", "centres")
 # few hundred kB an array: the expansion's temporaries stay in a 1 MB L2 cache, ~10 ns a
 # pair instead of ~14-18 ns with pieces of 65536 centres).
 PIECE_CENTRES = 1 << 13
-# Pieces expanded at once. On 2 cores one is faster at batch 1024 (TF's own threads need
-# the other core) and about as fast at 8192.
-PIECES_IN_FLIGHT = 1
+# Pieces expanded at once. Skip-gram's expansion is light next to TF's cost per batch: on
+# 2 cores one piece at a time is fastest at batch 1024 (TF's own threads need the other
+# core) and about as fast at 8192. CBOW's (a [B, 2w] window per example) sets the pace:
+# two at a time, 1.15-1.35x the speed of one (measured at batch 1024 and 8192).
+SKIPGRAM_PIECES_IN_FLIGHT = 1
+CBOW_PIECES_IN_FLIGHT = 2
 
 
 class _EpochPlans:
@@ -437,7 +440,7 @@ def _check_shuffle(shuffle):
     return "pairs" if shuffle is True else shuffle
 
 
-def _epoch_dataset(plan, expand, signature, batch_size, seed, shuffle, epochs):
+def _epoch_dataset(plan, expand, signature, batch_size, seed, shuffle, epochs, in_flight):
     """A tf.data.Dataset of `epochs` epochs per iteration; epoch k is seeded by [seed, k].
 
     Python runs once per epoch and once per piece, never per batch or per example:
@@ -449,7 +452,7 @@ def _epoch_dataset(plan, expand, signature, batch_size, seed, shuffle, epochs):
        draws it into an `_EpochPlans` and hands TF only the epoch number and its number
        of pieces.
     2. `expand(*arrays, centres)` (one numpy call per piece of
-       `PIECE_CENTRES` centres, `PIECES_IN_FLIGHT` at a time) lays out their examples.
+       `PIECE_CENTRES` centres, `in_flight` at a time) lays out their examples.
        `shuffle='pairs'` instead expands the whole epoch in the plan and permutes it.
     3. `rebatch(batch_size)` cuts the stream of pieces into batches of exactly `batch_size`,
        across piece boundaries; only the last batch of each epoch may be smaller.
@@ -495,7 +498,7 @@ def _epoch_dataset(plan, expand, signature, batch_size, seed, shuffle, epochs):
             return tf.data.Dataset.from_tensors(arrays).rebatch(batch_size)
     else:
         plans = _EpochPlans(plan, seed)
-        piece_centres, in_flight = int(PIECE_CENTRES), int(PIECES_IN_FLIGHT)
+        piece_centres = int(PIECE_CENTRES)
 
         def epoch_start():
             k = next(epoch_counter)
@@ -612,7 +615,8 @@ def skipgram_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size:
     if window <= 14:  # every window code (< (w + 1)^2 <= 225) fits in a uint8
         plan, expand = _coded_plan(plan, window), functools.partial(_skipgram_expand_codes,
                                                                      window=window)
-    return _epoch_dataset(plan, expand, (spec, spec), batch_size, seed, shuffle, epochs)
+    return _epoch_dataset(plan, expand, (spec, spec), batch_size, seed, shuffle, epochs,
+                          SKIPGRAM_PIECES_IN_FLIGHT)
 
 
 def _coded_plan(plan, window):
@@ -666,4 +670,5 @@ def cbow_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size: int
     signature = (tf.TensorSpec([None, 2 * window], tf.int64), tf.TensorSpec([None], tf.int64),
                  tf.TensorSpec([None], tf.int64))
     return _epoch_dataset(_plan(ids, sentence, window, keep_prob, shuffle, skip_empty=True),
-                          expand, signature, batch_size, seed, shuffle, epochs)
+                          expand, signature, batch_size, seed, shuffle, epochs,
+                          CBOW_PIECES_IN_FLIGHT)
