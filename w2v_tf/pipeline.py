@@ -588,10 +588,12 @@ def skipgram_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size:
     * False: corpus order, as word2vec.c.
 
     Throughput (`benchmarks/pipeline.py`, 2-core CPU): a training loop that pulls batches
-    with `next(iterator)` inside a `tf.function` gets ~15-19M pairs/s at batch 1024 (TF's
-    own CPU cost of ~45 us a batch is about half of it) and 32-39M/s at 8192 with
-    'centres', 30-75x the legacy `skipgrams` loop from 1024 to 32768; 'pairs' about a third
-    of that.
+    with `next(iterator)` inside a `tf.function` gets ~25-28M pairs/s at batch 1024 (TF's
+    own cost of ~26 us of CPU a batch is more than half of it) and 43-48M/s at 8192 with
+    'centres', 40-70x the legacy `skipgrams` loop from 1024 to 32768; 'pairs' about a third
+    of that. The dataset carries `tf.data.Options` with autotuning off (its parallelism is
+    fixed, and the per-batch bookkeeping cost ~10% at batch 1024); `with_options` turns it
+    back on.
 
     Args:
         encoded: sentences as 1-D int id arrays (`Vocabulary.encode`).
