@@ -284,6 +284,18 @@ def window_slot_table(window: int) -> np.ndarray:
     return table.reshape(-1, 2 * window)
 
 
+def _window_code_dtype(window):
+    """uint8 while every window code (< (w + 1)^2) fits in a byte (w <= 15), else int32."""
+    return np.uint8 if (window + 1) ** 2 <= 256 else np.int32
+
+
+def _window_codes(reach_l, reach_r, window, out):
+    """out[:] = reach_l * (window + 1) + reach_r: each centre's window code (its row of
+    `window_slot_table`) in `out`'s dtype (`_window_code_dtype`)."""
+    np.add(reach_l * (window + 1), reach_r, out=out, casting="unsafe")
+    return out
+
+
 def window_slots_of_codes(code, window: int) -> np.ndarray:
     """bool `[..., 2w]`: the windows of `code` `[...]` (rows of `window_slot_table`)."""
     if window <= 64:
@@ -348,7 +360,7 @@ def make_cbow_runs(encoded: Sequence[np.ndarray], window: int = 5,
 
 def cbow_run_codes(ids, sentence, window, keep_prob, rng, pad_id, run_length):
     """`make_cbow_runs` on a corpus already flattened and checked (`flatten_corpus`), each
-    centre's window as its code in `window_slot_table(window)` (uint8 for w <= 14, else
+    centre's window as its code in `window_slot_table(window)` (uint8 for w <= 15, else
     int32; 0 = no context word, a padding centre) instead of the [2w] bool row: 1/(2w) of
     the bytes to shuffle and batch. A trainer calls this once per epoch (the flattening
     and checks happen once per job).
@@ -359,7 +371,7 @@ def cbow_run_codes(ids, sentence, window, keep_prob, rng, pad_id, run_length):
     """
     g, w = run_length, window
     ids, sentence = _subsample(ids, sentence, keep_prob, rng)
-    code_dtype = np.uint8 if (w + 1) ** 2 <= 256 else np.int32
+    code_dtype = _window_code_dtype(w)
     if ids.size == 0:
         return (np.zeros((0, g + 2 * w), np.int64), np.zeros((0, g), code_dtype),
                 np.zeros((0, g), np.int64))
@@ -369,7 +381,7 @@ def cbow_run_codes(ids, sentence, window, keep_prob, rng, pad_id, run_length):
     stream = np.concatenate([np.full(w, pad_id), ids, np.full(tail + w, pad_id)])
     ext = np.lib.stride_tricks.sliding_window_view(stream, g + 2 * w)[::g].copy()  # [R, G+2w]
     code = np.zeros(n_runs * g, code_dtype)                                      # [R G]
-    np.add(reach_l * (w + 1), reach_r, out=code[:len(ids)], casting="unsafe")   # < (w+1)^2
+    _window_codes(reach_l, reach_r, w, code[:len(ids)])
     targets = stream[w:w + n_runs * g]
     return ext, code.reshape(n_runs, g), targets.reshape(n_runs, g)
 
@@ -618,7 +630,7 @@ def skipgram_dataset(encoded: Sequence[np.ndarray], window: int = 5, batch_size:
     spec = tf.TensorSpec([None], tf.int64)
     plan = _plan(ids, sentence, window, keep_prob, shuffle, skip_empty=False)
     expand = _skipgram_expand
-    if window <= 14:  # every window code (< (w + 1)^2 <= 225) fits in a uint8
+    if _window_code_dtype(window) == np.uint8:
         plan, expand = _coded_plan(plan, window), functools.partial(_skipgram_expand_codes,
                                                                      window=window)
     return _epoch_dataset(plan, expand, (spec, spec), batch_size, seed, shuffle, epochs,
@@ -630,9 +642,8 @@ def _coded_plan(plan, window):
     reaches as one window code (reach_l * (window + 1) + reach_r) per centre."""
     def coded(rng):
         kept, reach_l, reach_r, order = plan(rng)
-        np.multiply(reach_l, window + 1, out=reach_l)              # fresh arrays: in place
-        reach_l += reach_r
-        return kept, reach_l.astype(np.uint8), order
+        codes = _window_codes(reach_l, reach_r, window, np.empty(len(kept), np.uint8))
+        return kept, codes, order
     return coded
 
 
