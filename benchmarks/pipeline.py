@@ -12,7 +12,7 @@ every batch size of `--batch-sizes` (default 1024, 4096, 8192, 32768) in the sam
   round. It only builds Python lists; turning them into batched tensors would cost it more.
 * `numpy arrays` : `make_skipgram_pairs` alone (one epoch of arrays, corpus order).
 * per batch size:
-  * `tf.data centres` (the headline): `w2v_tf.pipeline.skipgram_dataset` with its default
+  * `tf.data centres` (the headline): `w2v_tf.word2vec.pipeline.skipgram_dataset` with its default
     `shuffle='centres'` (random window shrink; centre words in a uniform random order, each
     centre's pairs together), batches of int64 tensors taken the way a compiled training
     loop takes them: `next(iterator)` inside a `tf.function` (Keras' train step does the
@@ -58,8 +58,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from w2v_tf.corpus import Vocabulary, load_corpus  # noqa: E402
-from w2v_tf.pipeline import (effective_window_counts, make_skipgram_pairs,  # noqa: E402
+from w2v_tf.word2vec.corpus import Vocabulary, load_corpus  # noqa: E402
+from w2v_tf.word2vec.pipeline import (effective_window_counts, make_skipgram_pairs,  # noqa: E402
                              skipgram_dataset)
 
 

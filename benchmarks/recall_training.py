@@ -1,6 +1,6 @@
 """Training throughput of YouTubeDNN (or MIND) on ML-100K: sampled vs full softmax, per sampler.
 
-For every sampler of `recall_models.samplers` (and the full softmax) the same model is built,
+For every sampler of `recall_models.models.samplers` (and the full softmax) the same model is built,
 compiled as `python -m recall_models train` compiles it, warmed up (tracing / XLA
 compilation excluded), and timed over `--steps` training steps of `--batch-size` examples:
 
@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def parse_args(argv=None):
-    from recall_models.samplers import SAMPLERS
+    from recall_models.models.samplers import SAMPLERS
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="youtubednn", choices=("youtubednn", "mind"))
@@ -73,8 +73,8 @@ def time_config(ds, inputs, args, sampler: str) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from tqdm.auto import tqdm
-    from recall_models.data import load_dataset
-    from recall_models.youtubednn import model_inputs
+    from recall_models.data.dataset import load_dataset
+    from recall_models.models.youtubednn import model_inputs
 
     try:
         ds = load_dataset(args.dataset)

@@ -58,8 +58,8 @@ def run_gensim(sentences, arch, epochs, seed, workers=2):
 def run_ours(sentences, arch, epochs, seed, loss="neg_shared", batch_size=None, jit_compile="auto",
              num_shared=None, stratified=True):
     from w2v_tf import word2vec as w2v
-    from w2v_tf.corpus import Vocabulary
-    from w2v_tf.wordvectors import keyed_vectors
+    from w2v_tf.word2vec.corpus import Vocabulary
+    from w2v_tf.word2vec.wordvectors import keyed_vectors
     vocab = Vocabulary.build(sentences, min_count=HYPER["min_count"])
     encoded = vocab.encode(sentences)
     (model, stats), wall, cpu = _timed(lambda: w2v.train(
@@ -73,7 +73,7 @@ def run_ours(sentences, arch, epochs, seed, loss="neg_shared", batch_size=None, 
 
 
 def spearman(kv):
-    from w2v_tf.wordvectors import evaluate
+    from w2v_tf.word2vec.wordvectors import evaluate
     return evaluate(kv)["wordsim353"]["spearman"]
 
 
@@ -97,14 +97,14 @@ def main(argv=None) -> int:
                              "16, stratified)")
     parser.add_argument("--independent-negatives", action="store_true",
                         help="draw the S shared negatives independently instead of one per "
-                             "slice of the unigram table (neg_sgd.draw_stratified_negatives)")
+                             "slice of the unigram table (fast_sgd.draw_stratified_negatives)")
     parser.add_argument("--no-xla", action="store_true", help="run our step without XLA")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     from w2v_tf import word2vec as w2v
-    from w2v_tf.corpus import load_corpus
+    from w2v_tf.word2vec.corpus import load_corpus
     base = load_corpus("both")
     n_base = sum(map(len, base))
     copies = 1 if args.quick else max(1, -(-args.min_words // n_base))

@@ -99,8 +99,8 @@ def main(argv=None) -> int:
     import keras
     import numpy as np
     import tensorflow as tf
-    from recall_models.samplers import make_sampler
-    from recall_models.youtubednn import PROFILE, YouTubeDNN
+    from recall_models.models.samplers import make_sampler
+    from recall_models.models.youtubednn import PROFILE, YouTubeDNN
     from w2v_tf import distribute as dist
 
     start = time.perf_counter()

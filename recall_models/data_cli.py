@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from recall_models.data import load_dataset, summary
+    from recall_models.data.dataset import load_dataset, summary
 
     try:
         ds = load_dataset(args.dataset, max_history=args.max_history, format=args.format,

@@ -24,7 +24,7 @@ HELP = "evaluate a baseline (random, mostpop, itemknn) with HR/NDCG/MRR, filtere
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from recall_models.baselines import BASELINES
+    from recall_models.evaluation.baselines import BASELINES
     parser.add_argument("--model", required=True, choices=sorted(BASELINES),
                         help="baseline to evaluate")
     parser.add_argument("--dataset", default="ml-100k",
@@ -42,9 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from recall_models.baselines import evaluate_baseline, make_baseline
-    from recall_models.data import load_dataset
-    from recall_models.evaluate import format_table
+    from recall_models.evaluation.baselines import evaluate_baseline, make_baseline
+    from recall_models.data.dataset import load_dataset
+    from recall_models.evaluation.metrics import format_table
 
     start = time.perf_counter()
     try:

@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from recall_models import fetch
+from recall_models.data import fetch
 
 HELP = "fetch MovieLens-100K (from the recbole wheel on PyPI) into the cache and verify it"
 

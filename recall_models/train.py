@@ -9,7 +9,7 @@
 3. `model.fit` with callbacks, in this order:
    - `EpochTimer`: seconds of training per epoch (evaluation excluded);
    - `ValidationCallback`: ranks the whole catalogue for every user's validation item
-     through the harness (`recall_models.evaluate`, history-filtered), puts
+     through the harness (`recall_models.evaluation.metrics`, history-filtered), puts
      `val_ndcg_at_10` / `val_hr_at_50` in the logs, saves `best.weights.h5` when NDCG@10
      improves and stops after `patience` epochs without improvement; its state lives in
      `best.json`, so it survives an interruption;
@@ -38,8 +38,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recall_models import samplers as _samplers
-from recall_models.baselines import Baseline, evaluate_baseline
+from recall_models.models import samplers as _samplers
+from recall_models.evaluation.baselines import Baseline, evaluate_baseline
 
 MODELS = ("youtubednn", "mind")
 STRATEGIES = ("none", "mirrored", "multi_worker")
@@ -109,10 +109,10 @@ def build_model(cfg: TrainConfig, ds, replicas: int = 1) -> keras.Model:
                   item_genres=ds.item_features["genres"], sampler=sampler,
                   num_sampled=num_sampled, loss=loss, **cfg.hparams)
     if cfg.model == "youtubednn":
-        from recall_models.youtubednn import YouTubeDNN, model_inputs
+        from recall_models.models.youtubednn import YouTubeDNN, model_inputs
         model = YouTubeDNN(**common)
     else:
-        from recall_models.mind import MIND, model_inputs
+        from recall_models.models.mind import MIND, model_inputs
         model = MIND(seed=cfg.seed, **common)
     # XLA doubles YouTubeDNN's steps/s on CPU but makes MIND's routing 3-4x slower (measured).
     # XLA under a strategy is untested here: off unless asked for.
@@ -214,7 +214,7 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
 
     Args:
       cfg: the run's `TrainConfig`.
-      ds: an already loaded `recall_models.data.Dataset` (default: load `cfg.dataset`).
+      ds: an already loaded `recall_models.data.dataset.Dataset` (default: load `cfg.dataset`).
       verbose: Keras `fit` verbosity (1 = progress bar, 2 = a line per epoch, 0 = silent).
       callbacks: extra Keras callbacks, run after the built-in ones.
 
@@ -224,7 +224,7 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
     """
     check_config(cfg)
     if ds is None:
-        from recall_models.data import load_dataset
+        from recall_models.data.dataset import load_dataset
         ds = load_dataset(cfg.dataset, max_history=cfg.max_history)
     check_against_dataset(cfg, ds)
     out = Path(cfg.out)
@@ -244,7 +244,7 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
                          f"replicas of strategy={cfg.strategy!r}.")
     with strategy.scope():          # the default strategy's scope is a no-op
         model = build_model(cfg, ds, replicas)
-    from recall_models.youtubednn import model_inputs
+    from recall_models.models.youtubednn import model_inputs
     inputs = model_inputs(ds, ds.train)
     data = train_dataset(ds, inputs, cfg.batch_size, cfg.seed)
     timer = EpochTimer()

@@ -45,7 +45,7 @@ MODEL_FLAGS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from recall_models.samplers import SAMPLERS
+    from recall_models.models.samplers import SAMPLERS
     from recall_models.train import MODELS, TrainConfig
     d = TrainConfig()
     parser.add_argument("--model", default=d.model, choices=MODELS,
@@ -119,7 +119,7 @@ def config_from_args(args):
 
 
 def main(args: argparse.Namespace) -> int:
-    from recall_models.evaluate import format_table
+    from recall_models.evaluation.metrics import format_table
     from recall_models.train import check_config, train
 
     start = time.perf_counter()

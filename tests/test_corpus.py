@@ -4,7 +4,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from w2v_tf.corpus import (Vocabulary, keep_mask, keep_probabilities, load_corpus,
+from w2v_tf.word2vec.corpus import (Vocabulary, keep_mask, keep_probabilities, load_corpus,
                            read_sentences, subsample, tokenize)
 
 

@@ -1,11 +1,11 @@
-"""Oracle tests for w2v_tf.derivations: analytic gradients vs tf.GradientTape (float64),
+"""Oracle tests for w2v_tf.study.derivations: analytic gradients vs tf.GradientTape (float64),
 TensorFlow's softmax / nce_loss / sampled_softmax_loss, and seeded Monte Carlo for the
 sampling estimators (each statistical assertion states its margin)."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from w2v_tf import derivations as d
+from w2v_tf.study import derivations as d
 
 ATOL = 1e-8   # the issue's float64 tolerance; the observed differences are ~1e-15
 

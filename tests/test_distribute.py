@@ -89,7 +89,7 @@ def _youtubednn(strategy, mode, steps=4, batch=16, items=30):
     """
     import keras
     import tensorflow as tf
-    from recall_models.youtubednn import PROFILE, YouTubeDNN
+    from recall_models.models.youtubednn import PROFILE, YouTubeDNN
     from w2v_tf import distribute as dist
 
     rng = np.random.default_rng(5)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recall_models import retrieval
-from recall_models.mind import (MIND, attention_weights, dynamic_routing,
+from recall_models.evaluation import retrieval
+from recall_models.models.mind import (MIND, attention_weights, dynamic_routing,
                                 num_active_interests, squash)
 
 I, L, K = 17, 16, 4

@@ -1,6 +1,6 @@
 """Parity of our sampled logits, losses and gradients with TensorFlow's, over the whole grid.
 
-Each configuration of `w2v_tf.parity.grid()` (a pairwise covering of num_true 1..4 x log-Q
+Each configuration of `w2v_tf.study.parity.grid()` (a pairwise covering of num_true 1..4 x log-Q
 on/off x accidental hits on/off x six table kinds x biases on/off x int32/int64 labels x
 float32/float64, plus default-sampler seed replays) is one test; `python -m w2v_tf parity
 --full` runs the whole product; the oracle is TensorFlow's own
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from w2v_tf import parity
+from w2v_tf.study import parity
 
 CONFIGS = [pytest.param(c, id=parity.config_name(c).replace(" ", "_")) for c in parity.grid()]
 

@@ -7,7 +7,7 @@ vectorised arrays must equal it exactly. Statistical tests check the shrunk wind
 import numpy as np
 import pytest
 
-from w2v_tf.pipeline import (cbow_dataset, effective_window_counts, make_cbow_examples,
+from w2v_tf.word2vec.pipeline import (cbow_dataset, effective_window_counts, make_cbow_examples,
                              make_skipgram_pairs, skipgram_dataset)
 
 
@@ -208,7 +208,7 @@ def test_skipgram_dataset_shuffle_is_a_permutation_and_reproducible(shuffle):
 def test_skipgram_dataset_centres_shuffle(monkeypatch, piece_centres):
     """'centres': same pairs as the epoch's arrays, each centre's pairs contiguous and in
     corpus order, centres in a random order; batches exact across piece boundaries."""
-    import w2v_tf.pipeline as pipeline
+    import w2v_tf.word2vec.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "PIECE_CENTRES", piece_centres)
     encoded = _random_corpus(9)
@@ -234,7 +234,7 @@ def test_skipgram_dataset_centres_shuffle(monkeypatch, piece_centres):
 def test_skipgram_pairs_by_centre_is_the_datasets_epoch(with_keep_prob, window):
     """The trainer's arrays (`skipgram_pairs_by_centre`, corpus flattened once) are the
     epochs of skipgram_dataset(shuffle='centres') for the same generator seeds."""
-    from w2v_tf.pipeline import flatten_corpus, skipgram_pairs_by_centre
+    from w2v_tf.word2vec.pipeline import flatten_corpus, skipgram_pairs_by_centre
 
     encoded = _random_corpus(9)
     keep_prob = _keep_prob(30, True) if with_keep_prob else None
@@ -250,7 +250,7 @@ def test_skipgram_pairs_by_centre_is_the_datasets_epoch(with_keep_prob, window):
 
 
 def test_window_codes_expand_like_the_reaches():
-    from w2v_tf.pipeline import _skipgram_expand, _skipgram_expand_codes
+    from w2v_tf.word2vec.pipeline import _skipgram_expand, _skipgram_expand_codes
 
     rng = np.random.default_rng(0)
     for window in (1, 5, 14):
@@ -267,8 +267,8 @@ def test_window_codes_expand_like_the_reaches():
 def test_epoch_plans_are_redrawn_identically(monkeypatch):
     """The dataset keeps only a few epoch plans in Python; one dropped while its iterator
     idled is drawn again from [seed, k], identical, so that iterator's epoch is intact."""
-    import w2v_tf.pipeline as pipeline
-    from w2v_tf.pipeline import _EpochPlans
+    import w2v_tf.word2vec.pipeline as pipeline
+    from w2v_tf.word2vec.pipeline import _EpochPlans
 
     calls = []
 
@@ -338,7 +338,7 @@ def test_dataset_pulled_inside_tf_function(shuffle):
 
 
 def test_cbow_dataset_centres_shuffle_is_a_permutation(monkeypatch):
-    import w2v_tf.pipeline as pipeline
+    import w2v_tf.word2vec.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "PIECE_CENTRES", 5)
     encoded = _random_corpus(10)
@@ -403,7 +403,7 @@ def test_cbow_runs_hold_the_cbow_examples(run_length, window):
     """Runs of consecutive centres carry exactly make_cbow_examples' windows, in order
     (window codes: uint8 up to w = 14, int32 beyond; windows over 64 decode without the
     slot table)."""
-    from w2v_tf.pipeline import make_cbow_runs
+    from w2v_tf.word2vec.pipeline import make_cbow_runs
 
     encoded = _random_corpus(12)
     keep_prob = _keep_prob(30, True)
@@ -421,7 +421,7 @@ def test_cbow_runs_hold_the_cbow_examples(run_length, window):
 
 
 def test_cbow_runs_bad_run_length():
-    from w2v_tf.pipeline import make_cbow_runs
+    from w2v_tf.word2vec.pipeline import make_cbow_runs
 
     with pytest.raises(ValueError, match="run_length must be an int >= 1, got 0"):
         make_cbow_runs(_random_corpus(0), 2, 0, pad_id=30, run_length=0)

@@ -7,10 +7,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from recall_models import data as data_mod
-from recall_models import fetch
-from recall_models.data import ItemSets, age_bucket, encode, load_dataset
-from recall_models.movielens import DataFormatError, read_movielens, split_title_year
+from recall_models.data import dataset as data_mod
+from recall_models.data import fetch
+from recall_models.data.dataset import ItemSets, age_bucket, encode, load_dataset
+from recall_models.data.movielens import DataFormatError, read_movielens, split_title_year
 
 
 @pytest.fixture(scope="module")

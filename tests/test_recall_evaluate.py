@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from recall_models import baselines, evaluate_cli, retrieval
-from recall_models.data import ItemSets, load_dataset
-from recall_models.evaluate import (evaluate_retrieval, evaluate_scores, metrics_from_ranks,
+from recall_models import evaluate_cli
+from recall_models.evaluation import baselines, retrieval
+from recall_models.data.dataset import ItemSets, load_dataset
+from recall_models.evaluation.metrics import (evaluate_retrieval, evaluate_scores, metrics_from_ranks,
                                     target_ranks)
 
 
@@ -230,8 +231,8 @@ def test_random_baseline_hit_rate_is_k_over_eligible(ml100k):
 
 @pytest.mark.parametrize("neighbours", [None, 2])
 def test_itemknn_scores_match_dense_oracle(tmp_path, neighbours):
-    from recall_models.data import encode
-    from recall_models.movielens import read_movielens
+    from recall_models.data.dataset import encode
+    from recall_models.data.movielens import read_movielens
     rng = np.random.default_rng(1)
     lines = [f"{u}::{i}::3::{t}" for u in range(1, 40)
              for t, i in enumerate(rng.choice(np.arange(1, 30), rng.integers(4, 15),

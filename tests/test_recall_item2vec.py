@@ -3,8 +3,8 @@ recent history items, and it retrieves better than chance on ML-100K."""
 import numpy as np
 import pytest
 
-from recall_models import baselines
-from recall_models.data import load_dataset
+from recall_models.evaluation import baselines
+from recall_models.data.dataset import load_dataset
 
 
 @pytest.fixture(scope="module")

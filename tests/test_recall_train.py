@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recall_models import samplers as S
+from recall_models.models import samplers as S
 from recall_models import train_cli
-from recall_models.data import load_dataset
+from recall_models.data.dataset import load_dataset
 from recall_models.train import TrainConfig, build_model, evaluate_model, train
 
 FREQ = np.array([0, 40, 25, 20, 10, 8, 5, 3, 2, 1, 1, 0, 7], np.int64)   # I = 13, id 11 unseen

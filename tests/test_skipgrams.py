@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from w2v_tf.skipgrams import make_sampling_table, skipgrams
+from w2v_tf.word2vec.skipgrams import make_sampling_table, skipgrams
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for w2v_tf.table: the targets of the table, the error metric, and the experiment.
+"""Tests for w2v_tf.study.table: the targets of the table, the error metric, and the experiment.
 
 Oracles:
 * The closed-form targets of the logistic losses are checked through the project's own loss
@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 from scipy.optimize import minimize_scalar
 
-from w2v_tf import table
+from w2v_tf.study import table
 from w2v_tf.losses import LOSSES
 
 # ----------------------------------------------------------------------------- exact oracles

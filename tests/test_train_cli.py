@@ -13,7 +13,7 @@ import pytest
 
 from w2v_tf.__main__ import COMMANDS
 from w2v_tf.cli import run
-from w2v_tf.corpus import tokenize
+from w2v_tf.word2vec.corpus import tokenize
 
 
 def cli(*argv):
@@ -107,7 +107,7 @@ def test_evaluate_cli_agrees_with_gensim(trained, capsys):
 def test_evaluate_reports_gensims_numbers_on_real_words(tmp_path, capsys):
     from gensim.models import KeyedVectors
     from gensim.test.utils import datapath
-    from w2v_tf import export, wordvectors
+    from w2v_tf.word2vec import export, wordvectors
     rng = np.random.default_rng(0)
     words = ["tiger", "cat", "dog", "car", "money", "bank", "king", "queen", "man", "woman"]
     vectors = rng.normal(size=(len(words), 8)).astype(np.float32)

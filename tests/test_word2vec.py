@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from w2v_tf import word2vec as w2v
+from w2v_tf.word2vec import training
 from w2v_tf.sampled_logits import SampledValues
 
 
@@ -368,9 +369,9 @@ def test_deal_puts_each_centres_pairs_in_different_piles():
     rng = np.random.default_rng(0)
     sizes = rng.integers(1, 11, 5000)                      # pairs per centre, w = 5
     group = np.repeat(np.arange(len(sizes)), sizes)         # centre of each pair, in order
-    dealt = w2v._deal(group, 16)
+    dealt = training._deal(group, 16)
     np.testing.assert_array_equal(np.sort(dealt), group)
     bounds = np.cumsum([len(group[r::16]) for r in range(16)])[:-1]
     for pile in np.split(dealt, bounds):
         assert len(np.unique(pile)) == len(pile)
-    np.testing.assert_array_equal(w2v._deal(np.arange(10), 3), [0, 3, 6, 9, 1, 4, 7, 2, 5, 8])
+    np.testing.assert_array_equal(training._deal(np.arange(10), 3), [0, 3, 6, 9, 1, 4, 7, 2, 5, 8])

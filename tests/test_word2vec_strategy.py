@@ -12,7 +12,7 @@ CHILD = r"""
 import json
 from w2v_tf.distribute import configure_logical_cpus
 configure_logical_cpus(2)
-from w2v_tf.corpus import load_corpus, Vocabulary
+from w2v_tf.word2vec.corpus import load_corpus, Vocabulary
 from w2v_tf import word2vec
 sentences = load_corpus("lee")[:150]
 vocab = Vocabulary.build(sentences, min_count=3)

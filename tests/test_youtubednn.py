@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recall_models.data import Samples
-from recall_models.youtubednn import YouTubeDNN, genre_weights, masked_mean, model_inputs
+from recall_models.data.dataset import Samples
+from recall_models.models.youtubednn import YouTubeDNN, genre_weights, masked_mean, model_inputs
 
 I, B, L = 13, 6, 5
 SIZES = {"gender": 3, "age": 8, "occupation": 5, "zip": 4}

@@ -3,12 +3,12 @@ from w2v_tf.cli import main_entry
 
 # name -> module defining HELP, add_arguments(parser) and main(args).
 COMMANDS = {
-    "demo": "w2v_tf.demo",
-    "parity": "w2v_tf.parity",
-    "table": "w2v_tf.table",
-    "train": "w2v_tf.train",
-    "evaluate": "w2v_tf.evaluate_cli",
-    "neighbours": "w2v_tf.neighbours_cli",
+    "demo": "w2v_tf.demo_cli",
+    "parity": "w2v_tf.study.parity_cli",
+    "table": "w2v_tf.study.table_cli",
+    "train": "w2v_tf.word2vec.train_cli",
+    "evaluate": "w2v_tf.word2vec.evaluate_cli",
+    "neighbours": "w2v_tf.word2vec.neighbours_cli",
 }
 
 DESCRIPTION = """Sampled softmax, NCE and negative sampling in TensorFlow, checked against TensorFlow.

@@ -6,7 +6,7 @@
 # al.'s neural language model (神经概率语言模型, a tiny one trained here), and then to the
 # skip-gram objective (跳字模型) of word2vec, the window pairs it trains on, and the
 # subsampling (二次采样 / 下采样) of frequent words. Corpus: the Lee news corpus shipped with
-# gensim (`w2v_tf.corpus.load_corpus("lee")`, ~60k tokens).
+# gensim (`w2v_tf.word2vec.corpus.load_corpus("lee")`, ~60k tokens).
 
 # %%
 %matplotlib inline
@@ -19,7 +19,7 @@ import tensorflow as tf
 import keras
 import matplotlib.pyplot as plt
 
-from w2v_tf import corpus, pipeline, skipgrams
+from w2v_tf.word2vec import corpus, pipeline, skipgrams
 
 plt.rcParams["figure.dpi"] = 80
 keras.utils.set_random_seed(0)
@@ -144,7 +144,7 @@ assert nlm_ppl < 0.8 * uni_ppl
 #
 # The TensorFlow tutorial builds the pairs with the legacy Keras `skipgrams`
 # (`tf.keras.preprocessing.sequence.skipgrams`, gone from Keras 3's public API); ours,
-# `w2v_tf.skipgrams.skipgrams`, has the same signature and output. Id 0 is `<pad>`.
+# `w2v_tf.word2vec.skipgrams.skipgrams`, has the same signature and output. Id 0 is `<pad>`.
 
 # %%
 sentence = "The wide road shimmered in the hot sun"
@@ -168,7 +168,7 @@ legacy_neg = tf.keras.preprocessing.sequence.skipgrams(seq, len(ids_of), window_
                                                        negative_samples=1.0)
 
 # %% [markdown]
-# word2vec itself does two things differently (`w2v_tf.pipeline`): it shrinks the window at
+# word2vec itself does two things differently (`w2v_tf.word2vec.pipeline`): it shrinks the window at
 # random for each centre word (radius $b \sim U\{1,\dots,m\}$, so a context at distance $d$ is
 # used with probability $(m - d + 1)/m$: nearer words count more), and it applies
 # subsampling *before* windowing. For $m = 2$, distance-1 pairs are always used and

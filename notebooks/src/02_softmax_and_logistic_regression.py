@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 import matplotlib.pyplot as plt
 
-from w2v_tf import derivations as d
+from w2v_tf.study import derivations as d
 
 plt.rcParams["figure.dpi"] = 80
 rng = np.random.default_rng(0)

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 from scipy.special import logsumexp
 
 from w2v_tf import compute_sampled_logits, nce_loss, negative_sampling_loss
-from w2v_tf import derivations as d
+from w2v_tf.study import derivations as d
 from w2v_tf.sampling import log_uniform_probabilities
 
 plt.rcParams["figure.dpi"] = 80

@@ -24,7 +24,7 @@ import tensorflow as tf
 import matplotlib.pyplot as plt
 from scipy import stats
 
-from w2v_tf import derivations as d
+from w2v_tf.study import derivations as d
 from w2v_tf import sampled_softmax_loss
 
 plt.rcParams["figure.dpi"] = 80

@@ -27,7 +27,8 @@ import pandas as pd
 import tensorflow as tf
 from tensorflow.python.ops import nn_impl           # TensorFlow's helper: the oracle
 
-from w2v_tf import compute_sampled_logits, parity, shards
+from w2v_tf import compute_sampled_logits, shards
+from w2v_tf.study import parity
 from w2v_tf import sampling
 
 FLT_MAX = np.finfo(np.float32).max
@@ -250,7 +251,7 @@ for table, strategy in ((mod_shards, "mod"), (uneven, "div")):
 # %% [markdown]
 # ## The parity table
 #
-# `w2v_tf.parity` runs TensorFlow's helper and `tf.nn.nce_loss` / `tf.nn.sampled_softmax_loss`
+# `w2v_tf.study.parity` runs TensorFlow's helper and `tf.nn.nce_loss` / `tf.nn.sampled_softmax_loss`
 # (v2 for "div", `tf.compat.v1` for "mod") beside ours over a grid of configurations
 # (num_true 1-4, $\log Q$ on/off, accidental hits on/off with hits planted, six table kinds,
 # biases, label and float dtypes, and replays of TensorFlow's default sampler with the same

@@ -22,9 +22,9 @@ import pandas as pd
 import tensorflow as tf
 import matplotlib.pyplot as plt
 
-from w2v_tf import derivations as d
+from w2v_tf.study import derivations as d
 from w2v_tf import sampling
-from w2v_tf.corpus import Vocabulary, load_corpus
+from w2v_tf.word2vec.corpus import Vocabulary, load_corpus
 
 plt.rcParams["figure.dpi"] = 80
 tf.get_logger().setLevel("ERROR")     # one tf.function per sampler object: retracing notes are expected
@@ -43,7 +43,7 @@ rng = np.random.default_rng(0)
 # Zipf's law, frequency inversely proportional to rank, so $P(v)/P(2v) \approx 2$.
 #
 # That matches a vocabulary only if id $v$ *is* the word of rank $v$, i.e. ids sorted by
-# decreasing frequency (`w2v_tf.corpus.Vocabulary` does this). Two ways it goes wrong:
+# decreasing frequency (`w2v_tf.word2vec.corpus.Vocabulary` does this). Two ways it goes wrong:
 #
 # * Keras' `TextVectorization` puts `""` (padding) at id 0 and `[UNK]` at id 1; then
 #   $P(0) + P(1) = \log 3/\log(V+1)$ of all negatives are those two non-words, 13% for $V = 4096$
@@ -246,7 +246,7 @@ assert all(v < 5 for v in worst.values()), worst
 #
 # word2vec.c does not search a CDF: it fills a table of $T$ slots, word $w$ taking about
 # $T\,Q(w)$ consecutive slots in id order (most frequent first), and a negative is the word in
-# a uniform slot (`w2v_tf.neg_sgd.unigram_table`, `draw_negatives`). Our fast `neg_shared` path
+# a uniform slot (`w2v_tf.word2vec.fast_sgd.unigram_table`, `draw_negatives`). Our fast `neg_shared` path
 # shares $S$ negatives with the whole batch, each weighted $k/S$:
 #
 # $$J' = -\log\sigma(u_o\cdot h) - \frac{k}{S}\sum_{s=1}^{S}\log\sigma(-u_{n_s}\cdot h).$$
@@ -268,12 +268,12 @@ assert all(v < 5 for v in worst.values()), worst
 # 16 at the same wordsim353 Spearman (README, "Word2Vec").
 
 # %%
-from w2v_tf import neg_sgd
+from w2v_tf.word2vec import fast_sgd
 
-table = neg_sgd.unigram_table(vocab.counts, size=1_000_000)
+table = fast_sgd.unigram_table(vocab.counts, size=1_000_000)
 S, sets = 16, 20_000
-independent = neg_sgd.draw_negatives(table, np.random.default_rng(1), (sets, S))
-stratified = neg_sgd.draw_stratified_negatives(table, np.random.default_rng(1), (sets, S))
+independent = fast_sgd.draw_negatives(table, np.random.default_rng(1), (sets, S))
+stratified = fast_sgd.draw_stratified_negatives(table, np.random.default_rng(1), (sets, S))
 half = table[len(table) // 2]                    # ids below this fill < half the table
 q_lee = vocab.counts ** 0.75 / np.sum(vocab.counts ** 0.75)
 

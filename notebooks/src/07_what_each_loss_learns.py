@@ -3,7 +3,7 @@
 #
 # TensorFlow's "Candidate Sampling Algorithms Reference" summarises the sampled losses in one
 # table: for each, the function $F(x, y)$ that a model trained with it ends up computing.
-# This notebook checks that table by experiment, with `w2v_tf.table` (also
+# This notebook checks that table by experiment, with `w2v_tf.study.table` (also
 # `python -m w2v_tf table`).
 #
 # **The problem.** 8 contexts $x$ (uniform), 20 classes $y$, true $P(y\mid x)$ drawn from a
@@ -35,7 +35,7 @@
 # $K(x)$ is any function of $x$ alone: a softmax cannot see it. The last row is the subtle
 # one: with hits removed, the sampled softmax's denominator loses the true class's own
 # share, which matters when the true class is frequent in the sample ($kQ \gtrsim 1$, as in
-# a 20-class toy) and not for most classes of a large vocabulary. `w2v_tf.table` computes
+# a 20-class toy) and not for most classes of a large vocabulary. `w2v_tf.study.table` computes
 # that optimum numerically, so it has its own column.
 #
 # **The error.** For a learned table $F$ and a target $T$, the data-weighted RMSE
@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 
-from w2v_tf import table
+from w2v_tf.study import table
 
 plt.rcParams["figure.dpi"] = 60
 results = table.run_experiment(seed=0, steps=1000, draws=1000, variants=True)

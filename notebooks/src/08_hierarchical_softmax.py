@@ -18,8 +18,8 @@ import pandas as pd
 import tensorflow as tf
 import matplotlib.pyplot as plt
 
-from w2v_tf import derivations as d
-from w2v_tf.corpus import Vocabulary, load_corpus
+from w2v_tf.study import derivations as d
+from w2v_tf.word2vec.corpus import Vocabulary, load_corpus
 from w2v_tf.hierarchical import all_log_probs, build_huffman_tree, hierarchical_softmax_loss
 
 plt.rcParams["figure.dpi"] = 80

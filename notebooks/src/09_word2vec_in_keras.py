@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from w2v_tf import corpus, export, pipeline, word2vec, wordvectors
+from w2v_tf import word2vec
+from w2v_tf.word2vec import corpus, export, pipeline, wordvectors
 
 tf.get_logger().setLevel("ERROR")
 sentences = corpus.load_corpus("lee")
@@ -65,7 +66,7 @@ assert not word2vec.Word2Vec(len(vocab), dim=8).context_table.numpy().any()
 # * `sampled_softmax`: sampled softmax (采样softmax), $\log Q$ subtracted.
 #
 # (`neg` is word2vec's exact per-pair update: k negatives for every pair, hand-written
-# gradients in `w2v_tf.neg_sgd`. `nce` and `sampled_softmax` go through autodiff with
+# gradients in `w2v_tf.word2vec.fast_sgd`. `nce` and `sampled_softmax` go through autodiff with
 # negatives shared by the batch; the per-row step clip of `train` for those, `max_row_step`,
 # is switched off here: on a corpus this small its default of 0.1 held their loss flat.) The losses are on different scales, so we compare what the vectors
 # learned: the mean cosine similarity of words that occur in the same window, against that of
@@ -117,7 +118,7 @@ assert (comparison["cos(window pairs)"] > comparison["cos(random pairs)"] + 0.05
 # ## Nearest neighbours
 #
 # Cosine similarity between the centred input vectors (gensim's `KeyedVectors.most_similar`,
-# through `w2v_tf.wordvectors.nearest_neighbours`). Five epochs on 51k tokens is very little
+# through `w2v_tf.word2vec.wordvectors.nearest_neighbours`). Five epochs on 51k tokens is very little
 # training (gensim's defaults would also give noisy neighbours here); the
 # `python -m w2v_tf train` command trains longer on larger corpora. The Lee corpus is Australian news from 2001:
 # police, fires, the Middle East, Afghanistan, cricket.
@@ -132,7 +133,7 @@ neighbours
 # %% [markdown]
 # ## Export for the Embedding Projector
 #
-# `w2v_tf.export.export_all` writes `vectors.tsv` and `metadata.tsv` (load both at
+# `w2v_tf.word2vec.export.export_all` writes `vectors.tsv` and `metadata.tsv` (load both at
 # projector.tensorflow.org), word2vec.c's text and binary vector files (readable by gensim's
 # `KeyedVectors.load_word2vec_format`), and the vocabulary. Here into a temporary directory;
 # `python -m w2v_tf train --out DIR` does the same from the command line.

@@ -18,11 +18,11 @@ import pandas as pd
 import keras
 import tensorflow as tf
 
-from recall_models import samplers as item_samplers
+from recall_models.models import samplers as item_samplers
 from recall_models import train as rtrain
-from recall_models.baselines import evaluate_baseline, make_baseline
-from recall_models.data import load_dataset, summary
-from recall_models.youtubednn import PROFILE, model_inputs
+from recall_models.evaluation.baselines import evaluate_baseline, make_baseline
+from recall_models.data.dataset import load_dataset, summary
+from recall_models.models.youtubednn import PROFILE, model_inputs
 
 warnings.filterwarnings("ignore", message=".*shuffle=True.*")
 warnings.filterwarnings("ignore", message="IProgress not found")
@@ -132,7 +132,7 @@ metrics.round(4)
 # %% [markdown]
 # Serving uses the exported vectors: `model.vectors(ds, "test")` gives user vectors
 # $[x_u, 1]$ and item vectors $[w_i, b_i]$, so a plain inner-product search (faiss, ScaNN,
-# `recall_models.retrieval`) returns exactly the items the softmax ranks first. The log-Q
+# `recall_models.evaluation.retrieval`) returns exactly the items the softmax ranks first. The log-Q
 # correction is used only in training; the served score has none.
 
 # %%

@@ -19,11 +19,11 @@ import keras
 import tensorflow as tf
 
 from recall_models import train as rtrain
-from recall_models.baselines import evaluate_baseline, make_baseline
-from recall_models.data import load_dataset
-from recall_models.mind import (attention_weights, dynamic_routing, num_active_interests,
+from recall_models.evaluation.baselines import evaluate_baseline, make_baseline
+from recall_models.data.dataset import load_dataset
+from recall_models.models.mind import (attention_weights, dynamic_routing, num_active_interests,
                                 squash)
-from recall_models.youtubednn import model_inputs
+from recall_models.models.youtubednn import model_inputs
 
 warnings.filterwarnings("ignore", message=".*shuffle=True.*")
 warnings.filterwarnings("ignore", message="IProgress not found")
@@ -136,7 +136,7 @@ assert weights[2.0][3] == 0
 # ## Multi-interest retrieval on MovieLens
 #
 # At serving time every active interest of a user retrieves its own top items and the lists
-# are merged by score (the max over interests, `recall_models.evaluate`). As in notebook 10,
+# are merged by score (the max over interests, `recall_models.evaluation.metrics`). As in notebook 10,
 # one short pass over 15,000 training prefixes keeps this within a minute (with the in-batch
 # sampler); `python -m recall_models train --model mind` runs the full recipe.
 

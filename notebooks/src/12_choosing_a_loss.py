@@ -21,8 +21,8 @@
 import numpy as np
 import pandas as pd
 
-from w2v_tf import derivations as d
-from w2v_tf import table
+from w2v_tf.study import derivations as d
+from w2v_tf.study import table
 
 # %% [markdown]
 # ## Single-label: what the optimum ranks first

@@ -8,7 +8,7 @@ A baseline is a class registered by name in `BASELINES` (decorator `register`). 
 - `vectors(dataset, split)`: (user_vectors [U, d] or [U, K, d], item_vectors [I, d],
   mask or None) for embedding baselines.
 
-`evaluate_baseline` sends either kind through `recall_models.evaluate`. item2vec (skip-gram
+`evaluate_baseline` sends either kind through `recall_models.evaluation.metrics`. item2vec (skip-gram
 with negative sampling over users' item sequences, trained with w2v_tf's word2vec once that
 exists) slots in as
 
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from recall_models.data import Dataset, ItemSets
-from recall_models.evaluate import KS, evaluate_retrieval, evaluate_scores
+from recall_models.data.dataset import Dataset, ItemSets
+from recall_models.evaluation.metrics import KS, evaluate_retrieval, evaluate_scores
 
 BASELINES: dict[str, type] = {}
 
@@ -198,7 +198,7 @@ class Item2Vec(Baseline):
         vocab = int(np.count_nonzero(counts))
         if np.any(counts[:vocab] == 0) or np.any(np.diff(counts[:vocab]) > 0):
             raise ValueError("item ids must be sorted by decreasing training frequency "
-                             "(recall_models.data.encode does this)")
+                             "(recall_models.data.dataset.encode does this)")
         encoded = [s.astype(np.int64) - 1 for s in seqs if len(s) > 1]
         model, self.stats = train(encoded, counts[:vocab], arch="skipgram", loss="neg",
                                   seed=seed, progress=False, **self.params)

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from w2v_tf import wordvectors
+    from w2v_tf.word2vec import wordvectors
     try:
         kv = wordvectors.load_vectors(args.path)
         neighbours = wordvectors.nearest_neighbours(kv, args.word, args.topn)

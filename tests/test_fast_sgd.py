@@ -1,4 +1,4 @@
-"""Oracle tests of `w2v_tf.neg_sgd`: hand-written NEG gradients against autodiff.
+"""Oracle tests of `w2v_tf.word2vec.fast_sgd`: hand-written NEG gradients against autodiff.
 
 Oracles: `tf.GradientTape` through the Keras `Word2Vec` model (its `encode` carries
 word2vec.c's CBOW rule) on the loss written out from Mikolov et al. 2013b eq. 4, and for the
@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from w2v_tf import neg_sgd
+from w2v_tf.word2vec import fast_sgd
 from w2v_tf import word2vec as w2v
+from w2v_tf.word2vec import training
 from w2v_tf.sampled_logits import SampledValues
 
 V, DIM, K = 9, 4, 3
@@ -88,7 +89,7 @@ def test_one_step_equals_autodiff_sgd(arch, shared, jit):
         loss_fn = lambda: per_pair_loss(model, words, targets, neg)
         neg_in = neg[None]                                                  # [1, B, k]
     (want_in, want_out), want_total = autodiff_step(model, loss_fn, weights, lr)
-    chunk = neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, K, arch,
+    chunk = fast_sgd.make_neg_train_chunk(model.target_table, model.context_table, K, arch,
                                          model.pad_id, shared=shared, jit_compile=jit)
     total = chunk(words[None], targets[None], neg_in, weights[None], np.float32([lr]))
     np.testing.assert_allclose(float(total), want_total, rtol=1e-5)
@@ -112,7 +113,7 @@ def test_steps_in_one_call_see_each_others_updates(shared):
     results = []
     for per_call in (n, 1):
         model = make_model("skipgram")
-        chunk = neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, K,
+        chunk = fast_sgd.make_neg_train_chunk(model.target_table, model.context_table, K,
                                              shared=shared, jit_compile=True)
         total = sum(float(chunk(words[i:i + per_call], targets[i:i + per_call],
                                 neg[i:i + per_call], weights[i:i + per_call],
@@ -139,12 +140,12 @@ def test_loss_every_sums_the_sampled_steps_and_changes_no_update(shared):
     weights[2, :3] = 0.0                                  # padding inside a sampled step
     lrs = np.float32([0.1, 0.08, 0.06, 0.04, 0.02])
     model = make_model("skipgram")
-    one = neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, K,
+    one = fast_sgd.make_neg_train_chunk(model.target_table, model.context_table, K,
                                        shared=shared, jit_compile=True)
     per_step = [float(one(words[i:i + 1], targets[i:i + 1], neg[i:i + 1], weights[i:i + 1],
                           lrs[i:i + 1])) for i in range(n)]
     sampled = make_model("skipgram")
-    chunk = neg_sgd.make_neg_train_chunk(sampled.target_table, sampled.context_table, K,
+    chunk = fast_sgd.make_neg_train_chunk(sampled.target_table, sampled.context_table, K,
                                          shared=shared, jit_compile=True, loss_every=m)
     total = float(chunk(words, targets, neg, weights, lrs))
     np.testing.assert_allclose(total, sum(per_step[::m]), rtol=1e-5)
@@ -154,7 +155,7 @@ def test_loss_every_sums_the_sampled_steps_and_changes_no_update(shared):
     np.testing.assert_allclose(sampled.context_table.numpy(), model.context_table.numpy(),
                                rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="loss_every must be an int >= 1"):
-        neg_sgd.make_neg_train_chunk(sampled.target_table, sampled.context_table, K,
+        fast_sgd.make_neg_train_chunk(sampled.target_table, sampled.context_table, K,
                                      loss_every=0)
 
 
@@ -173,11 +174,11 @@ def test_padding_steps_are_exact_no_ops(shared, cap):
     results = []
     for size in (n, n + pad):
         model = make_model("skipgram")
-        chunk = neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, K,
+        chunk = fast_sgd.make_neg_train_chunk(model.target_table, model.context_table, K,
                                              shared=shared, jit_compile=True,
                                              max_row_updates=cap)
-        args = [w2v._pad_steps(a, size) for a in (words, targets)] + [neg[:size]] + \
-            [w2v._pad_steps(a, size) for a in (weights, lrs)]
+        args = [training._pad_steps(a, size) for a in (words, targets)] + [neg[:size]] + \
+            [training._pad_steps(a, size) for a in (weights, lrs)]
         assert args[0].shape[0] == size and not args[3][n:].any()
         total = float(chunk(*args))
         results.append((total, model.target_table.numpy(), model.context_table.numpy()))
@@ -192,7 +193,7 @@ def test_padding_steps_are_exact_no_ops(shared, cap):
 def test_unigram_table_follows_q(counts):
     """Slot shares equal Q = c^0.75 / Z to within one slot (the table's quantisation)."""
     size = 20_000
-    table = neg_sgd.unigram_table(counts, size=size)
+    table = fast_sgd.unigram_table(counts, size=size)
     q = np.asarray(counts, float) ** 0.75
     q /= q.sum()
     share = np.bincount(table, minlength=len(counts)) / size
@@ -210,7 +211,7 @@ def test_unigram_table_matches_its_definition_and_gives_every_word_a_slot():
              (zipf(700), 12_345), (zipf(300), 301), (zipf(2000), 2100)]  # most rare ones not
     for counts, size in cases:
         v = len(counts)
-        table = neg_sgd.unigram_table(counts, size=size)
+        table = fast_sgd.unigram_table(counts, size=size)
         q = counts ** 0.75 / np.sum(counts ** 0.75)
         grid = (np.arange(size) + 0.5) / size
         direct = np.minimum(np.searchsorted(np.cumsum(q), grid, side="right"), v - 1)
@@ -228,8 +229,8 @@ def test_unigram_table_matches_its_definition_and_gives_every_word_a_slot():
 def test_draw_negatives_is_q_distributed():
     """100,000 draws: each word's frequency within 5 standard deviations of Q."""
     counts = np.array([1000, 300, 100, 30, 10, 3])
-    table = neg_sgd.unigram_table(counts, size=1_000_000)
-    draws = neg_sgd.draw_negatives(table, np.random.default_rng(0), (1000, 100))
+    table = fast_sgd.unigram_table(counts, size=1_000_000)
+    draws = fast_sgd.draw_negatives(table, np.random.default_rng(0), (1000, 100))
     assert draws.shape == (1000, 100) and draws.dtype == np.int32
     q = counts ** 0.75 / np.sum(counts ** 0.75)
     freq = np.bincount(draws.ravel(), minlength=6) / draws.size
@@ -242,12 +243,12 @@ def test_stratified_negatives_are_unbiased_one_per_slice(size, strata):
     drawn S Q(w) times a set on average, as with independent draws (T need not be a
     multiple of S: 999,983 is prime)."""
     counts = np.array([1000, 300, 100, 30, 10, 3])
-    table = neg_sgd.unigram_table(counts, size=size)
+    table = fast_sgd.unigram_table(counts, size=size)
     rng = np.random.default_rng(0)
     n = 20_000
     u = np.random.default_rng(0).random((n, strata))          # the same uniforms as rng's
     slots = ((np.arange(strata) + u) * (size / strata)).astype(np.int64)
-    draws = neg_sgd.draw_stratified_negatives(table, rng, (n, strata))
+    draws = fast_sgd.draw_stratified_negatives(table, rng, (n, strata))
     assert draws.shape == (n, strata) and draws.dtype == np.int32
     np.testing.assert_array_equal(draws, table[slots])
     lo, hi = np.arange(strata) * size / strata, (np.arange(strata) + 1) * size / strata
@@ -264,11 +265,11 @@ def test_stratified_negatives_vary_less_than_independent_ones():
     (variance S/4) for independent draws, S/2 up to the one slice that straddles the
     boundary for stratified ones."""
     counts = np.arange(2000, 0, -1)
-    table = neg_sgd.unigram_table(counts, size=1_000_000)
+    table = fast_sgd.unigram_table(counts, size=1_000_000)
     half = table[len(table) // 2]                       # words < half fill < half the table
     s = 16
-    plain = neg_sgd.draw_negatives(table, np.random.default_rng(1), (5000, s))
-    strat = neg_sgd.draw_stratified_negatives(table, np.random.default_rng(1), (5000, s))
+    plain = fast_sgd.draw_negatives(table, np.random.default_rng(1), (5000, s))
+    strat = fast_sgd.draw_stratified_negatives(table, np.random.default_rng(1), (5000, s))
     n_plain, n_strat = (np.sum(d < half, axis=1) for d in (plain, strat))
     assert abs(n_plain.var() - s / 4) < 0.5                     # binomial(16, ~1/2)
     assert n_strat.min() >= s // 2 - 1 and n_strat.max() <= s // 2 and n_strat.var() < 0.3
@@ -280,15 +281,15 @@ def test_stratified_negatives_vary_less_than_independent_ones():
     (dict(counts=[3, 2, 1], size=2), "size")])
 def test_unigram_table_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        neg_sgd.unigram_table(**kwargs)
+        fast_sgd.unigram_table(**kwargs)
 
 
 def test_bad_arch_and_missing_pad_id():
     model = make_model("skipgram")
     with pytest.raises(ValueError, match="arch"):
-        neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, arch="glove")
+        fast_sgd.make_neg_train_chunk(model.target_table, model.context_table, arch="glove")
     with pytest.raises(ValueError, match="pad_id"):
-        neg_sgd.make_neg_train_chunk(model.target_table, model.context_table, arch="cbow")
+        fast_sgd.make_neg_train_chunk(model.target_table, model.context_table, arch="cbow")
 
 
 @pytest.mark.parametrize("cap", [None, 2.0, 3.5])
@@ -296,7 +297,7 @@ def test_row_step_scale_caps_pair_updates_per_row(cap):
     """scale_i = min(1, cap / n_{u_i}), n_u = sum of the amounts of row u's entries (numpy)."""
     ids = np.array([4, 0, 4, 2, 4, 0, 7, 4])
     amounts = np.float32([1, 1, 1, 1, 1, 0.5, 1, 1.5])
-    got = neg_sgd.row_step_scale(tf.constant(ids), tf.constant(amounts), 9, cap).numpy()
+    got = fast_sgd.row_step_scale(tf.constant(ids), tf.constant(amounts), 9, cap).numpy()
     n_u = np.bincount(ids, weights=amounts, minlength=9)
     want = np.ones(len(ids)) if cap is None else np.minimum(1.0, cap / n_u[ids])
     np.testing.assert_allclose(got, want, rtol=1e-6)
@@ -308,7 +309,7 @@ def test_row_step_scale_caps_pair_updates_per_row(cap):
 def test_cbow_runs_step_equals_window_step(shared, cap):
     """The run layout (rows gathered once per run, `segment_window_matrices`) applies the same
     update as the window layout (2w rows per centre) to the same examples and negatives."""
-    from w2v_tf.pipeline import make_cbow_runs
+    from w2v_tf.word2vec.pipeline import make_cbow_runs
 
     rng = np.random.default_rng(4)
     vocab, dim, window, g = 40, 8, 3, 5
@@ -329,10 +330,10 @@ def test_cbow_runs_step_equals_window_step(shared, cap):
     tables = []
     for segments in (False, True):
         t_in, t_out = tf.Variable(init_in), tf.Variable(init_out)
-        chunk = neg_sgd.make_neg_train_chunk(t_in, t_out, 3, "cbow", vocab, shared=shared,
+        chunk = fast_sgd.make_neg_train_chunk(t_in, t_out, 3, "cbow", vocab, shared=shared,
                                              jit_compile=False, max_row_updates=cap,
                                              segments=segments)
-        words = ((ext.astype(np.int32)[None],) + neg_sgd.segment_window_matrices(used[None])
+        words = ((ext.astype(np.int32)[None],) + fast_sgd.segment_window_matrices(used[None])
                  if segments else windows.reshape(n, -1, 2 * window).astype(np.int32))
         loss = float(chunk(words, tgt, neg, weights, lrs))
         tables.append((loss, t_in.numpy(), t_out.numpy()))
@@ -357,7 +358,7 @@ def test_segment_window_matrices_are_the_band_of_used(g, w):
             for c in range(g):
                 for k, o in enumerate(offsets):
                     expected[j, i, c, c + w + o] = used[j, i, c, k]
-    matrix, matrix_t, inv_n = neg_sgd.segment_window_matrices(used)
+    matrix, matrix_t, inv_n = fast_sgd.segment_window_matrices(used)
     assert matrix.dtype == matrix_t.dtype == np.uint8 and inv_n.dtype == np.float32
     np.testing.assert_array_equal(matrix, expected)
     np.testing.assert_array_equal(matrix_t, np.swapaxes(expected, -1, -2))
@@ -366,23 +367,23 @@ def test_segment_window_matrices_are_the_band_of_used(g, w):
     d = rng.normal(size=(r, g, 3)).astype(np.float32)
     sums = np.einsum("rct,rtd->rcd", expected[1], vecs)
     spread = np.einsum("rct,rcd->rtd", expected[1], d)
-    np.testing.assert_allclose(neg_sgd.segment_window_sum(vecs, matrix[1]).numpy(), sums,
+    np.testing.assert_allclose(fast_sgd.segment_window_sum(vecs, matrix[1]).numpy(), sums,
                                rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(neg_sgd.segment_window_spread(d, matrix_t[1]).numpy(), spread,
+    np.testing.assert_allclose(fast_sgd.segment_window_spread(d, matrix_t[1]).numpy(), spread,
                                rtol=1e-5, atol=1e-6)
 
 
 def test_segments_needs_cbow():
     t = tf.Variable(tf.zeros([5, 2]))
     with pytest.raises(ValueError, match="segments=True needs arch='cbow'"):
-        neg_sgd.make_neg_train_chunk(t, t, 2, "skipgram", segments=True)
+        fast_sgd.make_neg_train_chunk(t, t, 2, "skipgram", segments=True)
 
 
 @pytest.mark.parametrize("g, w", [(1, 1), (16, 5), (7, 15), (3, 70)])
 def test_window_matrices_of_codes_equal_those_of_used(g, w):
     """M, M^T and 1/n from window codes (a row lookup per centre; w > 64 decodes the codes)
     equal those laid out from the decoded `used`, for every code the table has."""
-    from w2v_tf.pipeline import window_slot_table, window_slots_of_codes
+    from w2v_tf.word2vec.pipeline import window_slot_table, window_slots_of_codes
 
     rng = np.random.default_rng(g * w)
     n_codes = (w + 1) ** 2
@@ -394,7 +395,7 @@ def test_window_matrices_of_codes_equal_those_of_used(g, w):
         np.testing.assert_array_equal(used, window_slot_table(w)[code])
     left, right = np.divmod(code.astype(np.int64), w + 1)      # code = left (w + 1) + right
     np.testing.assert_array_equal(used.sum(-1), left + right)
-    for got, want in zip(neg_sgd.segment_window_matrices_of_codes(code, w),
-                         neg_sgd.segment_window_matrices(used)):
+    for got, want in zip(fast_sgd.segment_window_matrices_of_codes(code, w),
+                         fast_sgd.segment_window_matrices(used)):
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_array_equal(got, want)

@@ -2,7 +2,7 @@
 
 No MovieLens file is committed (licence). The embedded default is the copy RecBole ships
 as an example in its wheel: three RecBole atomic files (`ml-100k.inter`, `.user`,
-`.item`, see `recall_models.movielens`). `ensure_ml100k()`
+`.item`, see `recall_models.data.movielens`). `ensure_ml100k()`
 
 1. returns at once if the cache already holds the three files with the expected SHA-256;
 2. otherwise runs `python -m pip download recbole==1.2.1 --no-deps --only-binary=:all:`

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from w2v_tf.export import FILES
+from w2v_tf.word2vec.export import FILES
 
 PAIR_BENCHMARKS = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
 ANALOGIES = "questions-words.txt"
@@ -39,7 +39,7 @@ def keyed_vectors(words, vectors):
 
 
 def load_vectors(path):
-    """Loads word vectors written by `w2v_tf.export` (a run directory or a vector file).
+    """Loads word vectors written by `w2v_tf.word2vec.export` (a run directory or a vector file).
 
     Args:
         path: a directory holding `vectors.bin` (or `vectors.txt`), or a word2vec-format file

@@ -42,10 +42,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recall_models import samplers as _samplers
+from recall_models.models import samplers as _samplers
 
 from w2v_tf import losses as _losses
-from recall_models.youtubednn import PROFILE, model_inputs  # noqa: F401 (shared input dict)
+from recall_models.models.youtubednn import PROFILE, model_inputs  # noqa: F401 (shared input dict)
 
 _TINY = 1e-30
 _LOG_CLIP = 60.0            # exp(60) ~ 1e26 is finite in float32; exp(-exp(60)) == 0
@@ -152,7 +152,7 @@ class MIND(keras.Model):
 
     Args:
       num_items, user_feature_sizes, item_genres, sampler, num_sampled, loss: as
-        `recall_models.youtubednn.YouTubeDNN` (loss "sampled_softmax" or "softmax").
+        `recall_models.models.youtubednn.YouTubeDNN` (loss "sampled_softmax" or "softmax").
       embedding_dim: d of items, capsules and interests.
       profile_dim: d_p of each profile embedding.
       hidden_units: ReLU layers applied to [capsule, profile].

@@ -35,11 +35,11 @@ CORPUS_HELP = "lee, wiki500, both (built into gensim's wheel) or a path to a UTF
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from w2v_tf.word2vec import ARCHS, LOSS_NAMES
+    from w2v_tf.word2vec.model import ARCHS, DEFAULT_LOSS, LOSS_NAMES
 
     parser.add_argument("--corpus", default="both", help=f"{CORPUS_HELP} (default: both)")
     parser.add_argument("--arch", choices=ARCHS, default="skipgram")
-    parser.add_argument("--loss", choices=LOSS_NAMES, default="neg_shared",
+    parser.add_argument("--loss", choices=LOSS_NAMES, default=DEFAULT_LOSS,
                         help="training loss (default: neg_shared, word2vec's negative "
                              "sampling objective estimated with S negatives shared by the "
                              "batch: as good as neg and ~1.7x faster on CPU; neg is "
@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shared-negatives", type=int, default=None,
                         help="S, negatives shared by a batch for --loss neg_shared (default "
                              "16, drawn one from each of 16 slices of the unigram table: "
-                             "word2vec.default_num_shared, neg_sgd.draw_stratified_negatives)")
+                             "word2vec.default_num_shared, fast_sgd.draw_stratified_negatives)")
     parser.add_argument("--max-row-updates", type=float, default=None,
                         help="neg/neg_shared: a row's summed step counts at most this many "
                              "pair updates (default: 32 for neg, none for neg_shared; 0: none)")
@@ -113,7 +113,7 @@ def main(args: argparse.Namespace) -> int:
     if os.path.isdir(args.out) and os.listdir(args.out) and not args.force:
         return _fail(f"--out {args.out!r} is not empty; pass --force to write into it")
 
-    from w2v_tf.corpus import Vocabulary, load_corpus
+    from w2v_tf.word2vec.corpus import Vocabulary, load_corpus
     try:
         sentences = load_corpus(args.corpus)
         vocab = Vocabulary.build(sentences, min_count=args.min_count)
@@ -136,7 +136,7 @@ def main(args: argparse.Namespace) -> int:
 
     import tensorflow as tf
 
-    from w2v_tf import export, wordvectors
+    from w2v_tf.word2vec import export, wordvectors
     os.makedirs(args.out, exist_ok=True)
     ckpt_dir = os.path.join(args.out, "checkpoints")
     state = {}

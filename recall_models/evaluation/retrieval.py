@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recall_models.data import ItemSets
+from recall_models.data.dataset import ItemSets
 
 DEFAULT_BLOCK = 1 << 22       # score-block elements (float32: 16 MiB) held at once
 DEFAULT_ITEM_CHUNK = 1 << 16  # catalogue slice scored per block

@@ -9,7 +9,7 @@ User tower (paper, fig. 3):
 
 Output softmax over the catalogue with its own item table W [I, d_out] and bias b [I]
 (separate from E_hist, as in the paper), trained by `w2v_tf.layers.SampledSoftmaxLayer`
-with one of `recall_models.samplers` (or the full softmax):
+with one of `recall_models.models.samplers` (or the full softmax):
 
     logit(u, i) = <x_u, w_i> + b_i,
     x_u = z_u / tau,  w_i = W_i               (normalize=False)
@@ -29,7 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recall_models import samplers as _samplers
+from recall_models.models import samplers as _samplers
 
 from w2v_tf import losses as _losses
 from w2v_tf.layers import SampledSoftmaxLayer
@@ -38,7 +38,7 @@ PROFILE = ("gender", "age", "occupation", "zip")
 
 
 def model_inputs(ds, samples, with_label: bool = True) -> dict:
-    """Numpy input dict of `samples` (a `recall_models.data.Samples` of `ds`).
+    """Numpy input dict of `samples` (a `recall_models.data.dataset.Samples` of `ds`).
 
     Raises:
         ValueError: a sample with an empty history (the user vector would be undefined).
@@ -122,7 +122,7 @@ class YouTubeDNN(keras.Model):
       num_items: I, including padding id 0.
       user_feature_sizes: {"gender": n, "age": n, "occupation": n, "zip": n} vocab sizes.
       item_genres: int [I, G] genre codes per item (0 = none), used when `use_genres`.
-      sampler: a `recall_models.samplers` sampler, or None with `loss="softmax"`.
+      sampler: a `recall_models.models.samplers` sampler, or None with `loss="softmax"`.
       num_sampled: S, negatives per batch (the sampler's `num_sampled`).
       loss: "sampled_softmax" or "softmax" (full).
       embedding_dim: d of the history embedding.
@@ -227,6 +227,6 @@ class YouTubeDNN(keras.Model):
         return x.astype(np.float32)
 
     def vectors(self, ds, split):
-        """(user vectors [U, D], item vectors [I, D], None) for `recall_models.evaluate`."""
+        """(user vectors [U, D], item vectors [I, D], None) for `recall_models.evaluation.metrics`."""
         inputs = model_inputs(ds, ds.samples(split), with_label=False)
         return self.user_vectors(inputs), self.item_vectors(), None

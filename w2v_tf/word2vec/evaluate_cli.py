@@ -28,7 +28,7 @@ def main(args: argparse.Namespace) -> int:
     if args.restrict_vocab < 1:
         print(f"error: --restrict-vocab must be >= 1, got {args.restrict_vocab}", file=sys.stderr)
         return 2
-    from w2v_tf import wordvectors
+    from w2v_tf.word2vec import wordvectors
     try:
         kv = wordvectors.load_vectors(args.path)
     except (FileNotFoundError, ValueError, UnicodeDecodeError) as e:

@@ -10,7 +10,7 @@ Formats (the directory's contents decide, see `detect_format`):
 | `recbole`      | `NAME.inter`, `NAME.user`, `NAME.item`        | tab       | utf-8    |
 
 `recbole` is RecBole's atomic-file format: a header of `field:type` names, token sequences
-separated by spaces; the embedded MovieLens-100K (see `recall_models.fetch`) is in it.
+separated by spaces; the embedded MovieLens-100K (see `recall_models.data.fetch`) is in it.
 Only the ratings file is required; a missing user or item file gives empty tables.
 
 Schema of `RawData` (the same for every format):

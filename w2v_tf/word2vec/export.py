@@ -96,7 +96,7 @@ def export_all(out_dir, vocab, vectors, overwrite: bool = False) -> dict:
 
     Args:
         out_dir: the directory.
-        vocab: the `w2v_tf.corpus.Vocabulary` (words and counts; `vocab.txt` is word2vec.c's
+        vocab: the `w2v_tf.word2vec.corpus.Vocabulary` (words and counts; `vocab.txt` is word2vec.c's
             ``-save-vocab`` format, ``word count`` per line).
         vectors: `[len(vocab), dim]` float array, row i = `vocab.words[i]`.
         overwrite: replace existing files.

@@ -56,8 +56,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recall_models import fetch
-from recall_models.movielens import RawData, read_movielens
+from recall_models.data import fetch
+from recall_models.data.movielens import RawData, read_movielens
 
 # ML-1M age codes; ML-100K ages in years are mapped to the same buckets:
 # 1 "Under 18", 18 "18-24", 25 "25-34", 35 "35-44", 45 "45-49", 50 "50-55", 56 "56+".
@@ -228,7 +228,7 @@ def encode(raw: RawData, name: str = "movielens", max_history: int = 50,
     """Encodes and splits parsed MovieLens files (see the module docstring).
 
     Args:
-        raw: `recall_models.movielens.RawData`.
+        raw: `recall_models.data.movielens.RawData`.
         name: label kept in `Dataset.name`.
         max_history: L, the cap on history length (>= 1).
         zip_prefix: characters of the zip code kept as the location feature (>= 1).
@@ -355,9 +355,9 @@ def load_dataset(name_or_path="ml-100k", max_history: int = 50, format: str | No
 
     Args:
         name_or_path: "ml-100k" (embedded, fetched once), a directory of MovieLens files in
-            a format of `recall_models.movielens`, or the name of a folder in the cache.
+            a format of `recall_models.data.movielens`, or the name of a folder in the cache.
         max_history: cap L on history length.
-        format, encoding: passed to `recall_models.movielens.read_movielens`.
+        format, encoding: passed to `recall_models.data.movielens.read_movielens`.
         zip_prefix: characters of the zip code kept as a user feature.
 
     Returns:

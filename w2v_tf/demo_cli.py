@@ -85,7 +85,7 @@ def main(args: argparse.Namespace) -> int:
         if code:
             failures.append("parity")
 
-    if "word2vec" not in args.skip and importlib.util.find_spec("w2v_tf.train"):
+    if "word2vec" not in args.skip and importlib.util.find_spec("w2v_tf.word2vec.train_cli"):
         _banner("2. Word2Vec (skip-gram, negative sampling) on the embedded corpus")
         out = _fresh_dir(os.path.join(args.out, "word2vec"))
         code, rep = _run_command("w2v_tf", ["train", "--corpus", "both", "--out", out, "--force"])

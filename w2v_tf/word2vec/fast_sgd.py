@@ -235,9 +235,9 @@ def segment_window_matrices(used):
 @functools.lru_cache(maxsize=8)
 def _band_rows(run_length: int, window: int):
     """Every row M can have: `[(w+1)^2 G]` items of G + 2w bytes (uint8 0/1), item c G + g
-    the band row of centre g whose window has code c (`w2v_tf.pipeline.window_slot_table`),
+    the band row of centre g whose window has code c (`w2v_tf.word2vec.pipeline.window_slot_table`),
     and `[(w+1)^2]` float32 1 / max(1, window size) per code."""
-    from w2v_tf.pipeline import window_slot_table
+    from w2v_tf.word2vec.pipeline import window_slot_table
     rows = window_slot_table(window)                                        # [C, 2w]
     shape = (len(rows), run_length, 2 * window)
     matrix, _, inv_n = segment_window_matrices(np.broadcast_to(rows[:, None, :], shape))
@@ -250,7 +250,7 @@ def _band_rows(run_length: int, window: int):
 
 def segment_window_matrices_of_codes(code, window: int):
     """`segment_window_matrices` of runs whose windows come as codes (`[..., G]`, rows of
-    `w2v_tf.pipeline.window_slot_table`, as `w2v_tf.pipeline.cbow_run_codes` makes them).
+    `w2v_tf.word2vec.pipeline.window_slot_table`, as `w2v_tf.word2vec.pipeline.cbow_run_codes` makes them).
 
     Row g of M depends only on g and the code of centre g, so M is one row lookup per
     centre in a table of the (w + 1)^2 G possible rows: 1.1 ms a chunk of 64 steps x 1024
@@ -264,7 +264,7 @@ def segment_window_matrices_of_codes(code, window: int):
     code = np.asarray(code)
     g = code.shape[-1]
     if window > 64:
-        from w2v_tf.pipeline import window_slots_of_codes
+        from w2v_tf.word2vec.pipeline import window_slots_of_codes
         return segment_window_matrices(window_slots_of_codes(code, window))
     rows, inv_n = _band_rows(g, window)
     index = code.astype(np.intp) * g + np.arange(g)                         # [..., G]
@@ -332,7 +332,7 @@ def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
         max_row_updates: cap on the pair updates a row takes per step (`row_step_scale`);
             None: plain summed SGD.
         segments: CBOW only: the batch is R runs of G consecutive centres
-            (`w2v_tf.pipeline.make_cbow_runs`) and `words` is the tuple
+            (`w2v_tf.word2vec.pipeline.make_cbow_runs`) and `words` is the tuple
             `(ext [n, R, G+2w], M [n, R, G, G+2w], M^T [n, R, G+2w, G], inv_n [n, R, G])`,
             the run tokens and `segment_window_matrices` of the runs' `used`; the rows of a
             run's G + 2w tokens are gathered and scattered once instead of 2w times (see

@@ -8,14 +8,14 @@ same order and number as the legacy code -- identical lists under the same `rand
 when negatives, a sampling table or shuffling are used. The positive pairs are built with
 numpy instead of a double Python loop.
 
-They differ from word2vec (see `w2v_tf.pipeline` for the word2vec way):
+They differ from word2vec (see `w2v_tf.word2vec.pipeline` for the word2vec way):
 
 * the window is fixed (word2vec shrinks it at random per centre word);
 * the sampling table only decides whether a word is used as a *centre*; a discarded word
   still appears as a context of its neighbours and still occupies a window slot
   (word2vec deletes it from the sentence before windowing);
 * the table's keep probability is min(1, sqrt(t/f)) with f estimated from the rank by
-  Zipf's law, not sqrt(t/f) + t/f with f from the counts (`w2v_tf.corpus.keep_probabilities`);
+  Zipf's law, not sqrt(t/f) + t/f with f from the counts (`w2v_tf.word2vec.corpus.keep_probabilities`);
 * id 0 is reserved as "not a word" and negatives are uniform over [1, vocabulary_size),
   not drawn from the unigram^0.75 distribution, and may equal a true context.
 """

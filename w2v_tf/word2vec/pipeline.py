@@ -3,7 +3,7 @@
 One epoch, following word2vec.c (Mikolov et al. 2013), from sentences of word ids:
 
 1. Subsampling (optional): token n of word w is kept when u_n < keep_prob[w], u_n ~ U[0,1)
-   (`w2v_tf.corpus.keep_probabilities`); dropped tokens are removed *before* windowing, so
+   (`w2v_tf.word2vec.corpus.keep_probabilities`); dropped tokens are removed *before* windowing, so
    the windows of the survivors reach further, as in word2vec.c.
 2. Shrunk window: every surviving centre position i draws b_i ~ U{0, ..., window-1} and
    uses the effective half-window w_i = window - b_i, so w_i ~ U{1, ..., window} and a
@@ -334,7 +334,7 @@ def make_cbow_runs(encoded: Sequence[np.ndarray], window: int = 5,
 
     The same examples as `make_cbow_examples` (same generator draws), laid out so that a
     trainer gathers each token's row once per run instead of once per window that holds it
-    (`w2v_tf.neg_sgd.segment_window_sum`): run j covers the centres at positions
+    (`w2v_tf.word2vec.fast_sgd.segment_window_sum`): run j covers the centres at positions
     j G .. j G + G - 1 of the epoch's (subsampled) token stream, G = `run_length`, and
     carries the G + 2w tokens around them.
 

@@ -16,7 +16,7 @@ Three kinds of corpus are read by `load_corpus`:
 Sentences longer than `max_sentence_length` tokens (default 1000, word2vec.c's
 ``MAX_SENTENCE_LENGTH``; gensim's `LineSentence` uses 10000) are cut into consecutive
 pseudo-sentences of that many tokens, so a text8 line becomes ~17k pseudo-sentences.
-Context windows never cross a sentence boundary (see `w2v_tf.pipeline`), so the cut only
+Context windows never cross a sentence boundary (see `w2v_tf.word2vec.pipeline`), so the cut only
 loses the pairs that would straddle it: at most window*(window+1) per cut.
 
 The vocabulary keeps words seen at least `min_count` times and numbers them by decreasing
@@ -280,7 +280,7 @@ def keep_probabilities(counts: np.ndarray, sample: float = 1e-3,
     * ``"keras"`` (legacy `make_sampling_table`): keep = min(1, sqrt(t/f)) -- the paper's
       formula. Keras additionally *estimates* f from the rank with Zipf's law instead of
       using the counts, and uses t = 1e-5 by default; for that exact table see
-      `w2v_tf.skipgrams.make_sampling_table`.
+      `w2v_tf.word2vec.skipgrams.make_sampling_table`.
 
     Args:
         counts: [V] word counts (the vocabulary's counts; ids need not be sorted).

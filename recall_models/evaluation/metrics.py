@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recall_models import retrieval
+from recall_models.evaluation import retrieval
 
 KS = (10, 20, 50, 100)
 

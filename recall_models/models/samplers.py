@@ -22,7 +22,7 @@ Item id 0 is padding and is never drawn. Items are the ids 1..I-1 (I = `Dataset.
 
 log-uniform is w2v_tf's log-uniform sampler over the I-1 real items shifted by one: id
 i = k + 1 with P(k) = log((k+2)/(k+1)) / log(I-1+1), which is the table's formula. It is
-only sensible because `recall_models.data` numbers items by decreasing training frequency.
+only sensible because `recall_models.data.dataset` numbers items by decreasing training frequency.
 With `unique=True` (TensorFlow's default) the S ids are distinct and Q is the probability
 that i appears in the `tries` draws it took; with `unique=False`, Q = S P(i).
 
@@ -259,4 +259,4 @@ def check_loss_and_sampler(loss: str, sampler) -> None:
         raise ValueError(f"`loss`={loss!r}, expected 'sampled_softmax' or 'softmax'.")
     if loss == "sampled_softmax" and sampler is None:
         raise ValueError("`sampler` is None with loss='sampled_softmax'; pass a sampler "
-                         "from recall_models.samplers or use loss='softmax'.")
+                         "from recall_models.models.samplers or use loss='softmax'.")
