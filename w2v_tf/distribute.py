@@ -190,6 +190,36 @@ def make_train_step(strategy: tf.distribute.Strategy, loss_fn: Callable, variabl
       ValueError: neither or both of `optimizer` / `update_fn`, an optimizer created under
         another strategy, bad `reduction` or `global_batch_size`.
     """
+    _check_step_arguments(strategy, optimizer, update_fn, reduction, global_batch_size)
+    variables = trainable_components(variables)
+    if optimizer is not None:
+        with strategy.scope():
+            optimizer.build(variables)
+    tf_vars = [_as_tf_variable(v) for v in variables]
+
+    def replica_step(batch, *update_args):
+        with tf.GradientTape() as tape:
+            local = _replica_loss(loss_fn(batch), reduction, global_batch_size)   # L_r
+        grads = tape.gradient(local, variables)
+        if combine_duplicate_rows:
+            grads = [combine_duplicates(g) for g in grads]
+        if optimizer is not None:
+            # Keras all-reduces (SUM) the gradients across replicas inside apply_gradients.
+            optimizer.apply_gradients(zip(grads, variables))
+        else:
+            _all_reduce_and_update(grads, tf_vars, update_fn, update_args)
+        return local
+
+    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
+    def step(dist_batch, *update_args):
+        per_replica = strategy.run(replica_step, args=(dist_batch,) + tuple(update_args))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)  # sum_r L_r
+
+    return step
+
+
+def _check_step_arguments(strategy, optimizer, update_fn, reduction, global_batch_size):
+    """The ValueErrors of `make_train_step`, raised before anything is traced."""
     if (optimizer is None) == (update_fn is None):
         raise ValueError("pass exactly one of `optimizer` (a Keras optimizer) or `update_fn` "
                          f"(a per-variable update), got optimizer={optimizer!r}, "
@@ -199,7 +229,6 @@ def make_train_step(strategy: tf.distribute.Strategy, loss_fn: Callable, variabl
     if isinstance(global_batch_size, bool) or not isinstance(global_batch_size, int) \
             or global_batch_size < 1:
         raise ValueError(f"`global_batch_size` must be a positive int, got {global_batch_size!r}.")
-    variables = trainable_components(variables)
     if optimizer is not None:
         owner = getattr(optimizer, "_distribution_strategy", strategy)
         if owner is not strategy:
@@ -207,43 +236,27 @@ def make_train_step(strategy: tf.distribute.Strategy, loss_fn: Callable, variabl
                              f"the given {type(strategy).__name__}: a Keras optimizer keeps the "
                              "strategy active when it is constructed, so create it inside "
                              "`with strategy.scope():`.")
-        with strategy.scope():
-            optimizer.build(variables)
-    tf_vars = [_as_tf_variable(v) for v in variables]
 
-    def replica_step(batch, *update_args):
-        with tf.GradientTape() as tape:
-            per_example = loss_fn(batch)                                    # [b]
-            if reduction == "mean":
-                # (1/G) sum_{i in B_r} l_i: the replica's share of the global mean
-                local = tf.nn.compute_average_loss(per_example,
-                                                   global_batch_size=global_batch_size)
-            else:
-                local = tf.reduce_sum(per_example)                          # sum_{i in B_r} l_i
-        grads = tape.gradient(local, variables)
-        if combine_duplicate_rows:
-            grads = [combine_duplicates(g) for g in grads]
-        if optimizer is not None:
-            # Keras all-reduces (SUM) the gradients across replicas inside apply_gradients.
-            optimizer.apply_gradients(zip(grads, variables))
-        else:
-            ctx = tf.distribute.get_replica_context()
-            grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)       # sum_r dL_r/dv
 
-            def apply(strategy_, grads_, *args):
-                for v, g in zip(tf_vars, grads_):
-                    if g is not None:
-                        strategy_.extended.update(v, update_fn, args=(g,) + tuple(args),
-                                                  group=False)
-            ctx.merge_call(apply, args=(grads,) + tuple(update_args))
-        return local
+def _replica_loss(per_example, reduction, global_batch_size):
+    """L_r, the replica's share of the global loss, from its per-example losses `[b]`."""
+    if reduction == "mean":
+        # (1/G) sum_{i in B_r} l_i: the replica's share of the global mean
+        return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
+    return tf.reduce_sum(per_example)                                       # sum_{i in B_r} l_i
 
-    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
-    def step(dist_batch, *update_args):
-        per_replica = strategy.run(replica_step, args=(dist_batch,) + tuple(update_args))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)  # sum_r L_r
 
-    return step
+def _all_reduce_and_update(grads, tf_vars, update_fn, update_args):
+    """Sums the gradients over the replicas, then applies `update_fn(v, g, *update_args)` to
+    each variable's copy on each device (in a cross-replica `merge_call`)."""
+    ctx = tf.distribute.get_replica_context()
+    grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)               # sum_r dL_r/dv
+
+    def apply(strategy_, grads_, *args):
+        for v, g in zip(tf_vars, grads_):
+            if g is not None:
+                strategy_.extended.update(v, update_fn, args=(g,) + tuple(args), group=False)
+    ctx.merge_call(apply, args=(grads,) + tuple(update_args))
 
 
 def combine_duplicates(gradient):

@@ -358,74 +358,112 @@ def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
         raise ValueError(f"arch must be 'skipgram' or 'cbow', got {arch!r}")
     if arch == "cbow" and pad_id is None:
         raise ValueError("arch='cbow' needs pad_id (the padding id of the windows)")
-    k = float(negatives)
-    dim = int(target_table.shape[1])
-    rows_in, rows_out = int(target_table.shape[0]), int(context_table.shape[0])
-    cap = max_row_updates
-
     if segments and arch != "cbow":
         raise ValueError("segments=True needs arch='cbow'")
     if isinstance(loss_every, bool) or not isinstance(loss_every, int) or loss_every < 1:
         raise ValueError(f"loss_every must be an int >= 1, got {loss_every!r}")
+    steps = _NegSteps(target_table, context_table, float(negatives), arch, pad_id,
+                      max_row_updates, segments)
+    one_step = steps.shared_step if shared else steps.per_pair_step
 
-    def encode(words):
-        """h [B, d] and, for CBOW, the window mask [B, 2w] (segments: the pair (ext, used))."""
-        if segments:   # (ext [R, G+2w], M [R, G, G+2w], M^T [R, G+2w, G], 1/n [R, G])
+    @tf.function(jit_compile=jit_compile, autograph=False, reduce_retracing=True)
+    def chunk(words, targets, neg, weights, lrs):
+        def body(i, total):
+            words_i = tf.nest.map_structure(lambda a: a[i], words)   # a tuple for segments
+            loss = one_step(words_i, targets[i], neg[i], weights[i], lrs[i])   # J, deferred
+            if loss_every == 1:
+                return i + 1, total + loss()
+            return i + 1, total + tf.cond(tf.equal(i % loss_every, 0), loss,
+                                          lambda: tf.constant(0.0))
+
+        _, total = tf.while_loop(lambda i, t: i < tf.shape(targets)[0], body,
+                                 (tf.constant(0), tf.constant(0.0)))
+        return total
+
+    return chunk
+
+
+class _NegSteps:
+    """One SGD step of `make_neg_train_chunk` on the two tables, traced inside its loop.
+
+    `per_pair_step` / `shared_step` take one step's `(words, targets [B], neg, weights [B],
+    lr)`, write the updates into the tables, and return J of the step as a function (called
+    only on the steps whose loss is measured).
+    """
+
+    def __init__(self, target_table, context_table, k, arch, pad_id, cap, segments):
+        self.target_table, self.context_table = target_table, context_table
+        self.k, self.arch, self.pad_id, self.cap, self.segments = k, arch, pad_id, cap, segments
+        self.dim = int(target_table.shape[1])
+        self.rows_in, self.rows_out = int(target_table.shape[0]), int(context_table.shape[0])
+
+    # -- the input side: h from the target table, and dJ/dh back into it
+    def encode(self, words):
+        """h [B, d] and, for CBOW, the window mask [B, 2w] (segments: the pair (ext, M^T))."""
+        if self.segments:   # (ext [R, G+2w], M [R, G, G+2w], M^T [R, G+2w, G], 1/n [R, G])
             ext, matrix, matrix_t, inv_n = words
-            vecs = tf.gather(target_table, ext)                             # [R, G+2w, d]
+            vecs = tf.gather(self.target_table, ext)                        # [R, G+2w, d]
             h = segment_window_sum(vecs, matrix) * inv_n[..., None]         # [R, G, d]
-            return tf.reshape(h, [-1, dim]), (ext, matrix_t)
-        if arch == "skipgram":
-            return tf.gather(target_table, words), None                     # [B, d]
-        vecs = tf.gather(target_table, words)                               # [B, 2w, d]
-        used = tf.cast(tf.not_equal(words, pad_id), tf.float32)             # [B, 2w]
+            return tf.reshape(h, [-1, self.dim]), (ext, matrix_t)
+        if self.arch == "skipgram":
+            return tf.gather(self.target_table, words), None                # [B, d]
+        vecs = tf.gather(self.target_table, words)                          # [B, 2w, d]
+        used = tf.cast(tf.not_equal(words, self.pad_id), tf.float32)        # [B, 2w]
         n_used = tf.maximum(tf.reduce_sum(used, 1, keepdims=True), 1.0)     # [B, 1]
         return tf.einsum("bwd,bw->bd", vecs, used) / n_used, used           # mean of window
 
-    def update_inputs(words, d_h, used, weights):
-        if segments:   # every window word gets dJ/dh of its centre, summed per run token
-            ext, matrix_t = used                                            # [R, G+2w], [R, G+2w, G]
-            run_shape = tf.stack([tf.shape(matrix_t)[0], tf.shape(matrix_t)[2]])  # [R, G]
-            d_h = tf.reshape(d_h, tf.concat([run_shape, [dim]], 0))         # [R, G, d]
-            d_ext = tf.reshape(segment_window_spread(d_h, matrix_t), [-1, dim])  # [R (G+2w), d]
-            flat = tf.reshape(ext, [-1])                                    # [R (G+2w)]
-            if cap is not None:   # pair updates per run token: sum of the centres using it
-                w_runs = tf.reshape(weights, run_shape)[..., None]          # [R, G, 1]
-                amounts = tf.reshape(segment_window_spread(w_runs, matrix_t), [-1])
-                d_ext *= row_step_scale(flat, amounts, rows_in, cap)[:, None]
-            target_table.scatter_sub(tf.IndexedSlices(d_ext, flat))
-            return
-        if arch == "skipgram":
-            d_h *= row_step_scale(words, weights, rows_in, cap)[:, None]
-            target_table.scatter_sub(tf.IndexedSlices(d_h, words))
+    def update_inputs(self, words, d_h, used, weights):
+        """Subtracts d_h [B, d] (lr and weights folded in) from the input rows of `words`."""
+        if self.segments:
+            self._update_runs(d_h, *used, weights)
+        elif self.arch == "skipgram":
+            d_h *= row_step_scale(words, weights, self.rows_in, self.cap)[:, None]
+            self.target_table.scatter_sub(tf.IndexedSlices(d_h, words))
         else:   # word2vec.c: every window word gets the full dJ/dh (padding slots: zero)
-            d_win = tf.reshape(d_h[:, None, :] * used[:, :, None], [-1, dim])  # [B*2w, d]
+            d_win = tf.reshape(d_h[:, None, :] * used[:, :, None], [-1, self.dim])  # [B*2w, d]
             flat = tf.reshape(words, [-1])                                   # [B*2w]
-            d_win *= row_step_scale(flat, tf.reshape(used * weights[:, None], [-1]), rows_in,
-                                    cap)[:, None]
-            target_table.scatter_sub(tf.IndexedSlices(d_win, flat))
+            d_win *= row_step_scale(flat, tf.reshape(used * weights[:, None], [-1]),
+                                    self.rows_in, self.cap)[:, None]
+            self.target_table.scatter_sub(tf.IndexedSlices(d_win, flat))
 
-    def per_pair_step(words, targets, neg, weights, lr):
-        h, used = encode(words)                                             # [B, d]
+    def _update_runs(self, d_h, ext, matrix_t, weights):
+        """Segments: every window word gets dJ/dh of its centre, summed per run token."""
+        dim = self.dim                                                      # ext [R, G+2w]
+        run_shape = tf.stack([tf.shape(matrix_t)[0], tf.shape(matrix_t)[2]])  # [R, G]
+        d_h = tf.reshape(d_h, tf.concat([run_shape, [dim]], 0))             # [R, G, d]
+        d_ext = tf.reshape(segment_window_spread(d_h, matrix_t), [-1, dim])  # [R (G+2w), d]
+        flat = tf.reshape(ext, [-1])                                        # [R (G+2w)]
+        if self.cap is not None:   # pair updates per run token: sum of the centres using it
+            w_runs = tf.reshape(weights, run_shape)[..., None]              # [R, G, 1]
+            amounts = tf.reshape(segment_window_spread(w_runs, matrix_t), [-1])
+            d_ext *= row_step_scale(flat, amounts, self.rows_in, self.cap)[:, None]
+        self.target_table.scatter_sub(tf.IndexedSlices(d_ext, flat))
+
+    # -- one step: the output rows, then the input rows
+    def per_pair_step(self, words, targets, neg, weights, lr):
+        """Each example's own k negatives, `neg` [B, k]: word2vec's J exactly."""
+        h, used = self.encode(words)                                        # [B, d]
         negative_ok = tf.cast(tf.not_equal(neg, targets[:, None]), tf.float32)   # [B, k]
         ids = tf.concat([targets[:, None], neg], axis=1)                    # [B, 1+k]
-        out_rows = tf.gather(context_table, ids)                            # [B, 1+k, d]
+        out_rows = tf.gather(self.context_table, ids)                       # [B, 1+k, d]
         e, o = neg_errors(h, out_rows, negative_ok)
         e = e * (lr * weights)[:, None]                                     # [B, 1+k]
         # dJ/du_c = e_c h ;  dJ/dh = sum_c e_c u_c   (both from the rows before the update)
-        d_out = tf.reshape(e[:, :, None] * h[:, None, :], [-1, dim])      # [B*(1+k), d]
+        d_out = tf.reshape(e[:, :, None] * h[:, None, :], [-1, self.dim])  # [B*(1+k), d]
         d_h = tf.einsum("bc,bcd->bd", e, out_rows)                          # [B, d]
         flat = tf.reshape(ids, [-1])                                        # [B*(1+k)]
         mask = tf.concat([tf.ones_like(negative_ok[:, :1]), negative_ok], 1) * weights[:, None]
-        d_out *= row_step_scale(flat, tf.reshape(mask, [-1]), rows_out, cap)[:, None]
-        context_table.scatter_sub(tf.IndexedSlices(d_out, flat))
-        update_inputs(words, d_h, used, weights)
+        d_out *= row_step_scale(flat, tf.reshape(mask, [-1]), self.rows_out, self.cap)[:, None]
+        self.context_table.scatter_sub(tf.IndexedSlices(d_out, flat))
+        self.update_inputs(words, d_h, used, weights)
         return lambda: tf.reduce_sum(neg_loss(o[:, 0], o[:, 1:], negative_ok) * weights)
 
-    def shared_step(words, targets, neg, weights, lr):
-        h, used = encode(words)                                             # [B, d]
-        u_o = tf.gather(context_table, targets)                             # [B, d]
-        u_s = tf.gather(context_table, neg)                                 # [S, d]
+    def shared_step(self, words, targets, neg, weights, lr):
+        """S negatives `neg` [S] shared by the batch, each term weighted k/S: J'."""
+        k = self.k
+        h, used = self.encode(words)                                        # [B, d]
+        u_o = tf.gather(self.context_table, targets)                        # [B, d]
+        u_s = tf.gather(self.context_table, neg)                            # [S, d]
         num_sampled = tf.cast(tf.shape(neg)[0], tf.float32)
         negative_ok = tf.cast(tf.not_equal(neg[None, :], targets[:, None]), tf.float32)  # [B, S]
         o_t = tf.reduce_sum(h * u_o, axis=1)                                # [B]
@@ -443,25 +481,7 @@ def make_neg_train_chunk(target_table: tf.Variable, context_table: tf.Variable,
         # pair updates per entry: 1 per real pair; (k/S) sum_b w_b [n_s != o_b] per negative
         amounts = tf.concat([weights, (k / num_sampled) * tf.reduce_sum(
             negative_ok * weights[:, None], axis=0)], 0)                    # [B+S]
-        d_u *= row_step_scale(rows, amounts, rows_out, cap)[:, None]
-        context_table.scatter_sub(tf.IndexedSlices(d_u, rows))
-        update_inputs(words, d_h, used, weights)
+        d_u *= row_step_scale(rows, amounts, self.rows_out, self.cap)[:, None]
+        self.context_table.scatter_sub(tf.IndexedSlices(d_u, rows))
+        self.update_inputs(words, d_h, used, weights)
         return lambda: tf.reduce_sum(neg_loss(o_t, o_s, negative_ok, k / num_sampled) * weights)
-
-    one_step = shared_step if shared else per_pair_step
-
-    @tf.function(jit_compile=jit_compile, autograph=False, reduce_retracing=True)
-    def chunk(words, targets, neg, weights, lrs):
-        def body(i, total):
-            words_i = tf.nest.map_structure(lambda a: a[i], words)   # a tuple for segments
-            loss = one_step(words_i, targets[i], neg[i], weights[i], lrs[i])   # J, deferred
-            if loss_every == 1:
-                return i + 1, total + loss()
-            return i + 1, total + tf.cond(tf.equal(i % loss_every, 0), loss,
-                                          lambda: tf.constant(0.0))
-
-        _, total = tf.while_loop(lambda i, t: i < tf.shape(targets)[0], body,
-                                 (tf.constant(0), tf.constant(0.0)))
-        return total
-
-    return chunk

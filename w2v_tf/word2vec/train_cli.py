@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import sys
+from typing import Optional
 
 HELP = "train word2vec (skip-gram/CBOW, any loss), export vectors, evaluate"
 
@@ -91,28 +92,100 @@ def _fail(message: str) -> int:
     return 2
 
 
-def main(args: argparse.Namespace) -> int:
-    # Cheap checks first, before loading TensorFlow or the corpus.
+def _argument_error(args: argparse.Namespace) -> Optional[str]:
+    """What is wrong with the arguments, checked before TensorFlow or the corpus is loaded."""
     for name in ("dim", "window", "epochs", "min_count"):
         if getattr(args, name) < 1:
-            return _fail(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.batch_size is not None and args.batch_size < 1:
-        return _fail(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.sample < 0:
-        return _fail(f"--sample must be >= 0, got {args.sample}")
-    if args.max_row_step is not None and args.max_row_step < 0:
-        return _fail(f"--max-row-step must be >= 0, got {args.max_row_step}")
-    if args.max_row_updates is not None and args.max_row_updates < 0:
-        return _fail(f"--max-row-updates must be >= 0, got {args.max_row_updates}")
-    if args.shared_negatives is not None and args.shared_negatives < 1:
-        return _fail(f"--shared-negatives must be >= 1, got {args.shared_negatives}")
+            return f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}"
+    for name, low in (("batch_size", 1), ("max_row_step", 0), ("max_row_updates", 0),
+                      ("shared_negatives", 1)):          # optional: None is the default
+        value = getattr(args, name)
+        if value is not None and value < low:
+            return f"--{name.replace('_', '-')} must be >= {low}, got {value}"
     if args.alpha is not None and not args.alpha > 0:
-        return _fail(f"--alpha must be > 0, got {args.alpha}")
+        return f"--alpha must be > 0, got {args.alpha}"
+    if args.sample < 0:
+        return f"--sample must be >= 0, got {args.sample}"
     if os.path.exists(args.out) and not os.path.isdir(args.out):
-        return _fail(f"--out {args.out!r} exists and is not a directory")
+        return f"--out {args.out!r} exists and is not a directory"
     if os.path.isdir(args.out) and os.listdir(args.out) and not args.force:
-        return _fail(f"--out {args.out!r} is not empty; pass --force to write into it")
+        return f"--out {args.out!r} is not empty; pass --force to write into it"
+    return None
 
+
+def _train_options(args: argparse.Namespace) -> dict:
+    """`word2vec.train`'s keyword arguments from the command line (defaults resolved)."""
+    from w2v_tf import word2vec as w2v
+    return dict(
+        arch=args.arch, loss=args.loss, dim=args.dim, window=args.window,
+        negatives=args.negatives, epochs=args.epochs, alpha=args.alpha, sample=args.sample,
+        batch_size=args.batch_size or w2v.default_batch_size(args.loss), seed=args.seed,
+        jit_compile={"auto": "auto", "on": True, "off": None}[args.xla],
+        max_row_step=(w2v.DEFAULT_MAX_ROW_STEP if args.max_row_step is None
+                      else args.max_row_step or None),
+        max_row_updates=("auto" if args.max_row_updates is None
+                         else args.max_row_updates or None),
+        num_shared=args.shared_negatives or w2v.default_num_shared(args.arch),
+        strategy=args.strategy)
+
+
+def _checkpointer(out: str):
+    """`on_epoch_end` for `word2vec.train`: a `tf.train.Checkpoint` of the model per epoch
+    in out/checkpoints/ (the last two kept)."""
+    import tensorflow as tf
+
+    state = {}
+
+    def on_epoch_end(epoch, model, stats):
+        if "manager" not in state:
+            ckpt = tf.train.Checkpoint(model=model)
+            state["manager"] = tf.train.CheckpointManager(
+                ckpt, os.path.join(out, "checkpoints"), max_to_keep=2)
+        state["manager"].save(checkpoint_number=epoch + 1)
+    return on_epoch_end
+
+
+def _result(args, vocab, options, stats, paths) -> dict:
+    """results.json: the run's settings (defaults resolved), sizes, timing and files."""
+    from w2v_tf import word2vec as w2v
+    max_row_updates = options["max_row_updates"]
+    return {
+        "corpus": args.corpus, "arch": args.arch, "loss": args.loss, "dim": args.dim,
+        "window": args.window, "negatives": args.negatives, "epochs": args.epochs,
+        "min_count": args.min_count, "sample": args.sample,
+        "batch_size": options["batch_size"],
+        "max_row_step": None if args.loss in w2v.FAST_LOSSES else options["max_row_step"],
+        "max_row_updates": ((w2v.DEFAULT_MAX_ROW_UPDATES if args.loss == "neg" else None)
+                            if max_row_updates == "auto" else max_row_updates),
+        "shared_negatives": options["num_shared"] if args.loss == "neg_shared" else None,
+        "seed": args.seed, "vocab_size": len(vocab), "corpus_words": vocab.total,
+        "words_trained": stats.words, "seconds": round(stats.seconds, 3),
+        "words_per_second": round(stats.words_per_second, 1),
+        "loss_history": [round(x, 6) for x in stats.epoch_loss],
+        "files": {k: os.path.basename(p) for k, p in paths.items()},
+    }
+
+
+def _evaluate(vocab, vectors) -> dict:
+    """Analogies, word-pair correlations and the neighbours of a few probe words (printed);
+    returns {"evaluation": ..., "neighbours": {probe: [[word, cosine], ...]}}."""
+    from w2v_tf.word2vec import wordvectors
+
+    kv = wordvectors.keyed_vectors(vocab.words, vectors)
+    out = {"evaluation": wordvectors.evaluate(kv), "neighbours": {}}
+    print(wordvectors.format_results(out["evaluation"]))
+    probes = [w for w in PROBE_WORDS if w in kv.key_to_index] or [vocab.words[0]]
+    for probe in probes:
+        neighbours = wordvectors.nearest_neighbours(kv, probe, 8)
+        out["neighbours"][probe] = [[w, round(s, 4)] for w, s in neighbours]
+        print(f"nearest to {probe!r}: " + ", ".join(f"{w} ({s:.2f})" for w, s in neighbours))
+    return out
+
+
+def main(args: argparse.Namespace) -> int:
+    error = _argument_error(args)    # cheap checks first, before TensorFlow or the corpus
+    if error is not None:
+        return _fail(error)
     from w2v_tf.word2vec.corpus import Vocabulary, load_corpus
     try:
         sentences = load_corpus(args.corpus)
@@ -123,74 +196,31 @@ def main(args: argparse.Namespace) -> int:
     del sentences
 
     from w2v_tf import word2vec as w2v
-    batch_size = args.batch_size or w2v.default_batch_size(args.loss)
-    max_row_step = (w2v.DEFAULT_MAX_ROW_STEP if args.max_row_step is None
-                    else args.max_row_step or None)
-    max_row_updates = "auto" if args.max_row_updates is None else args.max_row_updates or None
-    num_shared = args.shared_negatives or w2v.default_num_shared(args.arch)
+    options = _train_options(args)
     try:
         w2v.check_hyperparameters(len(vocab), args.dim, args.window, args.negatives,
-                                  args.epochs, batch_size, args.loss, args.arch)
+                                  args.epochs, options["batch_size"], args.loss, args.arch)
     except ValueError as e:
         return _fail(str(e))
 
-    import tensorflow as tf
-
-    from w2v_tf.word2vec import export, wordvectors
+    from w2v_tf.word2vec import export
     os.makedirs(args.out, exist_ok=True)
-    ckpt_dir = os.path.join(args.out, "checkpoints")
-    state = {}
-
-    def on_epoch_end(epoch, model, stats):
-        if "manager" not in state:
-            ckpt = tf.train.Checkpoint(model=model)
-            state["manager"] = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=2)
-        state["manager"].save(checkpoint_number=epoch + 1)
-
     print(f"corpus {args.corpus}: {vocab.total:,} words, vocabulary {len(vocab):,} "
           f"(min_count {args.min_count}); {args.arch}/{args.loss}, dim {args.dim}, window "
-          f"{args.window}, {args.epochs} epochs, batch {batch_size}", file=sys.stderr)
-    model, stats = w2v.train(
-        encoded, vocab.counts, arch=args.arch, loss=args.loss, dim=args.dim,
-        window=args.window, negatives=args.negatives, epochs=args.epochs, alpha=args.alpha,
-        sample=args.sample, batch_size=batch_size, seed=args.seed,
-        jit_compile={"auto": "auto", "on": True, "off": None}[args.xla],
-        max_row_step=max_row_step, max_row_updates=max_row_updates, num_shared=num_shared,
-        progress=True, on_epoch_end=on_epoch_end, strategy=args.strategy)
+          f"{args.window}, {args.epochs} epochs, batch {options['batch_size']}", file=sys.stderr)
+    model, stats = w2v.train(encoded, vocab.counts, progress=True,
+                             on_epoch_end=_checkpointer(args.out), **options)
     vectors = model.word_vectors()
     try:
         paths = export.export_all(args.out, vocab, vectors, overwrite=True)
     except ValueError as e:   # NaN vectors: training diverged
         return _fail(str(e))
-
-    result = {
-        "corpus": args.corpus, "arch": args.arch, "loss": args.loss, "dim": args.dim,
-        "window": args.window, "negatives": args.negatives, "epochs": args.epochs,
-        "min_count": args.min_count, "sample": args.sample, "batch_size": batch_size,
-        "max_row_step": None if args.loss in w2v.FAST_LOSSES else max_row_step,
-        "max_row_updates": ((w2v.DEFAULT_MAX_ROW_UPDATES if args.loss == "neg" else None)
-                            if max_row_updates == "auto" else max_row_updates),
-        "shared_negatives": num_shared if args.loss == "neg_shared" else None,
-        "seed": args.seed, "vocab_size": len(vocab), "corpus_words": vocab.total,
-        "words_trained": stats.words, "seconds": round(stats.seconds, 3),
-        "words_per_second": round(stats.words_per_second, 1),
-        "loss_history": [round(x, 6) for x in stats.epoch_loss],
-        "files": {k: os.path.basename(p) for k, p in paths.items()},
-    }
+    result = _result(args, vocab, options, stats, paths)
     print(f"trained {stats.words:,} words in {stats.seconds:.1f} s "
           f"({stats.words_per_second:,.0f} words/s); loss per epoch "
           + ", ".join(f"{x:.4f}" for x in stats.epoch_loss))
     if not args.no_eval:
-        kv = wordvectors.keyed_vectors(vocab.words, vectors)
-        result["evaluation"] = wordvectors.evaluate(kv)
-        print(wordvectors.format_results(result["evaluation"]))
-        probes = [w for w in PROBE_WORDS if w in kv.key_to_index] or [vocab.words[0]]
-        result["neighbours"] = {}
-        for probe in probes:
-            neighbours = wordvectors.nearest_neighbours(kv, probe, 8)
-            result["neighbours"][probe] = [[w, round(s, 4)] for w, s in neighbours]
-            print(f"nearest to {probe!r}: "
-                  + ", ".join(f"{w} ({s:.2f})" for w, s in neighbours))
+        result.update(_evaluate(vocab, vectors))
     with open(os.path.join(args.out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
     print(f"wrote {args.out}/: " + ", ".join(sorted(result["files"].values()))

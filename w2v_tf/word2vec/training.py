@@ -2,9 +2,33 @@
 
 `train(encoded, counts, loss=...)` reads the corpus as word ids, draws each epoch's examples
 (subsampling, dynamic window) with `pipeline.py`, and updates the tables with word2vec's
-sparse SGD and linearly decaying learning rate (see `model.py` for the update rule). The
-losses "neg" and "neg_shared" run through `fast_sgd.py`, the hand-written optimisation of the
-same model; the others run the model's `pair_loss` under a `GradientTape`.
+sparse SGD and linearly decaying learning rate. The losses "neg" and "neg_shared" run through
+`fast_sgd.py`, the hand-written optimisation of the same model (its compiled loop is a
+`_FastEngine` here); the others run the model's `pair_loss` under a `GradientTape`
+(`model.make_train_step`, a `_TapeEngine`); under a `tf.distribute` strategy every loss takes
+the tape path (`_train_distributed`).
+
+Updates. word2vec.c applies plain SGD to every pair in turn with a learning rate that decays
+linearly from alpha to alpha * 1e-4 over the run (`learning_rate`, one rate per step). We sum
+the per-pair losses of a batch, so the gradient of each row is the sum of the per-pair
+gradients that word2vec would have applied one after another, and apply alpha_t * gradient
+with `scatter_sub` to the rows the batch touched (`tf.IndexedSlices`: gathered rows get sparse
+gradients); nothing else of the [V, dim] tables is read or written. CBOW uses word2vec.c's
+update: the error of the mean h is added in full to each window word (not divided by the
+window size, which the exact gradient of the mean would do; `Word2Vec.encode`). The tape path
+can clip each row's step (`max_row_step`, default 0.1) for its shared-negative losses
+(`model.sgd_step`); the fast path can cap the pair updates a row takes per step
+(`max_row_updates`, `fast_sgd.row_step_scale`).
+
+Why ``neg`` does not share its k = 5 negatives: with S = k every sampled row receives the
+summed gradient of all B pairs at once (B = 4096: 4096 pair updates in one step), which
+diverges at word2vec's learning rate, and clipping the row step to make it converge stopped
+learning (loss ~4.1, generic neighbours). Per-pair negatives give the most frequent negative
+~B k Q(the) ~ 150 updates per step (B = 1024); ``neg_shared`` gives each of its S rows B k / S.
+
+One epoch: its examples are drawn in a background thread while the previous epoch trains
+(`_EpochData`), then trained chunk by chunk (`_Run.train_epoch`), each chunk's arguments
+(negatives, CBOW window matrices) prepared in a second thread one chunk ahead.
 """
 from __future__ import annotations
 
@@ -283,11 +307,52 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = DEFAULT_LOSS, 
     Raises:
         ValueError: bad hyper-parameters (named), before anything is trained.
     """
-    from w2v_tf.word2vec import fast_sgd
-    from w2v_tf.word2vec.corpus import keep_probabilities
-
     counts = np.asarray(counts)
-    vocab_size = len(counts)
+    batch_size, num_shared, alpha, jit_compile, max_row_updates = _resolve_arguments(
+        len(counts), arch, loss, dim, window, negatives, epochs, alpha, batch_size, num_shared,
+        stratified, jit_compile, max_row_updates)
+    if strategy != "none":
+        return _train_distributed(encoded, counts, model, dim=dim, arch=arch, loss=loss,
+                                  window=window, negatives=negatives, epochs=epochs,
+                                  alpha=alpha, min_alpha_ratio=min_alpha_ratio, sample=sample,
+                                  batch_size=batch_size, seed=seed, strategy=strategy,
+                                  progress=progress, on_epoch_end=on_epoch_end)
+    if model is None:
+        tf.keras.utils.set_random_seed(seed)
+        model = Word2Vec(len(counts), dim, arch, counts=counts, hierarchical=loss == "hs",
+                         seed=seed)
+    # Two generators, so that the next epoch's examples can be drawn in a background thread
+    # while the current epoch's negatives are drawn in this one.
+    data_rng, neg_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    prep = ThreadPoolExecutor(1)   # numpy work overlapping XLA's compile and steps
+    feed = ThreadPoolExecutor(1)   # the next chunk's arguments, while a chunk trains
+    if loss in FAST_LOSSES:
+        engine = _FastEngine(model, loss, counts, arch=arch, window=window, negatives=negatives,
+                             batch_size=batch_size, num_shared=num_shared,
+                             stratified=stratified, jit_compile=jit_compile,
+                             max_row_updates=max_row_updates, prep=prep, neg_rng=neg_rng)
+    else:
+        engine = _TapeEngine(model, loss, counts, negatives=negatives, seed=seed,
+                             jit_compile=jit_compile, max_row_step=max_row_step)
+    keep_prob, words_per_epoch, effective_per_epoch = _epoch_sizes(counts, sample)
+    epoch_data = _EpochData(_pipeline.flatten_corpus(encoded, window, keep_prob), arch,
+                            window, keep_prob, data_rng, model.pad_id, batch_size, engine.runs)
+    run = _Run(model, engine, alpha, min_alpha_ratio, epochs, words_per_epoch,
+               effective_per_epoch, on_epoch_end, _progress_bar(
+                   progress, words_per_epoch * epochs, f"{arch}/{loss}"))
+    with prep, feed:
+        run.train(prep, feed, epoch_data)
+    return model, run.stats
+
+
+CHUNK_EXAMPLES = 65_536   # examples per call of the fast path's compiled loop
+LOSS_EVERY = 8            # the fast path computes the loss on every 8th step (fast_sgd)
+
+
+def _resolve_arguments(vocab_size, arch, loss, dim, window, negatives, epochs, alpha, batch_size,
+                       num_shared, stratified, jit_compile, max_row_updates):
+    """`train`'s arguments checked (ValueError naming the bad one), and its None / "auto"
+    defaults resolved: (batch_size, num_shared, alpha, jit_compile, max_row_updates)."""
     if batch_size is None:
         batch_size = default_batch_size(loss)
     check_hyperparameters(vocab_size, dim, window, negatives, epochs, batch_size, loss, arch)
@@ -298,165 +363,212 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = DEFAULT_LOSS, 
     if not isinstance(stratified, (bool, np.bool_)):
         raise ValueError(f"stratified must be True or False, got {stratified!r}")
     alpha = default_alpha(arch) if alpha is None else float(alpha)
-    if strategy != "none":
-        return _train_distributed(encoded, counts, model, dim=dim, arch=arch, loss=loss,
-                                  window=window, negatives=negatives, epochs=epochs,
-                                  alpha=alpha, min_alpha_ratio=min_alpha_ratio, sample=sample,
-                                  batch_size=batch_size, seed=seed, strategy=strategy,
-                                  progress=progress, on_epoch_end=on_epoch_end)
-    if model is None:
-        tf.keras.utils.set_random_seed(seed) if hasattr(tf.keras.utils, "set_random_seed") \
-            else tf.random.set_seed(seed)
-        model = Word2Vec(vocab_size, dim, arch, counts=counts, hierarchical=loss == "hs",
-                         seed=seed)
     if jit_compile == "auto":
         jit_compile = True if loss in FAST_LOSSES + SHARED_NEGATIVE_LOSSES else None
-    # Two generators, so that the next epoch's examples can be drawn in a background thread
-    # while the current epoch's negatives are drawn in this one.
-    data_rng, neg_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-    prep = ThreadPoolExecutor(1)   # numpy work overlapping XLA's compile and steps
-    feed = ThreadPoolExecutor(1)   # the next chunk's arguments, while a chunk trains
     if max_row_updates == "auto":
         max_row_updates = DEFAULT_MAX_ROW_UPDATES if loss == "neg" else None
-    if loss in FAST_LOSSES:
-        runs = arch == "cbow"      # CBOW: runs of consecutive centres share their rows
-        chunk = fast_sgd.make_neg_train_chunk(model.target_table, model.context_table, negatives,
-                                             arch, model.pad_id, shared=loss == "neg_shared",
-                                             jit_compile=jit_compile,
-                                             max_row_updates=max_row_updates, segments=runs,
-                                             loss_every=LOSS_EVERY)
-        loss_every = LOSS_EVERY
-        table_future = prep.submit(fast_sgd.unigram_table, counts)
-        step_size = _runs_per_batch(batch_size) * RUN_LENGTH if runs else batch_size
-        neg_shape = (num_shared,) if loss == "neg_shared" else (step_size, negatives)
-        draw = fast_sgd.draw_stratified_negatives if loss == "neg_shared" and stratified \
-            else fast_sgd.draw_negatives
-        steps_per_call = max(1, CHUNK_EXAMPLES // batch_size)
+    return batch_size, num_shared, alpha, jit_compile, max_row_updates
 
-        def prepare(words, contexts, weights, lrs, epoch_steps):   # [n, B, ...] each
-            # A call with a new number of steps n is a new XLA program (a trace and a compile
-            # of ~0.5-1 s); a chunk shorter than steps_per_call is padded with steps of
-            # weight 0 and rate 0, whose updates are exactly zero, to steps_per_call (or,
-            # when the epoch has fewer steps than that, to the next power of two).
-            n = len(lrs)
-            size = steps_per_call if epoch_steps >= steps_per_call else \
-                min(steps_per_call, 1 << (n - 1).bit_length())
-            if runs:
-                words = _run_matrices(words, window)
-            words, contexts, weights, lrs = (
-                tf.nest.map_structure(lambda a: _pad_steps(a, size), x)
-                for x in (words, contexts, weights, lrs))
-            neg = draw(table_future.result(), neg_rng, (size,) + neg_shape)
-            # tensors made here, in the feed thread, not in the call that trains
-            return tf.nest.map_structure(tf.constant, (words, contexts, neg, weights, lrs))
 
-        def execute(args):
-            return chunk(*args)
+def _epoch_sizes(counts, sample):
+    """(keep_prob [V] or None, corpus words per epoch, expected words kept per epoch)."""
+    from w2v_tf.word2vec.corpus import keep_probabilities
 
-        def warm_up():
-            """Compiles the full-size chunk on steps of weight 0 (exact no-ops)."""
-            size = steps_per_call
-            if runs:   # the step's arrays from empty runs, shapes as `prepare` makes them
-                r, g, w2 = _runs_per_batch(batch_size), RUN_LENGTH, 2 * window
-                words = _run_matrices((np.zeros((size, r, g + w2), np.int32),
-                                       np.zeros((size, r, g), np.uint8)), window)
-            else:
-                words = np.zeros((size, step_size), np.int32)
-            zeros = np.zeros((size, step_size), np.float32)
-            chunk(*tf.nest.map_structure(tf.constant, (
-                words, zeros.astype(np.int32), np.zeros((size,) + neg_shape, np.int32), zeros,
-                np.zeros(size, np.float32))))
-    else:
-        sampler = unigram_sampler(counts, seed=seed) if loss in \
-            SHARED_NEGATIVE_LOSSES + PER_PAIR_NEGATIVE_LOSSES else None
-        step = make_train_step(model, loss, sampler, negatives, jit_compile, max_row_step)
-        steps_per_call = 1
-        runs = False
-        loss_every = 1
-
-        def prepare(words, contexts, weights, lrs, epoch_steps):
-            return words[0], contexts[0], weights[0], tf.constant(lrs[0])
-
-        def execute(args):
-            return step(*args)
-        warm_up = None
     keep_prob = keep_probabilities(counts, sample) if sample > 0 else None
     words_per_epoch = int(counts.sum())
     effective_per_epoch = int(round(float(np.sum(counts * keep_prob)))) if sample > 0 \
         else words_per_epoch
-    stats = TrainStats()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=words_per_epoch * epochs, unit="word", unit_scale=True,
-                   desc=f"{arch}/{loss}", mininterval=0.5)
+    return keep_prob, words_per_epoch, effective_per_epoch
 
-    # checked and flattened once; each epoch subsamples and draws windows anew
-    flat = _pipeline.flatten_corpus(encoded, window, keep_prob)
 
-    def epoch_data():
-        """One epoch's batched arrays (runs in the background thread, with data_rng)."""
-        if runs:
-            words, contexts, weights = _epoch_cbow_runs(flat, window, keep_prob, data_rng,
-                                                        model.pad_id, batch_size)
+def _progress_bar(progress: bool, total: int, desc: str):
+    """A tqdm bar counting words, or None."""
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, unit="word", unit_scale=True, desc=desc, mininterval=0.5)
+
+
+@dataclass
+class _EpochData:
+    """Draws one epoch's batched arrays from the corpus flattened once, `flat` (it runs in the
+    background thread, with its own generator `rng`, so successive calls draw successive
+    epochs).
+
+    Calling it returns `(words, contexts, weights, n, n_batches)`: `[n_batches, B, ...]`
+    arrays (`_batched`), or for the CBOW runs of the fast path (`runs`) the arrays of
+    `_epoch_cbow_runs`; n is the number of real examples.
+    """
+    flat: tuple
+    arch: str
+    window: int
+    keep_prob: Optional[np.ndarray]
+    rng: np.random.Generator
+    pad_id: int
+    batch_size: int
+    runs: bool
+
+    def __call__(self):
+        if self.runs:
+            words, contexts, weights = _epoch_cbow_runs(self.flat, self.window, self.keep_prob,
+                                                        self.rng, self.pad_id, self.batch_size)
             return words, contexts, weights, int(weights.sum()), len(weights)
-        words, contexts = _epoch_examples(arch, flat, window, keep_prob, data_rng,
-                                          model.pad_id)
+        words, contexts = _epoch_examples(self.arch, self.flat, self.window, self.keep_prob,
+                                          self.rng, self.pad_id)
         n = len(contexts)
-        n_batches = max(1, math.ceil(n / batch_size))
-        return _batched(words, contexts, n_batches, batch_size) + (n, n_batches)
+        n_batches = max(1, math.ceil(n / self.batch_size))
+        return _batched(words, contexts, n_batches, self.batch_size) + (n, n_batches)
 
-    start = time.perf_counter()
-    with prep, feed:
+
+class _TapeEngine:
+    """The autodiff path: one step of `model.make_train_step` (tape, summed sparse SGD) per
+    call, for every loss but neg/neg_shared."""
+    steps_per_call = 1
+    runs = False
+    loss_every = 1
+
+    def __init__(self, model, loss, counts, *, negatives, seed, jit_compile, max_row_step):
+        sampler = unigram_sampler(counts, seed=seed) if loss in \
+            SHARED_NEGATIVE_LOSSES + PER_PAIR_NEGATIVE_LOSSES else None
+        self.step = make_train_step(model, loss, sampler, negatives, jit_compile, max_row_step)
+
+    def worth_warming_up(self, effective_per_epoch: int) -> bool:
+        return False
+
+    def prepare(self, words, contexts, weights, lrs, epoch_steps):   # [1, B, ...] each
+        return words[0], contexts[0], weights[0], tf.constant(lrs[0])
+
+    def execute(self, args):
+        return self.step(*args)
+
+
+class _FastEngine:
+    """neg/neg_shared: `fast_sgd.make_neg_train_chunk`, a compiled loop of up to
+    `CHUNK_EXAMPLES // batch_size` steps per call, fed one chunk ahead with its negatives
+    (drawn from `neg_rng`) and, for CBOW runs, the window matrices."""
+    loss_every = LOSS_EVERY
+
+    def __init__(self, model, loss, counts, *, arch, window, negatives, batch_size, num_shared,
+                 stratified, jit_compile, max_row_updates, prep, neg_rng):
+        from w2v_tf.word2vec import fast_sgd
+
+        self.runs = arch == "cbow"      # CBOW: runs of consecutive centres share their rows
+        self.window, self.batch_size, self.neg_rng = window, batch_size, neg_rng
+        self.chunk = fast_sgd.make_neg_train_chunk(
+            model.target_table, model.context_table, negatives, arch, model.pad_id,
+            shared=loss == "neg_shared", jit_compile=jit_compile,
+            max_row_updates=max_row_updates, segments=self.runs, loss_every=LOSS_EVERY)
+        self.table = prep.submit(fast_sgd.unigram_table, counts)   # while XLA compiles
+        self.step_size = _runs_per_batch(batch_size) * RUN_LENGTH if self.runs else batch_size
+        self.neg_shape = (num_shared,) if loss == "neg_shared" else (self.step_size, negatives)
+        self.draw = fast_sgd.draw_stratified_negatives if loss == "neg_shared" and stratified \
+            else fast_sgd.draw_negatives
+        self.steps_per_call = max(1, CHUNK_EXAMPLES // batch_size)
+
+    def worth_warming_up(self, effective_per_epoch: int) -> bool:
+        """A job of many chunks compiles its full-size chunk while epoch 0 is drawn (an epoch
+        has about effective_per_epoch centres, and ~2 E[w_i] pairs per centre in skip-gram)."""
+        return effective_per_epoch >= 2 * self.steps_per_call * self.step_size
+
+    def prepare(self, words, contexts, weights, lrs, epoch_steps):   # [n, B, ...] each
+        # A call with a new number of steps n is a new XLA program (a trace and a compile
+        # of ~0.5-1 s); a chunk shorter than steps_per_call is padded with steps of
+        # weight 0 and rate 0, whose updates are exactly zero, to steps_per_call (or,
+        # when the epoch has fewer steps than that, to the next power of two).
+        n = len(lrs)
+        size = self.steps_per_call if epoch_steps >= self.steps_per_call else \
+            min(self.steps_per_call, 1 << (n - 1).bit_length())
+        if self.runs:
+            words = _run_matrices(words, self.window)
+        words, contexts, weights, lrs = (
+            tf.nest.map_structure(lambda a: _pad_steps(a, size), x)
+            for x in (words, contexts, weights, lrs))
+        neg = self.draw(self.table.result(), self.neg_rng, (size,) + self.neg_shape)
+        # tensors made here, in the feed thread, not in the call that trains
+        return tf.nest.map_structure(tf.constant, (words, contexts, neg, weights, lrs))
+
+    def execute(self, args):
+        return self.chunk(*args)
+
+    def warm_up(self):
+        """Compiles the full-size chunk on steps of weight 0 (exact no-ops)."""
+        size = self.steps_per_call
+        if self.runs:   # the step's arrays from empty runs, shapes as `prepare` makes them
+            r, g, w2 = _runs_per_batch(self.batch_size), RUN_LENGTH, 2 * self.window
+            words = _run_matrices((np.zeros((size, r, g + w2), np.int32),
+                                   np.zeros((size, r, g), np.uint8)), self.window)
+        else:
+            words = np.zeros((size, self.step_size), np.int32)
+        zeros = np.zeros((size, self.step_size), np.float32)
+        self.chunk(*tf.nest.map_structure(tf.constant, (
+            words, zeros.astype(np.int32), np.zeros((size,) + self.neg_shape, np.int32), zeros,
+            np.zeros(size, np.float32))))
+
+
+class _Run:
+    """The epochs of one `train` call: word2vec.c's learning-rate decay, the steps of an
+    `engine` chunk by chunk, and what `TrainStats` records."""
+
+    def __init__(self, model, engine, alpha, min_alpha_ratio, epochs, words_per_epoch,
+                 effective_per_epoch, on_epoch_end, bar):
+        self.model, self.engine, self.bar = model, engine, bar
+        self.alpha, self.min_alpha_ratio, self.num_epochs = alpha, min_alpha_ratio, epochs
+        self.words_per_epoch, self.effective_per_epoch = words_per_epoch, effective_per_epoch
+        self.on_epoch_end = on_epoch_end
+        self.stats = TrainStats()
+
+    def train(self, prep, feed, epoch_data):
+        """Every epoch, the next one's examples drawn in `prep` while this one trains."""
+        start = time.perf_counter()
         next_epoch = prep.submit(epoch_data)
-        # A job of many chunks compiles its full-size chunk while epoch 0 is drawn (an epoch
-        # has about effective_per_epoch centres, and ~2 E[w_i] pairs per centre in skip-gram).
-        if warm_up is not None and effective_per_epoch >= 2 * steps_per_call * step_size:
-            warm_up()
-            stats.warm_up_seconds = time.perf_counter() - start
-        for epoch in range(epochs):
-            words, contexts, weights, n, n_batches = next_epoch.result()
-            if epoch + 1 < epochs:
+        if self.engine.worth_warming_up(self.effective_per_epoch):
+            self.engine.warm_up()
+            self.stats.warm_up_seconds = time.perf_counter() - start
+        for epoch in range(self.num_epochs):
+            arrays = next_epoch.result()
+            if epoch + 1 < self.num_epochs:
                 next_epoch = prep.submit(epoch_data)
-            # word2vec.c's linear decay, one rate per step: progress = words done / all words
-            lrs = np.array([learning_rate(alpha, (epoch + b / n_batches) / epochs,
-                                          min_alpha_ratio) for b in range(n_batches)],
-                           np.float32)                                      # [n_batches]
-            loss_sum, loss_examples, done_words = 0.0, 0.0, 0
+            self.stats.epoch_loss.append(self.train_epoch(feed, epoch, *arrays))
+            self.stats.examples += arrays[3]
+            self.stats.words += self.words_per_epoch
+            self.stats.effective_words += self.effective_per_epoch
+            if self.bar is not None:
+                self.bar.set_postfix(loss=f"{self.stats.epoch_loss[-1]:.4f}")
+            if self.on_epoch_end is not None:
+                self.on_epoch_end(epoch, self.model, self.stats)
+        self.stats.seconds = time.perf_counter() - start
+        if self.bar is not None:
+            self.bar.close()
 
-            def chunk_args(b):   # runs in `feed`, one chunk ahead of the compiled steps
-                e = min(n_batches, b + steps_per_call)
-                batch_words = tuple(a[b:e] for a in words) if runs else words[b:e]
-                return prepare(batch_words, contexts[b:e], weights[b:e], lrs[b:e], n_batches)
+    def train_epoch(self, feed, epoch, words, contexts, weights, n, n_batches) -> float:
+        """Trains one epoch chunk by chunk, the next chunk's arguments prepared in `feed`;
+        returns the mean loss per example (of the steps the engine measures)."""
+        engine = self.engine
+        per_call = engine.steps_per_call
+        # word2vec.c's linear decay, one rate per step: progress = words done / all words
+        lrs = np.array([learning_rate(self.alpha, (epoch + b / n_batches) / self.num_epochs,
+                                      self.min_alpha_ratio) for b in range(n_batches)],
+                       np.float32)                                          # [n_batches]
+        loss_sum, loss_examples, done_words = 0.0, 0.0, 0
 
-            starts = range(0, n_batches, steps_per_call)
-            pending = feed.submit(chunk_args, 0)
-            for i, b in enumerate(starts):
-                args = pending.result()
-                if i + 1 < len(starts):
-                    pending = feed.submit(chunk_args, starts[i + 1])
-                loss_sum += float(execute(args))
-                loss_examples += float(weights[b:b + steps_per_call:loss_every].sum())
-                if bar is not None:
-                    now = words_per_epoch * min(n_batches, b + steps_per_call) // n_batches
-                    bar.update(now - done_words)
-                    done_words = now
-            stats.epoch_loss.append(loss_sum / max(loss_examples, 1.0))
-            stats.examples += n
-            stats.words += words_per_epoch
-            stats.effective_words += effective_per_epoch
-            if bar is not None:
-                bar.set_postfix(loss=f"{stats.epoch_loss[-1]:.4f}")
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, model, stats)
-    stats.seconds = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
-    return model, stats
+        def chunk_args(b):   # runs in `feed`, one chunk ahead of the compiled steps
+            e = min(n_batches, b + per_call)
+            batch_words = tuple(a[b:e] for a in words) if engine.runs else words[b:e]
+            return engine.prepare(batch_words, contexts[b:e], weights[b:e], lrs[b:e], n_batches)
 
-
-CHUNK_EXAMPLES = 65_536   # examples per call of the fast path's compiled loop
-LOSS_EVERY = 8            # the fast path computes the loss on every 8th step (fast_sgd)
+        starts = range(0, n_batches, per_call)
+        pending = feed.submit(chunk_args, 0)
+        for i, b in enumerate(starts):
+            args = pending.result()
+            if i + 1 < len(starts):
+                pending = feed.submit(chunk_args, starts[i + 1])
+            loss_sum += float(engine.execute(args))
+            loss_examples += float(weights[b:b + per_call:engine.loss_every].sum())
+            if self.bar is not None:
+                now = self.words_per_epoch * min(n_batches, b + per_call) // n_batches
+                self.bar.update(now - done_words)
+                done_words = now
+        return loss_sum / max(loss_examples, 1.0)
 
 
 def _pad_steps(a: np.ndarray, size: int) -> np.ndarray:
@@ -471,7 +583,6 @@ def _train_distributed(encoded, counts, model, *, dim, arch, loss, window, negat
                        on_epoch_end):
     """`train` under a `tf.distribute` strategy (see its `strategy` argument)."""
     from w2v_tf import distribute as dist
-    from w2v_tf.word2vec.corpus import keep_probabilities
 
     strat = dist.make_strategy(strategy)
     replicas = strat.num_replicas_in_sync
@@ -495,11 +606,10 @@ def _train_distributed(encoded, counts, model, *, dim, arch, loss, window, negat
                          negatives=negatives) * batch["weights"]
     step = dist.make_train_step(strat, loss_fn, variables, update_fn=dist.sgd_update,
                                 global_batch_size=batch_size, reduction="sum")
-    keep_prob = keep_probabilities(counts, sample) if sample > 0 else None
+    keep_prob, words_per_epoch, effective_per_epoch = _epoch_sizes(counts, sample)
     rng = np.random.default_rng(seed)
     flat = _pipeline.flatten_corpus(encoded, window, keep_prob)
     stats = TrainStats()
-    words_per_epoch = int(counts.sum())
     start = time.perf_counter()
     for epoch in range(epochs):
         words, contexts = _epoch_examples(arch, flat, window, keep_prob, rng, model.pad_id)
@@ -517,8 +627,7 @@ def _train_distributed(encoded, counts, model, *, dim, arch, loss, window, negat
         stats.epoch_loss.append(loss_sum / max(n, 1))
         stats.examples += n
         stats.words += words_per_epoch
-        stats.effective_words += int(round(float(np.sum(counts * keep_prob)))) \
-            if sample > 0 else words_per_epoch
+        stats.effective_words += effective_per_epoch
         if progress:
             print(f"epoch {epoch + 1}/{epochs} ({strategy}, {replicas} replicas): "
                   f"loss {stats.epoch_loss[-1]:.4f}", flush=True)
