@@ -3,6 +3,7 @@
 Oracles: numpy formulas written out from the papers (word2vec's NEG gradient, the tutorial's
 softmax), TensorFlow's autodiff, and gensim for the exported vectors (tests/test_train_cli.py).
 """
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -246,24 +247,32 @@ def test_sparse_sgd_sums_then_clips_each_row(jit, max_row_step):
         assert np.linalg.norm(lr * values[6]) < max_row_step
 
 
-@pytest.mark.parametrize("jit", [None, True])
-def test_train_step_is_summed_word2vec_updates(jit):
+@pytest.mark.parametrize("path,jit", [("tape", None), ("tape", True), ("fit", False),
+                                      ("fit", True)])
+def test_train_step_is_summed_word2vec_updates(path, jit):
     """One step = word2vec's per-pair SGD gradients, summed over the batch, times lr.
 
     word2vec.c (skip-gram, NEG): g_t = sigma(h.u_t) - 1 (positive), g_s = sigma(h.u_s)
     (negatives, skipped when s equals the positive); du = g h, dh = sum g u. Padding rows
-    (weight 0) change nothing.
+    (weight 0) change nothing. "tape": `make_train_step`; "fit": `model.fit` through
+    `Word2Vec.train_step` and Keras' SGD, the padding as `sample_weight`.
     """
     model = make_model()
     win, wout = model.target_table.numpy().copy(), model.context_table.numpy().copy()
     negatives = [2, 5, 1]
-    step = w2v.make_train_step(model, "neg_shared", FixedSampler(negatives, np.full(7, 1 / 7)), 3,
-                               jit_compile=jit)
+    sampler = FixedSampler(negatives, np.full(7, 1 / 7))
     words, labels = np.array([0, 1, 1, 4]), np.array([5, 2, 3, 0])
     weights = np.array([1, 1, 1, 0], np.float32)
     lr = 0.1
-    total = step(tf.constant(words), tf.constant(labels), tf.constant(weights),
-                 tf.constant(lr, tf.float32))
+    if path == "tape":
+        step = w2v.make_train_step(model, "neg_shared", sampler, 3, jit_compile=jit)
+        total = step(tf.constant(words), tf.constant(labels), tf.constant(weights),
+                     tf.constant(lr, tf.float32))
+    else:
+        model.compile(keras.optimizers.SGD(lr), "neg_shared", sampler=sampler, num_sampled=3,
+                      jit_compile=jit)
+        history = model.fit(words, labels, sample_weight=weights, batch_size=4, verbose=0)
+        total = history.history["loss"][0] * weights.sum()    # reported: mean per real pair
     d_in, d_out = np.zeros_like(win), np.zeros_like(wout)
     for b in range(3):
         h = win[words[b]]
@@ -284,6 +293,80 @@ def test_learning_rate_decays_linearly_like_word2vec():
     alpha = 0.025
     got = [w2v.learning_rate(alpha, p) for p in (0.0, 0.25, 0.5, 1.0)]
     np.testing.assert_allclose(got, [0.025, 0.01875, 0.0125, 0.025 * 1e-4])
+    schedule = w2v.LinearDecay(alpha, total_steps=8)          # the same rule for model.fit
+    np.testing.assert_allclose([float(schedule(t)) for t in (0, 2, 4, 8, 9)],
+                               [w2v.learning_rate(alpha, t / 8) for t in (0, 2, 4, 8, 9)],
+                               rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------ model.fit
+FIT_CASES = [("skipgram", "neg_shared", 4), ("skipgram", "neg", 3), ("cbow", "neg_per_pair", 3),
+             ("skipgram", "nce", 4), ("skipgram", "sampled_softmax", 4), ("cbow", "hs", 0),
+             ("skipgram", "softmax", 0), ("skipgram", "tutorial_softmax", 2)]
+
+
+@pytest.mark.parametrize("arch,loss,num_sampled", FIT_CASES)
+def test_fit_step_is_the_tape_step(arch, loss, num_sampled):
+    """Two steps of `model.fit` (Keras SGD on the summed `pair_loss`) move the tables
+    exactly as two `make_train_step` steps (word2vec's `sgd_step`, no clip) with the same
+    sampler seed, hence the same negatives; the reported loss is the steps' mean per pair."""
+    rng = np.random.default_rng(4)
+    words = rng.integers(0, 7, size=(8, 4) if arch == "cbow" else 8)
+    if arch == "cbow":
+        words[:3, 2:] = 7                                      # padding slots (pad_id = V)
+    contexts = rng.integers(0, 7, size=8)
+    lr = 0.05
+    negatives = 2 if loss == "neg_shared" else None            # weight k/S = 2/4
+    tape_model, fit_model = make_model(arch, loss=loss), make_model(arch, loss=loss)
+    counts = np.arange(7, 0, -1) * 10
+    step = w2v.make_train_step(tape_model, loss, w2v.unigram_sampler(counts, seed=3),
+                               num_sampled, negatives=negatives)
+    totals = [float(step(tf.constant(words[b:b + 4]), tf.constant(contexts[b:b + 4]),
+                         tf.ones(4), tf.constant(lr))) for b in (0, 4)]
+    fit_model.compile(keras.optimizers.SGD(lr), loss, counts=counts, seed=3,
+                      num_sampled=num_sampled, negatives=negatives)
+    history = fit_model.fit(words, contexts, batch_size=4, shuffle=False, verbose=0)
+    for mine, theirs in [(fit_model.target_table, tape_model.target_table),
+                         (fit_model.context_table, tape_model.context_table)]:
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+    if loss == "hs":
+        np.testing.assert_allclose(fit_model.hs.inner_vectors.numpy(),
+                                   tape_model.hs.inner_vectors.numpy(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(fit_model.target_table.numpy(), make_model(arch).target_table.numpy())
+    np.testing.assert_allclose(history.history["loss"][0], sum(totals) / 8, rtol=1e-5)
+
+
+def test_fit_gradient_is_autodiffs_of_the_summed_loss():
+    """The step `fit` takes is -lr times the gradient of sum_b l_b, checked against central
+    finite differences of that sum (float64 copy of the tables, fixed negatives)."""
+    model = make_model(dim=3)
+    sampler = FixedSampler([2, 5, 1], np.full(7, 1 / 7))
+    words, contexts = np.array([0, 1, 1, 4]), np.array([5, 2, 3, 0])
+    win, wout = (t.numpy().astype(np.float64) for t in (model.target_table, model.context_table))
+
+    def summed(win_, wout_):             # numpy NEG with shared negatives, skip the target
+        return numpy_neg(win_[words], wout_, contexts, [2, 5, 1]).sum()
+
+    lr, eps = 0.01, 1e-5
+    model.compile(keras.optimizers.SGD(lr), "neg_shared", sampler=sampler, num_sampled=3)
+    model.fit(words, contexts, batch_size=4, verbose=0)
+    for table, got in [(win, model.target_table.numpy()), (wout, model.context_table.numpy())]:
+        fd = np.zeros_like(table, np.float64)
+        for idx in np.ndindex(*table.shape):
+            table[idx] += eps
+            up = summed(win, wout)
+            table[idx] -= 2 * eps
+            fd[idx] = (up - summed(win, wout)) / (2 * eps)
+            table[idx] += eps
+        np.testing.assert_allclose(got, table - lr * fd, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(loss="bogus"), "loss must be one of"), (dict(loss="neg"), "counts"),
+    (dict(loss="hs"), "hierarchical=True")])
+def test_fit_compile_names_the_bad_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        w2v.Word2Vec(7, 4).compile("sgd", **kwargs)
 
 
 # ------------------------------------------------------------------------------ training

@@ -1,25 +1,40 @@
-"""Word2Vec as a Keras model, trained with any of our losses by word2vec's sparse SGD.
+"""Word2Vec as a Keras model: the reference path of the word2vec wing.
 
-The model is the one of the TensorFlow word2vec tutorial: a target table and a context table,
-and a score for each (word, context) pair
+The model of the TensorFlow word2vec tutorial: a target table and a context table, and a
+score for each (word, context) pair,
 
     dots = tf.einsum('be,bce->bc', word_emb, context_emb)        # [B, C]
 
 with `word_emb` the word's input vector ([B, e], skip-gram) or the mean of the input vectors
 of its window (CBOW), and `context_emb` the output vectors of C candidate contexts.
-word2vec.c calls the tables `syn0` (input, exported) and `syn1neg` (output).
+word2vec.c calls the tables `syn0` (input, exported) and `syn1neg` (output). Any loss of the
+package trains it: `pair_loss` turns a batch of (word, context) pairs into per-pair losses
+`[B]` with `compute_sampled_logits`, `nce_loss`, `sampled_softmax_loss`, the hierarchical or
+the full softmax. And it trains the Keras way, the sum of those losses differentiated by a
+`GradientTape` and applied by a Keras optimizer (`Word2Vec.train_step`):
+
+    model = Word2Vec(len(vocab), dim=100)
+    model.compile(keras.optimizers.SGD(LinearDecay(0.025, total_steps)),
+                  loss="neg_shared", counts=vocab.counts)
+    model.fit(pipeline.skipgram_dataset(encoded, keep_prob=keep, shuffle="pairs"), epochs=5)
+    vectors = model.word_vectors()
+
+`w2v_tf.word2vec.training.train` trains the same model with word2vec.c's recipe; for
+"neg" and "neg_shared" it runs `w2v_tf.word2vec.fast_sgd`, the same objective with the
+gradients written out, which tests/test_word2vec_reference.py shows learns vectors as good as
+this path's (WordSim353 Spearman, same corpus, seeds and epochs).
 
 Losses (`LOSS_NAMES`), all per pair, then summed over the batch:
 
-* ``neg``  word2vec's negative sampling (Mikolov et al. 2013b, eq. 4) exactly as word2vec.c
-  trains it: each pair draws its own k negatives from unigram^0.75, a negative equal to the
-  pair's target is skipped, -log s(o_t) - sum_k log s(-o_k). `train` runs it through
-  `w2v_tf.word2vec.fast_sgd` (gradients written out, many steps per compiled call).
+* ``neg``  word2vec's negative sampling (Mikolov et al. 2013b, eq. 4): each pair draws its
+  own k negatives from unigram^0.75, none equal to the pair's target,
+  -log s(o_t) - sum_k log s(-o_k). Here the negatives equal to the target are redrawn;
+  word2vec.c (and `fast_sgd`) skip them instead.
 * ``neg_shared``  an unbiased estimate of the same objective with S negatives shared by the
   batch: -log s(o_t) - (k/S) sum_{s=1..S} log s(-o_s); the negative logits are then one
-  matmul [B, dim] x [dim, S]. Also trained by `w2v_tf.word2vec.fast_sgd`. The default (`DEFAULT_LOSS`).
-* ``neg_per_pair``  the same objective as ``neg`` through the Keras model and a GradientTape
-  (negatives equal to the target are redrawn rather than skipped); slower, the reference.
+  matmul [B, dim] x [dim, S]. The default (`DEFAULT_LOSS`).
+* ``neg_per_pair``  the same as ``neg`` here; the name says "through this model and
+  autodiff" where `train` would otherwise take the fast path.
 * ``nce``  `nce_loss` (log kQ subtracted), same noise distribution.
 * ``sampled_softmax``  `sampled_softmax_loss` (Jean et al. 2015, log Q subtracted).
 * ``hs``  hierarchical softmax over word2vec's Huffman tree (`w2v_tf.hierarchical`).
@@ -31,25 +46,12 @@ Losses (`LOSS_NAMES`), all per pair, then summed over the batch:
   the tutorial, each pair draws its own k negatives from unigram^0.75 and a negative never
   equals the pair's positive context (tensorflow/tensorflow#44758).
 
-Shared negatives. For ``nce`` and ``sampled_softmax`` the S = `num_sampled` negatives are
-drawn once per batch and shared by all pairs, as `tf.nn` does. A shared negative equal to a
-pair's positive context is masked for that pair (`remove_accidental_hits=True`), which is
-word2vec.c's "skip a negative equal to the target". Why ``neg`` does not share its k = 5
-negatives: with S = k every sampled row receives the summed gradient of all B pairs at
-once (B = 4096: 4096 pair updates in one step), which diverges at word2vec's learning rate,
-and clipping the row step to make it converge stopped learning (loss ~4.1, generic
-neighbours). Per-pair negatives give the most frequent negative ~B k Q(the) ~ 150 updates
-per step (B = 1024); ``neg_shared`` gives each of its S rows B k / S.
-
-Updates. word2vec.c applies plain SGD to every pair in turn with a learning rate that decays
-linearly from alpha to alpha * 1e-4 over the run. We sum the per-pair losses of a batch, so the
-gradient of each row is the sum of the per-pair gradients that word2vec would have applied one
-after another, and apply alpha_t * gradient with `scatter_sub` to the rows the batch touched
-(`tf.IndexedSlices`: gathered rows get sparse gradients); nothing else of the [V, dim] tables is
-read or written. CBOW uses word2vec.c's update: the error of the mean h is added in full to each
-window word (not divided by the window size, which the exact gradient of the mean would do).
-The autodiff path (`make_train_step`, all losses but neg/neg_shared) can clip each row's step
-(`max_row_step`, default 0.1) for its shared-negative losses.
+Shared negatives. For ``neg_shared``, ``nce`` and ``sampled_softmax`` the S = `num_sampled`
+negatives are drawn once per batch and shared by all pairs, as `tf.nn` does. A shared
+negative equal to a pair's positive context is masked for that pair
+(`remove_accidental_hits=True`), which is word2vec.c's "skip a negative equal to the
+target". How the summed updates of shared negatives behave at word2vec's learning rate, and
+why ``neg`` keeps its own k negatives per pair, is in `training.py`.
 """
 from __future__ import annotations
 
@@ -138,6 +140,9 @@ class Word2Vec(keras.Model):
                 raise ValueError("hierarchical=True needs the word counts (counts=vocab.counts)")
             self.hs = HierarchicalSoftmax(build_huffman_tree(counts), name="hierarchical_softmax")
             self.hs.build((None, self.dim))
+        self.loss_tracker = keras.metrics.Mean(name="loss")   # what `fit` reports
+        self.fit_loss = None                                  # set by `compile`
+        self.built = True   # every weight exists; `fit` need not build by calling the model
 
     @property
     def target_table(self) -> tf.Variable:
@@ -175,6 +180,69 @@ class Word2Vec(keras.Model):
     def word_vectors(self) -> np.ndarray:
         """The trained input vectors `[V, dim]` (padding row dropped), what word2vec exports."""
         return self.target_table.numpy()[:self.vocab_size]
+
+    # ------------------------------------------------------------------------- model.fit
+    def compile(self, optimizer="sgd", loss: str = DEFAULT_LOSS, *, counts=None, sampler=None,
+                num_sampled: int = 5, negatives: Optional[int] = None, seed: int = 0,
+                jit_compile=False, **kwargs):
+        """Sets what `fit` trains: `loss`, summed over the batch, applied by `optimizer`.
+
+        Args:
+            optimizer: a Keras optimizer or its name. word2vec's is plain SGD with its
+                linearly decaying rate, `keras.optimizers.SGD(LinearDecay(alpha, steps))`.
+            loss: one of `LOSS_NAMES`: a loss of ours through `pair_loss` (it needs the
+                model's tables and a sampler, not Keras' `(y_true, y_pred)`).
+            counts: `[V]` word counts; the sampled losses then draw their negatives with
+                `unigram_sampler(counts, seed)` (unigram^0.75).
+            sampler: the negatives' sampler instead of `counts`.
+            num_sampled: S negatives shared by a batch, or k per pair (`pair_loss`).
+            negatives: k of "neg_shared" (weight k/S of its S negatives; None: k = S).
+            seed: seed of the sampler made from `counts`.
+            jit_compile: compile the step with XLA; off by default, as the per-pair redraw
+                loop of "neg"/"neg_per_pair"/"tutorial_softmax" is slow under XLA.
+            **kwargs: passed to `keras.Model.compile` (e.g. `steps_per_execution`).
+
+        Raises:
+            ValueError: an unknown loss, a sampled loss with neither `counts` nor `sampler`,
+                or "hs" on a model built without `hierarchical=True`.
+        """
+        if loss not in LOSS_NAMES:
+            raise ValueError(f"loss must be one of {LOSS_NAMES}, got {loss!r}")
+        if loss == "hs" and self.hs is None:
+            raise ValueError("loss='hs' needs a model built with hierarchical=True (and counts)")
+        if sampler is None and loss in SHARED_NEGATIVE_LOSSES + PER_PAIR_NEGATIVE_LOSSES:
+            if counts is None:
+                raise ValueError(f"loss={loss!r} samples negatives: pass counts=[V] word "
+                                 "counts (or sampler=)")
+            sampler = unigram_sampler(counts, seed=seed)
+        self.fit_loss = dict(loss=loss, sampler=sampler, num_sampled=num_sampled,
+                             negatives=negatives)
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+
+    def train_step(self, data):
+        """One `fit` step on `(words, contexts)` or `(words, contexts, weights)`.
+
+        The per-pair losses of the compiled loss (`pair_loss`), times the weights, summed
+        over the batch: L = sum_b w_b l_b, so the optimizer's step on each row is lr times
+        the sum of the per-pair gradients, word2vec's updates (`make_train_step` is the same
+        step with `sgd_step` in place of the Keras optimizer). Reports the mean loss per
+        pair (weighted) as "loss".
+        """
+        words, contexts, weights = keras.utils.unpack_x_y_sample_weight(data)
+        if weights is None:
+            weights = tf.ones_like(contexts, tf.float32)
+        variables = trained_variables(self, self.fit_loss["loss"])
+        with tf.GradientTape() as tape:
+            total = summed_pair_loss(self, words, contexts, weights, **self.fit_loss)
+        grads = tape.gradient(total, [v.value for v in variables])
+        self.optimizer.apply_gradients(zip(grads, variables))
+        pairs = tf.reduce_sum(tf.cast(weights, tf.float32))
+        self.loss_tracker.update_state(total / tf.maximum(pairs, 1e-12), sample_weight=pairs)
+        return {"loss": self.loss_tracker.result()}
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
 
 
 # ----------------------------------------------------------------------------- losses glue
@@ -336,6 +404,43 @@ def sgd_step(variables, grads, lr, max_row_step=None):
             v.assign_sub(delta)
 
 
+class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """word2vec.c's learning rate as a Keras schedule: alpha_t = alpha max(min_ratio, 1 - t/T).
+
+    t is the optimizer's step count and T = `total_steps` the steps of the whole run, so
+    progress t/T is the share of the training done (`training.learning_rate` is the same
+    rule for a Python float of progress).
+    """
+
+    def __init__(self, alpha: float, total_steps: int, min_alpha_ratio: float = 1e-4):
+        self.alpha = float(alpha)
+        self.total_steps = _check_int("total_steps", total_steps, 1)
+        self.min_alpha_ratio = float(min_alpha_ratio)
+
+    def __call__(self, step):
+        progress = tf.cast(step, tf.float32) / float(self.total_steps)
+        return self.alpha * tf.maximum(self.min_alpha_ratio, 1.0 - progress)
+
+    def get_config(self):
+        return {"alpha": self.alpha, "total_steps": self.total_steps,
+                "min_alpha_ratio": self.min_alpha_ratio}
+
+
+def trained_variables(model: Word2Vec, loss: str) -> list:
+    """The Keras variables a loss trains: the input table, and the output table (or, for
+    "hs", the Huffman tree's inner-node vectors)."""
+    out = model.hs.inner_vectors if loss == "hs" else model.context_embedding.embeddings
+    return [model.target_embedding.embeddings, out]
+
+
+def summed_pair_loss(model: Word2Vec, words, contexts, weights, loss: str, sampler=None,
+                     num_sampled: int = 5, negatives: Optional[int] = None):
+    """sum_b weights_b l_b, the batch's loss that word2vec's SGD differentiates (`pair_loss`
+    gives l `[B]`; weights `[B]` are 0 on padding pairs)."""
+    per_pair = pair_loss(model, loss, words, contexts, sampler, num_sampled, negatives)  # [B]
+    return tf.reduce_sum(per_pair * tf.cast(weights, per_pair.dtype))
+
+
 def make_train_step(model: Word2Vec, loss: str, sampler=None, num_sampled: int = 5,
                     jit_compile: Optional[bool] = None,
                     max_row_step: Optional[float] = None,
@@ -347,18 +452,13 @@ def make_train_step(model: Word2Vec, loss: str, sampler=None, num_sampled: int =
     """
     if loss not in LOSS_NAMES:
         raise ValueError(f"loss must be one of {LOSS_NAMES}, got {loss!r}")
-    variables = [model.target_table]
-    if loss == "hs":
-        variables.append(model.hs.inner_vectors.value)
-    else:
-        variables.append(model.context_table)
+    variables = [v.value for v in trained_variables(model, loss)]           # tf.Variables
 
     @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)
     def step(words, contexts, weights, lr):
         with tf.GradientTape() as tape:
-            per_pair = pair_loss(model, loss, words, contexts, sampler, num_sampled,
-                                 negatives)                                  # [B]
-            total = tf.reduce_sum(per_pair * weights)
+            total = summed_pair_loss(model, words, contexts, weights, loss, sampler,
+                                     num_sampled, negatives)
         sgd_step(variables, tape.gradient(total, variables), lr, max_row_step)
         return total
 
