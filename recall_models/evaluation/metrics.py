@@ -1,8 +1,8 @@
 """Retrieval metrics over the whole catalogue: HR@K, NDCG@K, MRR, filtered and unfiltered.
 
-Protocol steps 3-4 (/work/shared/reference/recall-protocol.md). Each user has one held-out
-target item t_u. With r_u the 0-based position of t_u in the user's retrieved list
-(r_u = inf when it is not among the first max(ks)):
+Protocol steps 3-4 (docs/recall-protocol.md). Each user has one held-out target item t_u.
+With r_u the 0-based position of t_u in the user's retrieved list (r_u = inf when it is not
+among the first max(ks)):
 
     HR@K   = mean_u [r_u < K]                      (= Recall@K with one target)
     NDCG@K = mean_u [r_u < K] / log2(r_u + 2)      (one relevant item, so IDCG = 1)
