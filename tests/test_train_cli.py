@@ -185,3 +185,22 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, capsys, kind, e
     assert cli("train", "--corpus", corpus, "--out", out, *extra) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_help_lists_every_command_without_importing_tensorflow():
+    """`python -m w2v_tf --help` builds every command's parser (the train command's loss
+    choices included) and stays fast: TensorFlow is not imported for it."""
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys\nfrom w2v_tf.__main__ import COMMANDS, DESCRIPTION\n"
+            "from w2v_tf.cli import run\n"
+            "try:\n    run('python -m w2v_tf', DESCRIPTION, COMMANDS, ['--help'])\n"
+            "except SystemExit:\n    pass\n"
+            "print('tensorflow' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": root}).stdout
+    assert out.strip().splitlines()[-1] == "False"
+    for name in COMMANDS:
+        assert f"    {name}" in out

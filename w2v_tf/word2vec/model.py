@@ -65,17 +65,9 @@ from w2v_tf import losses as _losses
 from w2v_tf.hierarchical import HierarchicalSoftmax, build_huffman_tree, hierarchical_softmax_loss
 from w2v_tf.sampled_logits import compute_sampled_logits
 from w2v_tf.sampling import FixedUnigramSampler
+from w2v_tf.word2vec.choices import (ARCHS, DEFAULT_LOSS, FAST_LOSSES, LOSS_NAMES,  # noqa: F401
+                                    PER_PAIR_NEGATIVE_LOSSES, SHARED_NEGATIVE_LOSSES)
 
-ARCHS = ("skipgram", "cbow")
-SHARED_NEGATIVE_LOSSES = ("neg_shared", "nce", "sampled_softmax")
-PER_PAIR_NEGATIVE_LOSSES = ("neg", "neg_per_pair", "tutorial_softmax")
-LOSS_NAMES = ("neg", "neg_shared", "nce", "sampled_softmax", "hs", "softmax", "neg_per_pair",
-              "tutorial_softmax")
-# The loss `train()` and `python -m w2v_tf train` use unless told otherwise: word2vec's
-# negative-sampling objective with S negatives shared by the batch (as good as "neg" on the
-# embedded corpora and the fastest: docs/word2vec.md).
-DEFAULT_LOSS = "neg_shared"
-FAST_LOSSES = ("neg", "neg_shared")      # trained by w2v_tf.word2vec.fast_sgd (gradients written out)
 DEFAULT_NUM_SHARED = 16                  # S for skip-gram "neg_shared" (the fastest of 16/32/64
                                          # measured, and as good: benchmarks/results/)
 DEFAULT_NUM_SHARED_CBOW = 16             # S for CBOW "neg_shared": 32 with independent draws,

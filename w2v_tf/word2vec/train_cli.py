@@ -36,7 +36,7 @@ CORPUS_HELP = "lee, wiki500, both (built into gensim's wheel) or a path to a UTF
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from w2v_tf.word2vec.model import ARCHS, DEFAULT_LOSS, LOSS_NAMES
+    from w2v_tf.word2vec.choices import ARCHS, DEFAULT_LOSS, LOSS_NAMES
 
     parser.add_argument("--corpus", default="both", help=f"{CORPUS_HELP} (default: both)")
     parser.add_argument("--arch", choices=ARCHS, default="skipgram")
