@@ -10,6 +10,7 @@ LOSS_NAMES = ("neg", "neg_shared", "nce", "sampled_softmax", "hs", "softmax", "n
               "tutorial_softmax")
 # The loss `train()`, `Word2Vec.compile` and `python -m w2v_tf train` use unless told
 # otherwise: word2vec's negative-sampling objective with S negatives shared by the batch (as
-# good as "neg" on the embedded corpora and the fastest: docs/word2vec.md).
+# good as "neg" on the embedded corpora and the fastest: benchmarks/word2vec_vs_gensim.py and
+# its results, benchmarks/results/word2vec_vs_gensim*.json).
 DEFAULT_LOSS = "neg_shared"
 FAST_LOSSES = ("neg", "neg_shared")      # trained by w2v_tf.word2vec.fast_sgd (gradients written out)

@@ -101,6 +101,10 @@ class Word2Vec(keras.Model):
         `model((words, contexts))` with words `[B]` int (skip-gram) or `[B, 2*window]` int
         (CBOW window, padded with `pad_id`) and contexts `[B, C]` int; returns the dots
         `[B, C]`.
+
+    Fit:
+        `model.compile(optimizer, loss=..., counts=...)` then `model.fit(words, contexts)`
+        or `model.fit(dataset of (words [B], contexts [B]))`: see `compile`, `train_step`.
     """
 
     def __init__(self, vocab_size: int, dim: int = 100, arch: str = "skipgram",
