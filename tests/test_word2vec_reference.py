@@ -22,7 +22,8 @@ the 2-core CPU while other jobs kept its load at ~14:
     seconds fast/fit   38/169  29/123  30/151  28/105  31/142  30/114  (fit 3.7-5.0x longer)
 
 Every seed agrees within 0.017, so the test trains one seed (`SEEDS`) and asserts 0.03;
-for random vectors Spearman's standard error on these 164 pairs is 1/sqrt(163) = 0.08. At that load the test takes ~3-3.5 min.
+for random vectors Spearman's standard error on these 164 pairs is 1/sqrt(163) = 0.08.
+At that load the test takes ~3-3.5 min.
 """
 import math
 import sys

@@ -13,4 +13,4 @@ LOSS_NAMES = ("neg", "neg_shared", "nce", "sampled_softmax", "hs", "softmax", "n
 # good as "neg" on the embedded corpora and the fastest: benchmarks/word2vec_vs_gensim.py and
 # its results, benchmarks/results/word2vec_vs_gensim*.json).
 DEFAULT_LOSS = "neg_shared"
-FAST_LOSSES = ("neg", "neg_shared")      # trained by w2v_tf.word2vec.fast_sgd (gradients written out)
+FAST_LOSSES = ("neg", "neg_shared")   # trained by fast_sgd.py (gradients written out)
