@@ -15,7 +15,12 @@ TensorFlow's functions and ours on it, and compare
 * `logits`, `labels`: `tensorflow.python.ops.nn_impl._compute_sampled_logits` vs ours;
 * `nce`, `sampled_softmax`: `tf.nn.*` (v2, "div") or `tf.compat.v1.nn.*` ("mod") vs ours;
 * `neg`: TensorFlow's helper with `subtract_log_q=False` + sigmoid cross-entropy vs ours;
-* `grad_*`: gradients of a random weighting of the losses w.r.t. inputs, weights, biases.
+* `grad_*[loss]`: gradients of a random weighting of the losses w.r.t. inputs, weights,
+  biases;
+* `grad_*[logits]`: gradients of the logits themselves under a random upstream gradient
+  (`output_gradients` ~ N(0, 1), `[batch_size, num_true + num_sampled]`), the case of a user's
+  own loss on the logits: with hits planted, this checks that a masked logit passes its
+  upstream gradient back exactly as TensorFlow's `+ (-FLT_MAX)` does.
 
 The error of a quantity is max |ours - TF| / max(1, |TF|) over its entries (absolute error
 for values up to 1, relative above). Tolerances: 1e-5 in float32, 1e-10 in float64. The
@@ -177,18 +182,36 @@ def run_config(c: Dict, seed: int = 0) -> Dict[str, float]:
         tf.random.set_seed(1234)
         return fn()
 
-    # logits and labels vs TensorFlow's private helper.
+    def flat_vars(table, biases):
+        t = list(table) if isinstance(table, list) else [table]
+        bb = [] if biases is None else (list(biases) if isinstance(biases, list) else [biases])
+        return [list(map(_shards_unwrap, v)) for v in (t, bb)]
+
+    # logits and labels vs TensorFlow's private helper, and their gradients under a random
+    # upstream gradient G [B, T + S] (any loss built on the logits: d(sum G * logits)).
     tf_sv = None if use_default else sv
-    tf_out = replay(lambda: nn_impl._compute_sampled_logits(
-        tf_w, bias, labels, inputs, sampled_values=tf_sv, subtract_log_q=c["subtract_log_q"],
-        remove_accidental_hits=c["remove_accidental_hits"], partition_strategy=strategy,
-        seed=7 if use_default else None, **args))
-    our_out = replay(lambda: compute_sampled_logits(
-        ours_w, ours_b, labels, inputs, sampled_values=tf_sv, subtract_log_q=c["subtract_log_q"],
-        remove_accidental_hits=c["remove_accidental_hits"], partition_strategy=strategy,
-        seed=7 if use_default else None, **args))
+    upstream = tf.constant(np.random.default_rng(seed + 2).normal(
+        size=(BATCH, T + S)).astype(c["dtype"]))
+    outs = []
+    for fn, table, biases in ((nn_impl._compute_sampled_logits, tf_w, bias),
+                              (compute_sampled_logits, ours_w, ours_b)):
+        t_vars, b_vars = flat_vars(table, biases)
+        with tf.GradientTape() as tape:
+            tape.watch(t_vars + b_vars)
+            out = replay(lambda: fn(
+                table, biases, labels, inputs, sampled_values=tf_sv,
+                subtract_log_q=c["subtract_log_q"],
+                remove_accidental_hits=c["remove_accidental_hits"], partition_strategy=strategy,
+                seed=7 if use_default else None, **args))
+        grads = tape.gradient(out[0], [inputs] + t_vars + b_vars, output_gradients=upstream)
+        outs.append((out, grads[0], grads[1:1 + len(t_vars)], grads[1 + len(t_vars):]))
+    (tf_out, tgx, tgw, tgb), (our_out, ogx, ogw, ogb) = outs
     errors["logits"] = _err(our_out[0], tf_out[0])
     errors["labels"] = _err(our_out[1], tf_out[1])
+    errors["grad_inputs[logits]"] = _err(ogx, tgx)
+    errors["grad_weights[logits]"] = max(_err(o, t) for o, t in zip(ogw, tgw))
+    if c["biases"]:
+        errors["grad_biases[logits]"] = max(_err(o, t) for o, t in zip(ogb, tgb))
 
     # losses and gradients.
     hits = c["remove_accidental_hits"]
@@ -224,16 +247,11 @@ def run_config(c: Dict, seed: int = 0) -> Dict[str, float]:
     if use_default:
         del tf_losses["neg"], our_losses["neg"]   # TF has no NEG with its default sampler
 
-    def flat_vars(table, biases):
-        t = list(table) if isinstance(table, list) else [table]
-        bb = [] if biases is None else (list(biases) if isinstance(biases, list) else [biases])
-        return t, bb
-
     for loss_name in tf_losses:
         results = []
         for fn, table, biases in ((tf_losses[loss_name], tf_w, bias),
                                   (our_losses[loss_name], ours_w, ours_b)):
-            t_vars, b_vars = (list(map(_shards_unwrap, v)) for v in flat_vars(table, biases))
+            t_vars, b_vars = flat_vars(table, biases)
             with tf.GradientTape() as tape:
                 tape.watch(t_vars + b_vars)
                 loss = replay(fn)
