@@ -116,6 +116,7 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
         _check_table(w_shards, b_shards, inputs, num_classes, partition_strategy)
 
         # Step 1. Negatives: S classes shared by the whole batch, with their expected counts.
+        sampled_values_unique = sampled_values is None     # the default sampler's are unique
         if sampled_values is None:
             sampled_values = default_sampler(labels, num_true, num_sampled, num_classes, seed)
         sampled, true_q, sampled_q = (tf.stop_gradient(v) for v in sampled_values)
@@ -156,10 +157,11 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
         # back to x, w and b, exactly like TF's). float16/bfloat16: see Step 7.
         half = inputs.dtype in (tf.float16, tf.bfloat16)
         if remove_accidental_hits:
-            hit = _accidental_hits(labels, sampled)                             # [B, S] bool
-            if not half:
-                sampled_logits += tf.where(hit, tf.constant(-FLT_MAX, inputs.dtype),
-                                           tf.constant(0.0, inputs.dtype))
+            if half:
+                hit = _accidental_hits(labels, sampled)                         # [B, S] bool
+            else:
+                sampled_logits += _hit_weights(labels, sampled, num_true, inputs.dtype,
+                                               unique=sampled_values_unique)    # [B, S]
 
         # Step 7. log-Q correction: o - log Q (Jean et al. 2015, eq. 11; NCE's "- log kQ").
         if subtract_log_q:
@@ -187,6 +189,37 @@ def _accidental_hits(labels, sampled):
     if labels.shape[1] == 1:
         return tf.equal(labels, sampled[None, :])                                 # [B, S]
     return tf.reduce_any(tf.equal(labels[:, :, None], sampled[None, None, :]), axis=1)
+
+
+def _hit_weights(labels, sampled, num_true, dtype, unique):
+    """The additive mask `[B, S]`: -FLT_MAX where sampled[s] is a label of row b, else 0.
+
+    Outside XLA, TensorFlow's own kernels, as `_compute_sampled_logits` uses them:
+    `compute_accidental_hits` (a hash lookup of every label, O(B T + S)) and `sparse_to_dense`.
+    That kernel reports a repeated sampled id only at its last position; we mask every
+    position, so when the ids may repeat (given `sampled_values`) a `tf.unique` test sends
+    samples with repeats to the dense comparison instead. Under XLA (no kernel for the hit
+    search) always the dense comparison, `where(hit, -FLT_MAX, 0)`.
+    """
+    def dense():
+        hit = _accidental_hits(labels, sampled)
+        return tf.where(hit, tf.constant(-FLT_MAX, dtype), tf.constant(0.0, dtype))
+
+    if _in_xla():
+        return dense()
+
+    def sparse():
+        rows, ids, weights = tf.nn.compute_accidental_hits(labels, sampled, num_true=num_true)
+        indices = tf.stack([rows, tf.cast(ids, tf.int32)], axis=1)             # [K, 2]
+        shape = tf.concat([tf.shape(labels)[:1], tf.shape(sampled)], axis=0)   # [B, S]
+        return tf.raw_ops.SparseToDense(
+            sparse_indices=indices, output_shape=shape, sparse_values=tf.cast(weights, dtype),
+            default_value=tf.constant(0, dtype), validate_indices=False)
+
+    if unique:
+        return sparse()
+    repeats = tf.size(tf.unique(sampled).y) < tf.size(sampled)
+    return tf.cond(repeats, dense, sparse)
 
 
 def _log_expected_count(q, dtype):
