@@ -10,7 +10,9 @@ scores the true classes of each example and a shared set of S sampled classes:
 where Q(y) is the *expected count* of y in the sample (the sampler reports it). Subtracting
 log Q is the importance-sampling correction of Jean et al. (2015, eq. 11) and of NCE
 (Gutmann & Hyvarinen 2010): sampled softmax and NCE need it; word2vec's negative sampling
-leaves it out (Mikolov et al. 2013), which is what makes it learn log(P/Q) instead of log P.
+leaves it out (Mikolov et al. 2013), which is why negative sampling learns log P/kQ with hits
+kept and log P/kQ(1-P) with the target skipped, instead of NCE's log P (k = the number of
+samples; measured by the table experiment, `w2v_tf.study.claims`).
 
 The derivation is notebook 5 (`notebooks/05_compute_sampled_logits.ipynb`).
 
