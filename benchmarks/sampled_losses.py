@@ -1,6 +1,7 @@
 """Step time of our sampled softmax vs TensorFlow's, and of sampled vs full softmax.
 
     python benchmarks/sampled_losses.py [--quick] [--json] [--repeats N]
+    python benchmarks/sampled_losses.py --profile 100000 8192 [--given]   # per-op profile
 
 One step = forward + backward (gradients w.r.t. inputs, the class table and the biases) of the
 mean loss over a batch of 1024 examples of dim 128, inside `tf.function`. For each
@@ -18,6 +19,10 @@ load hits every variant alike), the median over `--repeats` rounds of:
 Reported: ratios ours/TF (< 1 means ours is faster) and full/sampled speed-ups. Absolute
 times are printed for context only; they depend on the machine and its load.
 A plot goes to `benchmarks/results/sampled_losses.png` and the table to `...json`.
+
+`--profile V S` instead times one cell op by op (TensorFlow's step stats, a graph-mode
+session, 10 traced steps each): the total microseconds per op type for `tf.nn` and for ours,
+side by side, to show which kernels each runs (`--given`: with given `sampled_values`).
 """
 from __future__ import annotations
 
@@ -105,7 +110,12 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=None, help="timed rounds (default 10; quick 5)")
     p.add_argument("--json", action="store_true", help="last line: results as one JSON object")
     p.add_argument("--no-plot", action="store_true", help="do not write the plot")
+    p.add_argument("--profile", nargs=2, type=int, metavar=("V", "S"),
+                   help="per-op profile of one cell (num_classes V, num_sampled S)")
+    p.add_argument("--given", action="store_true", help="--profile with given sampled_values")
     args = p.parse_args(argv)
+    if args.profile:
+        return profile(*args.profile, given=args.given, repeats=args.repeats or 10)
     repeats = args.repeats or (5 if args.quick else 10)
     class_grid = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     sample_grid = [64, 1024, 8192]
@@ -146,6 +156,52 @@ def main(argv=None) -> int:
         plot(rows, os.path.join(RESULTS, name + ".png"))
     if args.json:
         print(json.dumps(summary))
+    return 0
+
+
+def profile(num_classes: int, num_sampled: int, given: bool, repeats: int) -> int:
+    """Microseconds per op type of one fwd+bwd step, tf.nn vs ours (mean of traced steps)."""
+    import collections
+    v1 = tf.compat.v1
+    rng = np.random.default_rng(0)
+    with tf.Graph().as_default():
+        w = v1.Variable(rng.normal(0, 0.05, size=(num_classes, DIM)).astype(np.float32),
+                        use_resource=True)
+        b = v1.Variable(np.zeros(num_classes, np.float32), use_resource=True)
+        x = tf.constant(rng.normal(size=(BATCH, DIM)).astype(np.float32))
+        labels = tf.constant(np.minimum(rng.zipf(1.3, size=(BATCH, 1)) - 1, num_classes - 1))
+        sv = tuple(tf.random.log_uniform_candidate_sampler(labels, 1, num_sampled, True,
+                                                           num_classes, seed=0))
+        fetch = {}
+        for name, fn in (("tf.nn", tf.nn.sampled_softmax_loss), ("ours", sampled_softmax_loss)):
+            loss = tf.reduce_mean(fn(w, b, labels, x, num_sampled, num_classes,
+                                     sampled_values=sv if given else None))
+            fetch[name] = tf.gradients(loss, [x, w, b])
+        stats = {k: collections.Counter() for k in fetch}
+        with v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            for k in fetch:                                  # warm up
+                sess.run(fetch[k])
+            for _ in range(repeats):
+                for k in fetch:
+                    meta = v1.RunMetadata()
+                    sess.run(fetch[k], options=v1.RunOptions(trace_level=v1.RunOptions.FULL_TRACE),
+                             run_metadata=meta)
+                    for dev in meta.step_stats.dev_stats:
+                        for node in dev.node_stats:
+                            op = node.timeline_label.split("(")[0].split("=")[-1].strip()
+                            stats[k][op or node.node_name] += node.all_end_rel_micros / repeats
+    ops = sorted(set(stats["tf.nn"]) | set(stats["ours"]),
+                 key=lambda o: -max(stats["tf.nn"][o], stats["ours"][o]))
+    print(f"per-op profile, num_classes={num_classes}, num_sampled={num_sampled}, "
+          f"{'given sampled_values' if given else 'default sampler'}, batch {BATCH}, dim {DIM}, "
+          f"mean of {repeats} steps; microseconds per op type (summed over ops and threads)")
+    print(f"{'op type':34} {'tf.nn':>10} {'ours':>10}")
+    for op in ops:
+        print(f"{op:34} {stats['tf.nn'][op]:10.1f} {stats['ours'][op]:10.1f}")
+    print(f"{'total':34} {sum(stats['tf.nn'].values()):10.1f} {sum(stats['ours'].values()):10.1f}")
+    only = {k: sorted(set(stats[k]) - set(stats[o])) for k, o in (("tf.nn", "ours"), ("ours", "tf.nn"))}
+    print(f"op types only in tf.nn: {only['tf.nn']}; only in ours: {only['ours']}")
     return 0
 
 
