@@ -1,8 +1,9 @@
 # %% [markdown]
 # # 7. The table of candidate sampling algorithms: what each loss learns
 #
-# TensorFlow's "Candidate Sampling Algorithms Reference" summarises the sampled losses in one
-# table: for each, the function $F(x, y)$ that a model trained with it ends up computing.
+# TensorFlow's "Candidate Sampling Algorithms Reference" (候选采样; the terms are in the
+# [glossary](../docs/glossary.md)) summarises the sampled losses in one table: for each,
+# the function $F(x, y)$ that a model trained with it ends up computing.
 # This notebook checks that table by experiment, with `w2v_tf.study.table` (also
 # `python -m w2v_tf table`).
 #
@@ -42,8 +43,7 @@
 # tested against this table): NCE learns log P; negative sampling learns log P/kQ with hits
 # kept and log P/kQ(1-P) with the target skipped; sampled and full logistic learn the
 # log-odds log P/(1-P); sampled softmax with hits removed has its own biased optimum, not
-# log P + K(x); with hits kept it learns log P + K(x) up to O(1/k). Terms such as
-# *accidental hit* and *log-Q correction* are in the [glossary](../docs/glossary.md).
+# log P + K(x); with hits kept it learns log P + K(x) up to O(1/k).
 #
 # **The error.** For a learned table $F$ and a target $T$, the data-weighted RMSE
 # $\sqrt{\sum_x P(x)\sum_y P(y\mid x)(F - T - c(x))^2}$, with $c(x)$ the best per-context
