@@ -47,7 +47,9 @@ def _sigmoid_xent_sum(logits, labels, out_dtype):
     dt = _loss_dtype(logits)
     per_column = tf.nn.sigmoid_cross_entropy_with_logits(
         labels=tf.cast(labels, dt), logits=tf.cast(logits, dt))                 # [B, C]
-    return tf.cast(tf.reduce_sum(per_column, axis=1), out_dtype)               # [B]
+    # Summed by a matmul with a column of ones, as tf.nn.nce_loss's `_sum_rows`: same rounding.
+    ones = tf.ones(tf.stack([tf.shape(per_column)[1], 1]), dt)                 # [C, 1]
+    return tf.cast(tf.reshape(tf.matmul(per_column, ones), [-1]), out_dtype)   # [B]
 
 
 def _softmax_xent(logits, labels, out_dtype):

@@ -14,7 +14,8 @@ TensorFlow's functions and ours on it, and compare
 
 * `logits`, `labels`: `tensorflow.python.ops.nn_impl._compute_sampled_logits` vs ours;
 * `nce`, `sampled_softmax`: `tf.nn.*` (v2, "div") or `tf.compat.v1.nn.*` ("mod") vs ours;
-* `neg`: TensorFlow's helper with `subtract_log_q=False` + sigmoid cross-entropy vs ours;
+* `neg`: TensorFlow's helper with `subtract_log_q=False` + sigmoid cross-entropy, summed
+  per row as `tf.nn.nce_loss` sums (`_sum_rows`), vs ours;
 * `grad_*[loss]`: gradients of a random weighting of the losses w.r.t. inputs, weights,
   biases;
 * `grad_*[logits]`: gradients of the logits themselves under a random upstream gradient
@@ -242,10 +243,10 @@ def run_config(c: Dict, seed: int = 0) -> Dict[str, float]:
                                                  partition_strategy="mod", seed=7, **args) if v1 else
             tf.nn.sampled_softmax_loss(tf_w, bias, labels, inputs, sampled_values=tf_sv,
                                        remove_accidental_hits=hits, seed=7, **args)),
-        "neg": lambda: tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(
+        "neg": lambda: nn_impl._sum_rows(tf.nn.sigmoid_cross_entropy_with_logits(
             *reversed(nn_impl._compute_sampled_logits(
                 tf_w, bias, labels, inputs, sampled_values=tf_sv, subtract_log_q=False,
-                remove_accidental_hits=hits, partition_strategy=strategy, **args))), axis=1),
+                remove_accidental_hits=hits, partition_strategy=strategy, **args)))),
     }
     our_losses = {
         "nce": lambda: ours.nce_loss(ours_w, ours_b, labels, inputs, sampled_values=tf_sv,
