@@ -1,11 +1,13 @@
 """Step time of our sampled softmax vs TensorFlow's, and of sampled vs full softmax.
 
     python benchmarks/sampled_losses.py [--quick] [--json] [--repeats N]
+    python benchmarks/sampled_losses.py --profile 100000 8192 [--given]   # per-op profile
 
 One step = forward + backward (gradients w.r.t. inputs, the class table and the biases) of the
 mean loss over a batch of 1024 examples of dim 128, inside `tf.function`. For each
 (num_classes, num_sampled) we time, interleaved in one run (round-robin, so the machine's
-load hits every variant alike), the median over `--repeats` rounds of:
+load hits every variant alike), the median (or with `--stat min` the best) over `--repeats`
+rounds of:
 
 * `tf.nn`            : `tf.nn.sampled_softmax_loss`, default sampler (TensorFlow's CPU kernel);
 * `ours`             : `w2v_tf.sampled_softmax_loss`, same default sampler;
@@ -18,6 +20,10 @@ load hits every variant alike), the median over `--repeats` rounds of:
 Reported: ratios ours/TF (< 1 means ours is faster) and full/sampled speed-ups. Absolute
 times are printed for context only; they depend on the machine and its load.
 A plot goes to `benchmarks/results/sampled_losses.png` and the table to `...json`.
+
+`--profile V S` instead times one cell op by op (TensorFlow's step stats, a graph-mode
+session, 10 traced steps each): the total microseconds per op type for `tf.nn` and for ours,
+side by side, to show which kernels each runs (`--given`: with given `sampled_values`).
 """
 from __future__ import annotations
 
@@ -36,6 +42,7 @@ import tensorflow as tf
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from w2v_tf import full_softmax_loss, sampled_softmax_loss  # noqa: E402
 
+STATS = {"median": statistics.median, "min": min}
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 BATCH, DIM = 1024, 128
 
@@ -83,8 +90,8 @@ def _run(step):
         (g.values if isinstance(g, tf.IndexedSlices) else g).numpy()
 
 
-def time_steps(steps, repeats: int):
-    """Median seconds per step of each function, timed round-robin."""
+def time_steps(steps, repeats: int, stat=statistics.median):
+    """`stat` (median or min) of the seconds per step of each function, timed round-robin."""
     for fn in steps.values():   # trace/compile and warm up
         _run(fn)
         _run(fn)
@@ -94,7 +101,7 @@ def time_steps(steps, repeats: int):
             t0 = time.perf_counter()
             _run(fn)
             times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return {k: stat(v) for k, v in times.items()}
 
 
 def main(argv=None) -> int:
@@ -105,7 +112,15 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=None, help="timed rounds (default 10; quick 5)")
     p.add_argument("--json", action="store_true", help="last line: results as one JSON object")
     p.add_argument("--no-plot", action="store_true", help="do not write the plot")
+    p.add_argument("--profile", nargs=2, type=int, metavar=("V", "S"),
+                   help="per-op profile of one cell (num_classes V, num_sampled S)")
+    p.add_argument("--given", action="store_true", help="--profile with given sampled_values")
+    p.add_argument("--stat", choices=sorted(STATS), default="median",
+                   help="statistic of the rounds: median (default) or min, the best round, "
+                        "which is what load from other processes disturbs least")
     args = p.parse_args(argv)
+    if args.profile:
+        return profile(*args.profile, given=args.given, repeats=args.repeats or 10)
     repeats = args.repeats or (5 if args.quick else 10)
     class_grid = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     sample_grid = [64, 1024, 8192]
@@ -114,7 +129,7 @@ def main(argv=None) -> int:
     cells = [(v, s) for v in class_grid for s in sample_grid if s < v]
     for v, s in tqdm(cells, desc="benchmark", file=sys.stderr):
         # The full softmax does not depend on num_sampled: time it once per num_classes.
-        t = time_steps(make_steps(v, s, full=(s == sample_grid[0])), repeats)
+        t = time_steps(make_steps(v, s, full=(s == sample_grid[0])), repeats, STATS[args.stat])
         row = dict(num_classes=v, num_sampled=s, seconds=t,
                    ours_over_tf=t["ours"] / t["tf.nn"],
                    ours_over_tf_given=t["ours given"] / t["tf.nn given"],
@@ -125,7 +140,7 @@ def main(argv=None) -> int:
     for r in rows:
         r["full_over_ours"] = full[r["num_classes"]] / r["seconds"]["ours"]
 
-    print(f"batch {BATCH}, dim {DIM}, forward+backward, median of {repeats} interleaved rounds; "
+    print(f"batch {BATCH}, dim {DIM}, forward+backward, {args.stat} of {repeats} interleaved rounds; "
           f"TensorFlow {tf.__version__}")
     print(f"{'classes':>9} {'sampled':>8} | {'ours/TF':>8} {'given':>8} {'XLA/TF given':>13} "
           f"{'XLA/TF':>8} | {'full/ours':>10} | {'TF ms':>8} {'ours ms':>8}")
@@ -135,7 +150,8 @@ def main(argv=None) -> int:
               f"{r['ours_over_tf_given']:>8.2f} {r['xla_over_tf_given']:>13.2f} "
               f"{r['xla_over_tf']:>8.2f} | {r['full_over_ours']:>10.1f} | "
               f"{1e3 * t['tf.nn']:>8.1f} {1e3 * t['ours']:>8.1f}")
-    summary = dict(batch=BATCH, dim=DIM, repeats=repeats, tensorflow=tf.__version__, rows=rows,
+    summary = dict(batch=BATCH, dim=DIM, repeats=repeats, statistic=args.stat,
+                   tensorflow=tf.__version__, rows=rows,
                    max_ours_over_tf=max(r["ours_over_tf"] for r in rows),
                    max_ours_over_tf_given=max(r["ours_over_tf_given"] for r in rows))
     os.makedirs(RESULTS, exist_ok=True)
@@ -146,6 +162,52 @@ def main(argv=None) -> int:
         plot(rows, os.path.join(RESULTS, name + ".png"))
     if args.json:
         print(json.dumps(summary))
+    return 0
+
+
+def profile(num_classes: int, num_sampled: int, given: bool, repeats: int) -> int:
+    """Microseconds per op type of one fwd+bwd step, tf.nn vs ours (mean of traced steps)."""
+    import collections
+    v1 = tf.compat.v1
+    rng = np.random.default_rng(0)
+    with tf.Graph().as_default():
+        w = v1.Variable(rng.normal(0, 0.05, size=(num_classes, DIM)).astype(np.float32),
+                        use_resource=True)
+        b = v1.Variable(np.zeros(num_classes, np.float32), use_resource=True)
+        x = tf.constant(rng.normal(size=(BATCH, DIM)).astype(np.float32))
+        labels = tf.constant(np.minimum(rng.zipf(1.3, size=(BATCH, 1)) - 1, num_classes - 1))
+        sv = tuple(tf.random.log_uniform_candidate_sampler(labels, 1, num_sampled, True,
+                                                           num_classes, seed=0))
+        fetch = {}
+        for name, fn in (("tf.nn", tf.nn.sampled_softmax_loss), ("ours", sampled_softmax_loss)):
+            loss = tf.reduce_mean(fn(w, b, labels, x, num_sampled, num_classes,
+                                     sampled_values=sv if given else None))
+            fetch[name] = tf.gradients(loss, [x, w, b])
+        stats = {k: collections.Counter() for k in fetch}
+        with v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            for k in fetch:                                  # warm up
+                sess.run(fetch[k])
+            for _ in range(repeats):
+                for k in fetch:
+                    meta = v1.RunMetadata()
+                    sess.run(fetch[k], options=v1.RunOptions(trace_level=v1.RunOptions.FULL_TRACE),
+                             run_metadata=meta)
+                    for dev in meta.step_stats.dev_stats:
+                        for node in dev.node_stats:
+                            op = node.timeline_label.split("(")[0].split("=")[-1].strip()
+                            stats[k][op or node.node_name] += node.all_end_rel_micros / repeats
+    ops = sorted(set(stats["tf.nn"]) | set(stats["ours"]),
+                 key=lambda o: -max(stats["tf.nn"][o], stats["ours"][o]))
+    print(f"per-op profile, num_classes={num_classes}, num_sampled={num_sampled}, "
+          f"{'given sampled_values' if given else 'default sampler'}, batch {BATCH}, dim {DIM}, "
+          f"mean of {repeats} steps; microseconds per op type (summed over ops and threads)")
+    print(f"{'op type':34} {'tf.nn':>10} {'ours':>10}")
+    for op in ops:
+        print(f"{op:34} {stats['tf.nn'][op]:10.1f} {stats['ours'][op]:10.1f}")
+    print(f"{'total':34} {sum(stats['tf.nn'].values()):10.1f} {sum(stats['ours'].values()):10.1f}")
+    only = {k: sorted(set(stats[k]) - set(stats[o])) for k, o in (("tf.nn", "ours"), ("ours", "tf.nn"))}
+    print(f"op types only in tf.nn: {only['tf.nn']}; only in ours: {only['ours']}")
     return 0
 
 

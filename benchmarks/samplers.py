@@ -11,6 +11,13 @@ both alike), the median over `--repeats` rounds (>= 10) of:
   `jit_compile=True` (TF's kernels cannot be compiled). This is the cost inside a training step.
 * `eager` : one call from Python: TF's op vs our sampler object (its step is a `tf.function`).
 
+`--first-call` (a separate table, uniform and log-uniform, `unique=True`, V = 1e7 by default,
+`--first-call-range`): the first call's setup, side by side. TF: a first eager call with a new
+seed (a new kernel, so its construction is included). Ours: what a sampler's first unique
+call computes before drawing, `chunk_size(num_sampled)` on a fresh sampler (it ran np.unique
+over all V probabilities before; now O(1) in V). Also shown, not compared: our whole first
+call, which adds the one-time trace of the sampling step (`tf.function`), independent of V.
+
 Reported: time per sampling call and the ratio ours / TF (< 1 means ours is faster).
 Absolute times depend on the machine and its load; the ratio is the figure to read.
 """
@@ -85,7 +92,13 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=128, help="rows of true classes (default 128)")
     parser.add_argument("--calls", type=int, default=None, help="samplings per timed loop (default 100, quick 20)")
     parser.add_argument("--samplers", nargs="+", choices=KINDS, default=list(KINDS), help="which samplers")
+    parser.add_argument("--first-call", action="store_true",
+                        help="only the first-call table (setup of unique sampling at a large V)")
+    parser.add_argument("--first-call-range", type=int, default=10_000_000,
+                        help="V of the first-call table (default 1e7)")
     args = parser.parse_args(argv)
+    if args.first_call:
+        return first_call(args)
     if args.repeats < 10:
         parser.error(f"--repeats must be >= 10 for a stable median, got {args.repeats}")
     range_max = args.range_max or (10_000 if args.quick else 100_000)
@@ -138,6 +151,40 @@ def main(argv=None):
     if args.json:
         print(json.dumps({"range_max": range_max, "num_sampled": args.num_sampled, "batch": args.batch,
                           "calls": calls, "repeats": args.repeats, "device": "CPU", "rows": rows}))
+    return 0
+
+
+def first_call(args):
+    """Median first-call setup, TF vs ours, interleaved over `--repeats` fresh samplers."""
+    v, s = args.first_call_range, args.num_sampled
+    labels = tf.constant([[0], [7], [123]], tf.int64)
+    tf.random.log_uniform_candidate_sampler(labels, 1, 8, True, 1000, seed=1)   # load TF's ops
+    rows = []
+    for kind, ours_cls, theirs in (
+            ("uniform", sampling.UniformSampler, tf.random.uniform_candidate_sampler),
+            ("log_uniform", sampling.LogUniformSampler, tf.random.log_uniform_candidate_sampler)):
+        t_tf, t_chunk, t_total = [], [], []
+        for r in range(args.repeats):
+            t_tf.append(timed(lambda: theirs(labels, 1, s, True, v, seed=1000 + r)[0]))
+            sampler = ours_cls(v, seed=r)
+            start = time.perf_counter()
+            sampler.chunk_size(s)
+            t_chunk.append(time.perf_counter() - start)
+            sampler = ours_cls(v, seed=r)
+            t_total.append(timed(lambda: sampler(labels, 1, s, True)[0]))
+        tf_ms, chunk_ms, total_ms = (1e3 * statistics.median(t) for t in (t_tf, t_chunk, t_total))
+        rows.append(dict(sampler=kind, range_max=v, num_sampled=s, tf_first_ms=tf_ms,
+                         ours_setup_ms=chunk_ms, setup_ratio=chunk_ms / tf_ms,
+                         ours_first_call_with_trace_ms=total_ms))
+    print(f"first unique call, range_max={v}, num_sampled={s}, median of {args.repeats} fresh "
+          "samplers; ms")
+    print(f"{'sampler':12} {'TF first call':>14} {'ours setup':>11} {'ratio':>6} "
+          f"{'ours first call incl. trace':>28}")
+    for r in rows:
+        print(f"{r['sampler']:12} {r['tf_first_ms']:14.2f} {r['ours_setup_ms']:11.2f} "
+              f"{r['setup_ratio']:6.2f} {r['ours_first_call_with_trace_ms']:28.1f}")
+    if args.json:
+        print(json.dumps({"first_call": rows}))
     return 0
 
 

@@ -19,7 +19,8 @@ CONFIGS = [pytest.param(c, id=parity.config_name(c).replace(" ", "_")) for c in 
 def test_matches_tensorflow(config):
     errors = parity.run_config(config)
     tol = parity.TOLERANCE[config["dtype"]]
-    expected_keys = {"logits", "labels", "nce", "sampled_softmax"}
+    expected_keys = {"logits", "labels", "nce", "sampled_softmax", "grad_inputs[logits]",
+                     "grad_weights[logits]"}
     assert expected_keys <= set(errors)
     assert any(k.startswith("grad_weights") for k in errors)
     bad = {k: v for k, v in errors.items() if not v <= tol}

@@ -238,11 +238,14 @@ def _call(**overrides):
     (dict(num_true=2), "`labels` has 1 columns but num_true=2"),
     (dict(labels=np.array([[1], [5], [0]])), r"`labels` contains 5, outside \[0, num_classes=5\)"),
     (dict(labels=np.array([[1], [-1], [0]])), "`labels` contains -1"),
-    (dict(labels=np.array([[1.0], [2.0], [0.0]])), "integer"),
+    (dict(labels=np.array([[1.0], [2.5], [0.0]])), "`labels` has dtype float64 and the non-integer"),
+    (dict(labels=np.array([[True], [False], [True]])), "`labels` must hold integer class ids"),
+    (dict(labels=tf.constant([["a"], ["b"], ["c"]])), "`labels` must be an integer tensor"),
+    (dict(weights=np.ones((6, 10), np.float32)), "num_classes=5"),
     (dict(inputs=np.ones((3, 7), np.float32)), "`inputs` has dim 7 but `weights` rows have dim 10"),
     (dict(weights=[np.ones((2, 10), np.float32), np.ones((2, 10), np.float32)]),
      "add up to num_classes=5"),
-    (dict(sampled_values=(SAMPLED[:3], np.full((3, 1), .5, np.float32), np.full(3, .5, np.float32))),
+    (dict(sampled_values=(SAMPLED[None], np.full((3, 1), .5, np.float32), np.full(4, .5, np.float32))),
      r"sampled_values\[0\]"),
     (dict(sampled_values=(SAMPLED, np.full((3, 1), .5, np.float32), np.full(3, .5, np.float32))),
      r"sampled_values\[2\]"),
@@ -268,3 +271,94 @@ def test_zero_expected_count_allowed_without_log_q():
     sv = (SAMPLED, np.full((3, 1), .5, np.float32), np.array([.5, 0, .5, .5], np.float32))
     logits, _ = _call(sampled_values=sv, subtract_log_q=False)
     assert np.all(np.isfinite(logits.numpy()))
+
+
+# ------------------------------------------------------------------ exact to the gradient
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("log_q", [True, False])
+def test_masked_logit_passes_upstream_gradient_like_tensorflow(dtype, log_q):
+    """TF masks a hit by adding -FLT_MAX (before log Q): d logit / d w is still x there. With
+    an upstream gradient only on the masked logits, TF's and our gradients are equal and
+    non-zero (overwriting the logit with where() would give 0)."""
+    w, b, x, _, sv = _problem(1)
+    labels = np.array([[1], [0], [4]])                       # rows 0 and 1 hit SAMPLED
+    w, b, x = (tf.Variable(a.astype(dtype)) for a in (w, b, x))
+    sv = (sv[0], sv[1].astype(dtype), sv[2].astype(dtype))
+    hit = labels == SAMPLED[None, :]                          # [3, 4]
+    upstream = np.zeros((3, 5), dtype)
+    upstream[:, 1:][hit] = [0.7, -1.3]
+    grads = []
+    for fn in (nn_impl._compute_sampled_logits, compute_sampled_logits):
+        with tf.GradientTape() as tape:
+            logits, _ = fn(w, b, labels, x, 4, NUM_CLASSES, 1, sv, subtract_log_q=log_q,
+                           remove_accidental_hits=True)
+        grads.append(tape.gradient(logits, [x, w, b], output_gradients=tf.constant(upstream)))
+        np.testing.assert_array_equal(logits.numpy()[:, 1:][hit], -np.finfo(np.float32).max)
+    for theirs, ours in zip(*grads):
+        np.testing.assert_array_equal(tf.convert_to_tensor(ours).numpy(),
+                                      tf.convert_to_tensor(theirs).numpy())
+    assert np.abs(grads[1][0].numpy()).sum() > 0
+
+
+@pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16])
+def test_half_precision_masked_logit_is_finite_and_stops_the_gradient(dtype):
+    """Our half-precision rule (where TF's -FLT_MAX is -inf): the masked logit is the dtype's
+    lowest finite value, set after log Q, and passes no gradient."""
+    w, b, x, labels, sv = _hit_problem(dtype)
+    x = tf.Variable(x)
+    hit = labels == SAMPLED[None, :]
+    upstream = np.zeros((3, 5), np.float32)
+    upstream[:, 1:][hit] = 1.0
+    with tf.GradientTape() as tape:
+        logits, _ = compute_sampled_logits(w, b, labels, x, 4, NUM_CLASSES, 1, sv,
+                                           remove_accidental_hits=True)
+    assert np.all(logits.numpy()[:, 1:][hit].astype(np.float32) == float(dtype.min))
+    grad = tape.gradient(logits, x, output_gradients=tf.constant(upstream, dtype))
+    assert np.all(grad.numpy().astype(np.float32) == 0)
+
+
+# ------------------------------------------------------------------ what TensorFlow accepts
+def test_integer_valued_float_labels_are_cast_like_tensorflow():
+    w, b, x, labels, sv = _problem(2)
+    for dtype in (tf.bfloat16, tf.float32):
+        as_float = tf.cast(labels, dtype)
+        ours = compute_sampled_logits(w, b, as_float, x, 4, NUM_CLASSES, 2, sv)[0]
+        theirs = nn_impl._compute_sampled_logits(w, b, as_float, x, 4, NUM_CLASSES, 2, sv)[0]
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_non_integer_float_labels_raise_in_a_graph_too():
+    w, b, x, _, sv = _problem(1)
+    fn = tf.function(lambda l: compute_sampled_logits(w, b, l, x, 4, NUM_CLASSES, 1, sv)[0])
+    fn(tf.constant([[1.0], [2.0], [0.0]]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="integer-valued"):
+        fn(tf.constant([[1.0], [2.5], [0.0]]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_classes=5"):
+        fn(tf.constant([[1.0], [-1.0], [0.0]]))
+
+
+@pytest.mark.parametrize("n_ids", [2, 6])
+@pytest.mark.parametrize("hits", [False, True])
+def test_sampled_values_with_another_count_than_num_sampled_are_used_as_given(n_ids, hits):
+    w, b, x, labels, _ = _problem(1)
+    ids = np.array([1, 0, 2, 3, 4, 0])[:n_ids]
+    sv = (ids, np.full((3, 1), .5, np.float32), np.full(n_ids, .5, np.float32))
+    ours = compute_sampled_logits(w, b, labels, x, 4, NUM_CLASSES, 1, sv,
+                                  remove_accidental_hits=hits)[0]
+    assert ours.shape == (3, 1 + n_ids)
+    ref, _ = _numpy_logits(w, b, x, labels, ids, sv[1], sv[2], True, hits)
+    np.testing.assert_allclose(ours.numpy(), ref, rtol=1e-5)
+    if not hits:   # TF uses what it is given too (with hits its mask is [B, num_sampled])
+        theirs = nn_impl._compute_sampled_logits(w, b, labels, x, 4, NUM_CLASSES, 1, sv)[0]
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_true_expected_counts_of_any_shape_are_not_read_without_log_q():
+    w, b, x, labels, sv = _problem(1)
+    odd = (sv[0], np.ones(7, np.float32), sv[2])
+    ours = compute_sampled_logits(w, b, labels, x, 4, NUM_CLASSES, 1, odd, subtract_log_q=False)
+    theirs = nn_impl._compute_sampled_logits(w, b, labels, x, 4, NUM_CLASSES, 1, odd,
+                                             subtract_log_q=False)
+    np.testing.assert_array_equal(ours[0].numpy(), theirs[0].numpy())
+    with pytest.raises(ValueError, match=r"sampled_values\[1\]"):
+        compute_sampled_logits(w, b, labels, x, 4, NUM_CLASSES, 1, odd, subtract_log_q=True)

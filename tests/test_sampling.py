@@ -368,3 +368,28 @@ def test_counts_file_bad_line_names_file_and_line(tmp_path):
     path.write_text("a,1\nb,-2\n")
     with pytest.raises(ValueError, match=r"vocab\.txt:2: bad count '-2'"):
         smp.FixedUnigramSampler(2, vocab_file=str(path))
+
+
+# ------------------------------------------------- unique sampling setup: O(1) in range_max
+@pytest.mark.parametrize("kind", ["uniform", "log_uniform"])
+@pytest.mark.parametrize("v", [10, 4096, 5000, 200_000])
+def test_expected_distinct_closed_form_equals_the_sum_over_all_classes(kind, v):
+    """E[#distinct in m draws] = sum_v 1 - (1 - P(v))^m: our O(1) forms vs the O(V) sum."""
+    sampler = SAMPLERS[kind](v, seed=0)
+    p = sampler.probabilities().numpy().astype(np.float64)
+    distinct = sampler._expected_distinct()
+    for m in (1, 10, 100, 1000, 20000):
+        exact = float(np.sum(-np.expm1(m * np.log1p(-p))))
+        assert abs(distinct(m) - exact) <= 1e-6 * exact + 1e-3, (m, distinct(m), exact)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "log_uniform"])
+def test_chunk_size_at_huge_range_allocates_no_range_sized_array(kind):
+    import tracemalloc
+    sampler = SAMPLERS[kind](2**32 + 1, seed=0)
+    tracemalloc.start()
+    chunk = sampler.chunk_size(64)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert 64 <= chunk < 1000
+    assert peak < 2**20          # < 1 MiB (the O(V) version needed 32 GiB)

@@ -5,17 +5,24 @@ sampled_values=None, ...)` and return a per-example loss `[batch_size]` (no redu
 `tf.nn` does). With o = the logits of `compute_sampled_logits` (true columns first) and
 y = its labels (1/num_true on the true columns, 0 elsewhere):
 
-| loss                      | log Q subtracted | hits removed | per-row loss                  | F(x, y) learns        |
-|---------------------------|------------------|--------------|-------------------------------|-----------------------|
-| `nce_loss`                | yes              | no (default) | sum_j sigmoid_xent(y_j, o_j)  | log P(y|x)            |
-| `negative_sampling_loss`  | no               | yes          | sum_j sigmoid_xent(y_j, o_j)  | log P(y|x) - log Q(y) |
-| `sampled_logistic_loss`   | yes              | yes          | sum_j sigmoid_xent(y_j, o_j)  | log-odds of y given x |
-| `full_logistic_loss`      | -                | -            | sum over all classes          | log-odds of y given x |
-| `full_softmax_loss`       | -                | -            | softmax_xent over all classes | log P(y|x) + K(x)     |
-| `sampled_softmax_loss`    | yes              | yes          | softmax_xent(y, o)            | log P(y|x) + K(x)     |
+| loss                      | log Q subtracted | hits removed | per-row loss                  | F(x, y) learns      |
+|---------------------------|------------------|--------------|-------------------------------|---------------------|
+| `nce_loss`                | yes              | no (default) | sum_j sigmoid_xent(y_j, o_j)  | log P               |
+| `negative_sampling_loss`  | no               | yes          | sum_j sigmoid_xent(y_j, o_j)  | log P/kQ(1-P)       |
+| `sampled_logistic_loss`   | yes              | yes          | sum_j sigmoid_xent(y_j, o_j)  | log P/(1-P)         |
+| `full_logistic_loss`      | -                | -            | sum over all classes          | log P/(1-P)         |
+| `full_softmax_loss`       | -                | -            | softmax_xent over all classes | log P + K(x)        |
+| `sampled_softmax_loss`    | yes              | yes          | softmax_xent(y, o)            | SSM opt + K         |
 
-(The table of Google's "Candidate Sampling Algorithms Reference"; notebook 7 and
-`python -m w2v_tf table` show it by experiment.)
+with P = P(y|x), Q the sampler's distribution, k = `num_sampled`, K(x) any function of x
+alone, as measured by the table experiment (`python -m w2v_tf table --variants`, notebook 7;
+the claims live in `w2v_tf.study.claims`). In words: NCE learns log P; negative sampling
+learns log P/kQ with hits kept and log P/kQ(1-P) with the target skipped (word2vec's rule
+and our default); sampled and full logistic learn the log-odds log P/(1-P); the full softmax
+learns log P + K(x); sampled softmax with hits removed has its own biased optimum, not
+log P + K(x); with hits kept it learns log P + K(x) up to O(1/k) ("SSM opt" is that
+optimum, computed numerically by `w2v_tf.study.table.sampled_softmax_optimum`; it is near
+log P + K(x) only when kQ(y) << 1, as for most classes of a large vocabulary).
 
 Where we differ from `tf.nn`: `partition_strategy` is a keyword on the v2 signatures
 (default "div", the layout the v2 functions fix), `nce_loss` takes a `seed`, and float16 /
@@ -40,7 +47,9 @@ def _sigmoid_xent_sum(logits, labels, out_dtype):
     dt = _loss_dtype(logits)
     per_column = tf.nn.sigmoid_cross_entropy_with_logits(
         labels=tf.cast(labels, dt), logits=tf.cast(logits, dt))                 # [B, C]
-    return tf.cast(tf.reduce_sum(per_column, axis=1), out_dtype)               # [B]
+    # Summed by a matmul with a column of ones, as tf.nn.nce_loss's `_sum_rows`: same rounding.
+    ones = tf.ones(tf.stack([tf.shape(per_column)[1], 1]), dt)                 # [C, 1]
+    return tf.cast(tf.reshape(tf.matmul(per_column, ones), [-1]), out_dtype)   # [B]
 
 
 def _softmax_xent(logits, labels, out_dtype):

@@ -10,17 +10,23 @@ scores the true classes of each example and a shared set of S sampled classes:
 where Q(y) is the *expected count* of y in the sample (the sampler reports it). Subtracting
 log Q is the importance-sampling correction of Jean et al. (2015, eq. 11) and of NCE
 (Gutmann & Hyvarinen 2010): sampled softmax and NCE need it; word2vec's negative sampling
-leaves it out (Mikolov et al. 2013), which is what makes it learn log(P/Q) instead of log P.
+leaves it out (Mikolov et al. 2013), which is why negative sampling learns log P/kQ with hits
+kept and log P/kQ(1-P) with the target skipped, instead of NCE's log P (k = the number of
+samples; measured by the table experiment, `w2v_tf.study.claims`).
 
 The derivation is notebook 5 (`notebooks/05_compute_sampled_logits.ipynb`).
 
+The order of steps is TensorFlow's: lookup, matmul, biases, accidental hits, log Q. In
+float32/float64 a hit is masked by *adding* -FLT_MAX (-3.4028235e38) to its logit before log Q
+is subtracted, so values and gradients are TensorFlow's for any upstream gradient (a masked
+logit passes its upstream gradient back to the inputs, weights and biases, as in TF).
+
 Where we differ from TensorFlow, on purpose (tests show both behaviours):
 
-* Accidental hits are masked with `where(hit, lowest, logit)` *after* the log-Q step, where
-  `lowest` is -FLT_MAX (-3.4028235e38) or, for float16/bfloat16, the most negative finite
-  value of the dtype. In float32/float64 this is the value TensorFlow's sum ends on, so results
-  agree; in float16/bfloat16 TensorFlow's -FLT_MAX becomes -inf and the loss NaN, ours stays
-  finite.
+* float16/bfloat16: -FLT_MAX is -inf in these dtypes, so TensorFlow's masked logits are -inf
+  and its losses NaN. We overwrite the masked logits, after the log-Q step, with the most
+  negative finite value of the dtype (`where(hit, lowest, logit)`): values stay finite and the
+  gradient through a masked logit is 0.
 * A sampled id that appears twice (samplers with `unique=False`) is masked at every position;
   `tf.nn.compute_accidental_hits` keeps only the last one.
 * Expected counts are cast to the logits' dtype (log taken in float64 for float64 inputs), so
@@ -76,14 +82,17 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
       weights: class embeddings `[num_classes, dim]` (tensor, `tf.Variable`, `keras.Variable`)
         or a list/tuple of shards whose rows add up to `num_classes`.
       biases: class biases `[num_classes]` (or shards, like `weights`), or None for none.
-      labels: int `[batch_size, num_true]`, the target classes.
+      labels: int `[batch_size, num_true]`, the target classes (integer-valued floats, e.g.
+        bfloat16, are cast to int64 as TensorFlow casts them; a non-integer value raises).
       inputs: `[batch_size, dim]` float, the input representations x.
-      num_sampled: int S, the number of sampled classes per batch (shared by all rows).
+      num_sampled: int S, the number of classes the default sampler draws per batch (shared
+        by all rows). With `sampled_values`, S is the number of ids given, as in TensorFlow.
       num_classes: int, the number of possible classes.
       num_true: int, the number of target classes per example.
       sampled_values: a `(sampled [S], true_expected_count [B, num_true],
         sampled_expected_count [S])` triple from a candidate sampler, or None for the
-        log-uniform default sampler.
+        log-uniform default sampler. The true expected counts are read only when
+        `subtract_log_q` (TF never reads them otherwise, whatever their shape).
       subtract_log_q: subtract log Q (the expected counts) from the logits; False for
         word2vec's negative sampling.
       remove_accidental_hits: mask sampled classes that equal a true class of the row.
@@ -96,8 +105,9 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
       Labels are `1/num_true` for the true columns and 0 for the sampled ones.
 
     Raises:
-      ValueError: for labels of the wrong rank/width or out of range, mismatched dims or
-        shard sizes, `num_sampled > num_classes` with the default unique sampler, malformed
+      ValueError: for labels of the wrong dtype, rank/width or out of range, a table whose
+        rows do not add up to `num_classes`, mismatched dims or shard sizes,
+        `num_sampled > num_classes` with the default unique sampler, malformed
         `sampled_values`, or a zero expected count with `subtract_log_q`.
     """
     w_shards = _shards.as_shard_list(weights, "weights")
@@ -108,44 +118,62 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
         _check_table(w_shards, b_shards, inputs, num_classes, partition_strategy)
 
         # Step 1. Negatives: S classes shared by the whole batch, with their expected counts.
+        sampled_values_unique = sampled_values is None     # the default sampler's are unique
         if sampled_values is None:
             sampled_values = default_sampler(labels, num_true, num_sampled, num_classes, seed)
         sampled, true_q, sampled_q = (tf.stop_gradient(v) for v in sampled_values)
         sampled = tf.cast(sampled, tf.int64)                                    # [S]
-        _check_sampled_values(sampled, true_q, sampled_q, num_sampled, num_true, labels,
-                              subtract_log_q)
+        _check_sampled_values(sampled, true_q, sampled_q, num_true, labels, subtract_log_q)
 
         # Step 2. One lookup for the true and the sampled rows: ids = [labels_flat ; sampled].
         labels_flat = tf.reshape(labels, [-1])                                  # [B*T]
-        n_true = tf.shape(labels_flat)[0]
+        n_true = tf.shape(labels_flat)[0:1]                                     # [1]: B*T
         all_ids = tf.concat([labels_flat, sampled], axis=0)                     # [B*T + S]
         all_w = tf.cast(_shards.lookup(w_shards, all_ids, partition_strategy), inputs.dtype)
-        true_w, sampled_w = all_w[:n_true], all_w[n_true:]                      # [B*T, D], [S, D]
+        # tf.slice, not all_w[:n]: the gradient of a slice is one Pad, of a strided slice a
+        # StridedSliceGrad several times slower (measured, see docs/losses-speed.md).
+        true_w = tf.slice(all_w, [0, 0], tf.concat([n_true, [-1]], 0))         # [B*T, D]
+        sampled_w = tf.slice(all_w, tf.concat([n_true, [0]], 0), [-1, -1])     # [S, D]
 
         # Step 3. Sampled logits o_s(x) = x . w_s for every row and every sample.
         sampled_logits = tf.matmul(inputs, sampled_w, transpose_b=True)         # [B, S]
 
-        # Step 4. True logits o_t(x) = x . w_t, row by row.
+        # Step 4. True logits o_t(x) = x . w_t, row by row: the products x_d w_td summed by a
+        # matmul with a column of ones, as TF's `_sum_rows` does (same rounding, same kernels).
         dim = tf.shape(true_w)[1]
         true_w = tf.reshape(true_w, [-1, num_true, dim])                        # [B, T, D]
-        true_logits = tf.reduce_sum(inputs[:, None, :] * true_w, axis=-1)       # [B, T]
+        dots = tf.reshape(tf.expand_dims(inputs, 1) * true_w, [-1, dim])        # [B*T, D]
+        ones = tf.ones(tf.stack([dim, 1]), dots.dtype)                          # [D, 1]
+        true_logits = tf.reshape(tf.matmul(dots, ones), [-1, num_true])         # [B, T]
 
         # Step 5. Biases: o_y(x) += b_y.
         if b_shards is not None:
             all_b = tf.cast(_shards.lookup(b_shards, all_ids, partition_strategy), inputs.dtype)
-            true_logits += tf.reshape(all_b[:n_true], [-1, num_true])
-            sampled_logits += all_b[n_true:][None, :]
+            true_logits += tf.reshape(tf.slice(all_b, [0], n_true), [-1, num_true])
+            sampled_logits += tf.slice(all_b, n_true, [-1])                     # [S] -> [B, S]
 
-        # Step 6. log-Q correction: o - log Q (Jean et al. 2015, eq. 11; NCE's "- log kQ").
+        # Step 6. Accidental hits (TensorFlow's order: before log Q). A sampled class equal to
+        # a true class of the row is not a negative for that row. float32/float64: add
+        # -FLT_MAX there, as TF does, so o + (-FLT_MAX) rounds to -FLT_MAX and the gradient
+        # d/do is 1 at every position (the masked logit still passes an upstream gradient
+        # back to x, w and b, exactly like TF's). float16/bfloat16: see Step 7.
+        half = inputs.dtype in (tf.float16, tf.bfloat16)
+        if remove_accidental_hits:
+            if half:
+                hit = _accidental_hits(labels, sampled)                         # [B, S] bool
+            else:
+                sampled_logits += _hit_weights(labels, sampled, num_true, inputs.dtype,
+                                               unique=sampled_values_unique)    # [B, S]
+
+        # Step 7. log-Q correction: o - log Q (Jean et al. 2015, eq. 11; NCE's "- log kQ").
         if subtract_log_q:
             true_logits -= _log_expected_count(true_q, inputs.dtype)
-            sampled_logits -= _log_expected_count(sampled_q, inputs.dtype)[None, :]
-
-        # Step 7. Accidental hits: a sampled class equal to a true class of the row is not a
-        # negative for that row; give it the lowest finite logit so softmax/sigmoid ignore it.
-        if remove_accidental_hits:
-            lowest = max(float(inputs.dtype.min), -FLT_MAX)
-            sampled_logits = _mask_accidental_hits(sampled_logits, labels, sampled, lowest)
+            sampled_logits -= _log_expected_count(sampled_q, inputs.dtype)      # [S] -> [B, S]
+        if remove_accidental_hits and half:
+            # -FLT_MAX is -inf in float16/bfloat16 (TF's loss is then NaN): we overwrite the
+            # masked logits, after log Q, with the dtype's lowest finite value instead.
+            lowest = tf.constant(float(inputs.dtype.min), inputs.dtype)
+            sampled_logits = tf.where(hit, lowest, sampled_logits)
 
         # Step 8. Outputs: true columns first; labels 1/num_true so each row sums to 1.
         logits = tf.concat([true_logits, sampled_logits], axis=1)           # [B, T + S]
@@ -154,33 +182,46 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
         return logits, out_labels
 
 
-def _mask_accidental_hits(sampled_logits, labels, sampled, lowest):
-    """Sets o[b, s] = lowest wherever sampled[s] is one of row b's labels.
+def _accidental_hits(labels, sampled):
+    """hit[b, s] = sampled[s] is one of row b's labels: `[B, S]` bool.
 
-    Outside XLA the hits are found sparsely, in O((B*T + S) log S): sort the sampled ids once,
-    binary-search every label in them; each label matches the run [lo, hi) of equal sampled
-    ids (several positions when the sampler repeats ids), and only those (row, position)
-    pairs are overwritten. Under XLA (static shapes) a dense [B, T, S] comparison is used;
-    both give the same result.
+    A dense comparison, [B, T, S] (O(B T S) compares, cheap next to the [B, D] x [D, S]
+    matmul, and XLA-friendly). Every position of a repeated sampled id is a hit.
     """
-    lowest = tf.constant(lowest, sampled_logits.dtype)
+    if labels.shape[1] == 1:
+        return tf.equal(labels, sampled[None, :])                                 # [B, S]
+    return tf.reduce_any(tf.equal(labels[:, :, None], sampled[None, None, :]), axis=1)
+
+
+def _hit_weights(labels, sampled, num_true, dtype, unique):
+    """The additive mask `[B, S]`: -FLT_MAX where sampled[s] is a label of row b, else 0.
+
+    Outside XLA, TensorFlow's own kernels, as `_compute_sampled_logits` uses them:
+    `compute_accidental_hits` (a hash lookup of every label, O(B T + S)) and `sparse_to_dense`.
+    That kernel reports a repeated sampled id only at its last position; we mask every
+    position, so when the ids may repeat (given `sampled_values`) a `tf.unique` test sends
+    samples with repeats to the dense comparison instead. Under XLA (no kernel for the hit
+    search) always the dense comparison, `where(hit, -FLT_MAX, 0)`.
+    """
+    def dense():
+        hit = _accidental_hits(labels, sampled)
+        return tf.where(hit, tf.constant(-FLT_MAX, dtype), tf.constant(0.0, dtype))
+
     if _in_xla():
-        hit = tf.reduce_any(labels[:, :, None] == sampled[None, None, :], axis=1)  # [B, S]
-        return tf.where(hit, lowest, sampled_logits)
-    num_true = tf.shape(labels)[1]
-    labels_flat = tf.reshape(labels, [-1])                                      # [B*T]
-    order = tf.argsort(sampled, stable=True)                                    # [S]
-    sorted_ids = tf.gather(sampled, order)
-    lo = tf.searchsorted(sorted_ids, labels_flat, side="left", out_type=tf.int64)
-    hi = tf.searchsorted(sorted_ids, labels_flat, side="right", out_type=tf.int64)
-    # positions (in sorted order) of every match, and the example row each belongs to
-    runs = tf.ragged.range(lo, hi)                                              # [B*T, (hits)]
-    cols = tf.gather(order, runs.flat_values)                                   # [H]
-    rows = tf.repeat(tf.range(tf.size(labels_flat, out_type=tf.int64)) //
-                     tf.cast(num_true, tf.int64), runs.row_lengths())           # [H]
-    hits = tf.stack([rows, tf.cast(cols, tf.int64)], axis=1)                   # [H, 2]
-    return tf.tensor_scatter_nd_update(sampled_logits, hits,
-                                       tf.fill(tf.shape(rows), lowest))
+        return dense()
+
+    def sparse():
+        rows, ids, weights = tf.nn.compute_accidental_hits(labels, sampled, num_true=num_true)
+        indices = tf.stack([rows, tf.cast(ids, tf.int32)], axis=1)             # [K, 2]
+        shape = tf.concat([tf.shape(labels)[:1], tf.shape(sampled)], axis=0)   # [B, S]
+        return tf.raw_ops.SparseToDense(
+            sparse_indices=indices, output_shape=shape, sparse_values=tf.cast(weights, dtype),
+            default_value=tf.constant(0, dtype), validate_indices=False)
+
+    if unique:
+        return sparse()
+    repeats = tf.size(tf.unique(sampled).y) < tf.size(sampled)
+    return tf.cond(repeats, dense, sparse)
 
 
 def _log_expected_count(q, dtype):
@@ -192,13 +233,22 @@ def _log_expected_count(q, dtype):
 
 # ----------------------------------------------------------------------------- checks
 def _check_labels(labels, num_true, num_classes):
+    """int64 labels `[B, num_true]`, checked; integer-valued floats are cast, as TF casts.
+
+    TensorFlow casts labels of any dtype to int64 (so bfloat16 labels work there); we do the
+    same for floating-point labels, but raise rather than truncate a non-integer value such as
+    1.5 (eagerly a ValueError, in a graph an assertion). Other dtypes (bool, string, complex)
+    raise a ValueError naming `labels`.
+    """
     if isinstance(labels, (list, tuple, np.ndarray)):
         labels = np.asarray(labels)
-        if not np.issubdtype(labels.dtype, np.integer):
+        if not (np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)
+                or labels.dtype == tf.bfloat16.as_numpy_dtype):
             raise ValueError(f"`labels` must hold integer class ids, got dtype {labels.dtype}.")
     labels = tf.convert_to_tensor(labels)
-    if not labels.dtype.is_integer:
-        raise ValueError(f"`labels` must be an integer tensor, got dtype {labels.dtype.name}.")
+    if not (labels.dtype.is_integer or labels.dtype.is_floating):
+        raise ValueError(f"`labels` must be an integer tensor (or integer-valued floats, which "
+                         f"are cast to int64 as TensorFlow does), got dtype {labels.dtype.name}.")
     if labels.shape.rank is not None and labels.shape.rank != 2:
         raise ValueError(f"`labels` must have rank 2 [batch_size, num_true], got shape "
                          f"{labels.shape}.")
@@ -206,19 +256,39 @@ def _check_labels(labels, num_true, num_classes):
     if width is not None and width != num_true:
         raise ValueError(f"`labels` has {width} columns but num_true={num_true}; expected shape "
                          f"[batch_size, {num_true}].")
+    as_float = labels if labels.dtype.is_floating else None
     labels = tf.cast(labels, tf.int64)
     if tf.executing_eagerly():
         values = labels.numpy()
+        if as_float is not None:
+            f = as_float.numpy().astype(np.float64)
+            if np.any(f != np.floor(f)):
+                raise ValueError(f"`labels` has dtype {as_float.dtype.name} and the non-integer "
+                                 f"value {f[f != np.floor(f)][0]}; expected class ids.")
         if values.size and (values.min() < 0 or values.max() >= num_classes):
             bad = values[(values < 0) | (values >= num_classes)][0]
             raise ValueError(f"`labels` contains {bad}, outside [0, num_classes={num_classes}).")
     elif not _in_xla():
-        with tf.control_dependencies([
-                tf.debugging.assert_non_negative(labels, message="`labels` must be >= 0"),
-                tf.debugging.assert_less(labels, tf.constant(num_classes, tf.int64),
-                                         message=f"`labels` must be < num_classes={num_classes}")]):
-            labels = tf.identity(labels)
+        labels = _assert_labels_in_range(labels, num_classes, as_float)
     return labels
+
+
+def _assert_labels_in_range(labels, num_classes, as_float):
+    """One cheap per-step assertion: 0 <= labels < num_classes (and integral if floats).
+
+    As unsigned integers, negative ids wrap above 2**63, so one `<` comparison covers both
+    bounds; `Assert` is added as a raw op (no `cond`), so the check costs a compare and a
+    reduction on `[B, num_true]`, not a branch.
+    """
+    ok = tf.reduce_all(tf.cast(labels, tf.uint64) < tf.constant(num_classes, tf.uint64))
+    message = f"`labels` must hold class ids in [0, num_classes={num_classes})"
+    if as_float is not None:
+        ok = tf.logical_and(ok, tf.reduce_all(tf.equal(tf.cast(labels, as_float.dtype),
+                                                       as_float)))
+        message += " (integer-valued, when given as floats)"
+    check = tf.raw_ops.Assert(condition=ok, data=[tf.constant(message)], summarize=1)
+    with tf.control_dependencies([check]):
+        return tf.identity(labels)
 
 
 def _check_table(w_shards, b_shards, inputs, num_classes, strategy):
@@ -242,17 +312,28 @@ def _check_table(w_shards, b_shards, inputs, num_classes, strategy):
         raise ValueError(f"`inputs` must be floating point, got {inputs.dtype.name}.")
 
 
-def _check_sampled_values(sampled, true_q, sampled_q, num_sampled, num_true, labels,
-                          subtract_log_q):
+def _check_sampled_values(sampled, true_q, sampled_q, num_true, labels, subtract_log_q):
+    """Static checks of `sampled_values` (and an eager check of the counts).
+
+    As TensorFlow, the number of sampled ids S' is whatever `sampled_values[0]` holds (it may
+    differ from `num_sampled`), and the true expected counts are not read when
+    `subtract_log_q=False` (so their shape is then not checked). Stricter than TF, to stop a
+    silent wrong answer: the sampled expected counts must have the shape of the ids (TF would
+    broadcast a `[1]` over all columns), and with `subtract_log_q` the true expected counts
+    must be `[batch_size, num_true]` or `[batch_size, 1]`, and all counts > 0 (eagerly).
+    """
     def static(t):
         return t.shape.as_list() if t.shape.rank is not None else None
     s_shape, t_shape, q_shape = static(sampled), static(true_q), static(sampled_q)
-    if s_shape is not None and s_shape != [num_sampled] and s_shape != [None]:
+    if s_shape is not None and len(s_shape) != 1:
         raise ValueError(f"`sampled_values[0]` (sampled candidates) has shape {s_shape}; "
-                         f"expected [num_sampled] = [{num_sampled}].")
-    if q_shape is not None and q_shape != [num_sampled] and q_shape != [None]:
+                         "expected a vector [num_sampled].")
+    if (q_shape is not None and s_shape is not None and
+            (len(q_shape) != 1 or None not in (q_shape[0], s_shape[0]) and q_shape != s_shape)):
         raise ValueError(f"`sampled_values[2]` (sampled expected count) has shape {q_shape}; "
-                         f"expected [num_sampled] = [{num_sampled}].")
+                         f"expected the shape of the sampled ids, {s_shape}.")
+    if not subtract_log_q:
+        return
     if t_shape is not None:
         ok = len(t_shape) == 2 and t_shape[1] in (1, num_true, None)
         batch = labels.shape[0]
@@ -262,7 +343,7 @@ def _check_sampled_values(sampled, true_q, sampled_q, num_sampled, num_true, lab
             raise ValueError(f"`sampled_values[1]` (true expected count) has shape {t_shape}; "
                              f"expected [batch_size, num_true] = [{batch}, {num_true}] "
                              "(or [batch_size, 1]).")
-    if subtract_log_q and tf.executing_eagerly():
+    if tf.executing_eagerly():
         q_min = min(float(tf.reduce_min(true_q)), float(tf.reduce_min(sampled_q)))
         if q_min <= 0:
             raise ValueError(f"`sampled_values` has an expected count of {q_min}; expected "

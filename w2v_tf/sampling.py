@@ -244,11 +244,7 @@ class CandidateSampler(tf.Module):
         draws further chunks when one is short, so this only affects speed.
         """
         if num_sampled not in self._chunk_sizes:
-            p, mult = np.unique(self._probabilities_np(), return_counts=True)
-            keep = p > 0
-            log_q = np.log1p(-np.minimum(p[keep], 1.0 - 1e-16))              # log(1 - P(v))
-            mult = mult[keep]
-            distinct = lambda m: float(np.sum(-mult * np.expm1(m * log_q)))   # E[#distinct]
+            distinct = self._expected_distinct()
             cap = max(4 * num_sampled, 16384)
             lo, hi = num_sampled - 1, cap                  # distinct(lo) <= lo < S
             if distinct(hi) >= num_sampled:
@@ -257,6 +253,18 @@ class CandidateSampler(tf.Module):
                     lo, hi = (lo, mid) if distinct(mid) >= num_sampled else (mid, hi)
             self._chunk_sizes[num_sampled] = int(min(cap, max(num_sampled, math.ceil(1.25 * hi) + 16)))
         return self._chunk_sizes[num_sampled]
+
+    def _expected_distinct(self):
+        """m -> E[#distinct ids in m draws] = sum_v 1 - (1 - P(v))^m, from P's distinct values.
+
+        The unigram samplers hold their V weights anyway; uniform and log-uniform override
+        this with O(1) forms (no [V] array: V may be 2**32 + 1).
+        """
+        p, mult = np.unique(self._probabilities_np(), return_counts=True)
+        keep = p > 0
+        log_q = np.log1p(-np.minimum(p[keep], 1.0 - 1e-16))                  # log(1 - P(v))
+        mult = mult[keep]
+        return lambda m: float(np.sum(-mult * np.expm1(m * log_q)))
 
     def draw(self, num_sampled, unique, seed=None):
         """Sampled ids and the number of draws made (no expected counts, no learning update).
@@ -324,6 +332,12 @@ class UniformSampler(CandidateSampler):
         return tf.random.stateless_uniform([n], seed, minval=0, maxval=self.range_max,
                                            dtype=tf.int64, alg="philox")
 
+    def _expected_distinct(self):
+        # One distinct value: E[#distinct in m] = V (1 - (1 - 1/V)^m), O(1).
+        p = float(np.float32(1.0) / np.float32(self.range_max))
+        log_q = math.log1p(-min(p, 1.0 - 1e-16))
+        return lambda m: -self.range_max * math.expm1(m * log_q)
+
 
 class LogUniformSampler(CandidateSampler):
     """Log-uniform (Zipf): P(v) = log((v+2)/(v+1)) / log(V+1); ids sorted by decreasing frequency."""
@@ -335,6 +349,33 @@ class LogUniformSampler(CandidateSampler):
 
     def _probabilities_np(self):
         return log_uniform_probabilities(self.range_max).astype(np.float64)
+
+    def _expected_distinct(self):
+        """E[#distinct in m draws], O(1) in V: exact over the head v < H, an integral beyond.
+
+        f(v) = 1 - (1 - P(v))^m with P(v) = log1p(1 / (v + 1)) / log(V + 1) is summed exactly
+        for v < H = min(V, 4096); the tail sum_{v=H}^{V-1} f(v) is the midpoint-rule integral
+        of f over [H - 1/2, V - 1/2], computed with Simpson's rule in t = log(x + 1) on 513
+        points (f is smooth and monotone there; the error is far below one id, and the chunk
+        size only sets how many draws one loop iteration makes).
+        """
+        big_v = self.range_max
+        log_v1 = math.log1p(big_v)
+        head = np.arange(min(big_v, 4096), dtype=np.float64)
+        log_q_head = np.log1p(-np.log1p(1.0 / (head + 1.0)) / log_v1)
+        if big_v <= 4096:
+            return lambda m: float(np.sum(-np.expm1(m * log_q_head)))
+        t = np.linspace(math.log(head.size + 0.5), math.log(big_v + 0.5), 513)   # t = log(x+1)
+        x1 = np.exp(t)                                                            # x + 1
+        log_q_tail = np.log1p(-np.log1p(1.0 / x1) / log_v1)
+        weights = np.full(t.size, 2.0)
+        weights[1::2], weights[[0, -1]] = 4.0, 1.0
+        weights *= (t[1] - t[0]) / 3.0 * x1                                       # dx = e^t dt
+
+        def distinct(m):
+            return float(np.sum(-np.expm1(m * log_q_head)) +
+                         np.sum(-np.expm1(m * log_q_tail) * weights))
+        return distinct
 
     def _draw(self, seed, n):
         # Inverse CDF: CDF(v) = log(v + 2) / log(V + 1), so v = floor(exp(u log(V + 1))) - 1.
@@ -401,6 +442,11 @@ class LearnedUnigramSampler(CandidateSampler):
     """
 
     def __init__(self, range_max, seed=None, rng=None, jit_compile=None, name=None):
+        if _check_positive_int("range_max", range_max) >= 2**31 - 1:
+            # TF's kernel requires range_max < 2147483647 (and aborts the process on a CHECK);
+            # the counts here are a [range_max] int64 variable.
+            raise ValueError(f"range_max must be less than 2147483647 for the learned unigram "
+                             f"sampler, got {range_max}")
         super().__init__(range_max, seed=seed, rng=rng, jit_compile=jit_compile, name=name)
         with tf.init_scope():
             self.counts = tf.Variable(tf.ones([self.range_max], tf.int64), trainable=False,
@@ -618,6 +664,25 @@ def fixed_unigram_candidate_sampler(true_classes, num_true, num_sampled, unique,
         range_max, vocab_file=vocab_file, distortion=distortion, num_reserved_ids=num_reserved_ids,
         num_shards=num_shards, shard=shard, unigrams=unigrams, seed=seed))
     return _wrapper_call(s, true_classes, num_true, num_sampled, unique, rng, name)
+
+
+def all_candidate_sampler(true_classes, num_true, num_sampled, unique, seed=None, name=None):
+    """`tf.random.all_candidate_sampler`: the classes `[0, num_sampled)`, each counted once.
+
+    For tests and experiments with every class as a candidate (`num_sampled` = the number of
+    classes). `unique` and `seed` are accepted for TF's signature and ignored.
+
+    Returns:
+        `CandidateSamplerResult` (int64 `[S]` = 0..S-1, float32 ones `[B, num_true]`, float32
+        ones `[S]`).
+    """
+    del unique, seed
+    with tf.name_scope(name or "all_candidate_sampler"):
+        t = _check_true_classes(true_classes, num_true, None)
+        num_sampled = _check_positive_int("num_sampled", num_sampled)
+        return CandidateSamplerResult(tf.range(num_sampled, dtype=tf.int64),
+                                      tf.ones(tf.shape(t), tf.float32),
+                                      tf.ones([num_sampled], tf.float32))
 
 
 # ---------------------------------------------------------------------- accidental hits

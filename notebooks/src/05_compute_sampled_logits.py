@@ -2,13 +2,19 @@
 # # 5. `compute_sampled_logits`, line by line, beside TensorFlow's
 #
 # Every candidate-sampling loss (NCE 噪声对比估计, negative sampling 负采样, sampled logistic,
-# sampled softmax 采样softmax) starts from the same helper: TensorFlow's private
-# `nn_impl._compute_sampled_logits`. Ours is `w2v_tf.compute_sampled_logits`
-# (`w2v_tf/sampled_logits.py`), written step for step in the same order. This notebook runs
-# each step by hand in numpy on a tiny problem, says what TensorFlow does at that step,
-# and checks that our function and TensorFlow's give the same numbers; then `num_true > 1`,
-# accidental hits, sharded (partitioned) class tables, and a slice of the parity table
+# sampled softmax 采样softmax; see the [glossary](../docs/glossary.md)) starts from the same
+# helper: TensorFlow's private `nn_impl._compute_sampled_logits`. Ours is
+# `w2v_tf.compute_sampled_logits` (`w2v_tf/sampled_logits.py`), written step for step in
+# TensorFlow's order: sample, look up, sampled logits, true logits, biases, accidental hits,
+# log Q, outputs. This notebook runs each step by hand in numpy on a tiny problem, says what
+# TensorFlow does at that step, and checks that our function and TensorFlow's give the same
+# numbers *and the same gradients*; then `num_true > 1`, accidental hits (意外命中) in a
+# picture, sharded (partitioned) class tables, and a slice of the parity table
 # (`python -m w2v_tf parity` runs all of it).
+#
+# Why the order matters: with $\log Q$ subtracted, negative sampling learns log P/kQ with
+# hits kept and log P/kQ(1-P) with the target skipped, while NCE learns $\log P$ (notebook 7):
+# the two flags below, `subtract_log_q` and `remove_accidental_hits`, are what separates them.
 #
 # For a class $y$ with weight row $w_y$ and bias $b_y$ the logit is $o_y(x) = x\cdot w_y + b_y$.
 # With $Q(y)$ the sampler's *expected count* of $y$ (notebook 6), the helper returns
@@ -77,8 +83,8 @@ print("all_ids =", all_ids)
 #
 # **Step 4. True logits** $o_t(x_b) = x_b\cdot w_{t_b}$, row by row: the $BT$ true rows are
 # reshaped to $[B, T, D]$ and multiplied elementwise with $x$ broadcast over $T$, then summed
-# over $D$. (TensorFlow sums with a matmul against a column of ones; we use `reduce_sum`. In
-# float32 the two round differently, by up to about $10^{-5}$, hence the parity tolerance.)
+# over $D$ by a matmul against a column of ones $[D, 1]$, as TensorFlow's `_sum_rows` does
+# (so float32 results round the same way, bit for bit).
 #
 # **Step 5. Biases**, gathered with the same ids and added to both parts.
 
@@ -90,17 +96,22 @@ true_logits = true_logits + b[labels]
 print("true logits [B, T]:", true_logits.ravel(), "\nsampled logits [B, S]:\n", sampled_logits)
 
 # %% [markdown]
-# **Step 6. The $\log Q$ correction** (`subtract_log_q=True`, the default): subtract the log
+# **Step 6. Accidental hits** (`remove_accidental_hits=True`): a sampled class equal to one of
+# row $b$'s true classes is not a negative for that row. Both TensorFlow and we find the hits
+# with `compute_accidental_hits` and *add* $-$FLT_MAX $= -3.4\times10^{38}$ to those logits
+# through `sparse_to_dense`, before the $\log Q$ step; $o + (-\text{FLT\_MAX})$ rounds to
+# $-$FLT_MAX, so $e^{o}$ is 0 in a softmax and $\sigma(o)$ is 0 in a sigmoid. Because it is
+# an addition, $\partial o_{\text{masked}}/\partial w = x$ as for any logit: a loss of your
+# own that puts a non-zero gradient on a masked logit sends it back to $x$, $w$ and $b$,
+# identically in both (checked below). (In float16/bfloat16, $-$FLT_MAX is $-\infty$ and
+# TensorFlow's loss is NaN; there we overwrite the masked logits with the dtype's lowest
+# finite value after the $\log Q$ step instead, and they pass no gradient.)
+#
+# **Step 7. The $\log Q$ correction** (`subtract_log_q=True`, the default): subtract the log
 # of each expected count. This is the importance-weight correction of sampled softmax
 # (notebook 4) and the $-\log kQ$ of NCE (notebook 3). word2vec's negative sampling switches
-# it off (`subtract_log_q=False`), which `tf.nn` offers no public way to do.
-#
-# **Step 7. Accidental hits** (`remove_accidental_hits=True`): a sampled class equal to one of
-# row $b$'s true classes is not a negative for that row. Its logit is set to $-$FLT_MAX
-# $= -3.4\times10^{38}$, so $e^{o}$ is 0 in a softmax and $\sigma(o)$ is 0 in a sigmoid.
-# TensorFlow finds the hits with `compute_accidental_hits` and *adds* $-$FLT_MAX through a
-# dense scatter; we overwrite with `where`/`tensor_scatter_nd_update` after the $\log Q$ step.
-# In float32/64 both end on the same value.
+# it off (`subtract_log_q=False`), which `tf.nn` offers no public way to do. On a masked
+# logit, $-\text{FLT\_MAX} - \log Q$ rounds back to $-$FLT_MAX.
 #
 # **Step 8. Outputs**: `concat([true, sampled], axis=1)`, and labels $1/T$ on the true
 # columns, 0 on the sampled ones, so that every row of labels sums to 1.
@@ -108,11 +119,11 @@ print("true logits [B, T]:", true_logits.ravel(), "\nsampled logits [B, S]:\n", 
 # %%
 def by_hand(subtract_log_q, remove_accidental_hits):
     t, s = true_logits.copy(), sampled_logits.copy()
-    if subtract_log_q:
-        t, s = t - np.log(true_q), s - np.log(sampled_q)[None, :]
-    if remove_accidental_hits:
+    if remove_accidental_hits:                                              # step 6
         hit = (labels[:, :, None] == sampled[None, None, :]).any(axis=1)    # [B, S]
-        s = np.where(hit, -FLT_MAX, s)
+        s = s + np.where(hit, -FLT_MAX, 0.0)        # float64: x - FLT_MAX == -FLT_MAX here
+    if subtract_log_q:                                                      # step 7
+        t, s = t - np.log(true_q), s - np.log(sampled_q)[None, :]
     logits = np.concatenate([t, s], axis=1)
     out_labels = np.concatenate([np.ones_like(t) / t.shape[1], np.zeros_like(s)], axis=1)
     return logits, out_labels
@@ -133,6 +144,82 @@ for log_q in (True, False):
         hand = by_hand(log_q, hits)
         for a, c in ((ours[0], hand[0]), (theirs[0], hand[0]), (ours[1], hand[1])):
             np.testing.assert_allclose(a.numpy(), c, rtol=1e-12, atol=1e-12)
+
+# %% [markdown]
+# ## Gradients through a masked logit
+#
+# With softmax or sigmoid cross-entropy on top, a masked logit gets an upstream gradient of
+# 0 ($e^{-\text{FLT\_MAX}} = 0$), so how it was masked does not show. A loss of your own on
+# the logits can put any gradient there. Below, a random upstream gradient $G$
+# $[B, T + S]$, and the gradients of $\sum G \odot \text{logits}$ with respect to the
+# inputs, the class table and the biases, TensorFlow's and ours.
+
+# %%
+upstream = tf.constant(rng.normal(size=(B, 1 + 4)))
+grads = {}
+for name, fn in (("TensorFlow", nn_impl._compute_sampled_logits), ("ours", compute_sampled_logits)):
+    Wv, bv, xv = tf.Variable(W), tf.Variable(b), tf.Variable(x)
+    with tf.GradientTape() as tape:
+        logits_g, _ = fn(Wv, bv, labels, xv, **args, remove_accidental_hits=True)
+    grads[name] = [tf.convert_to_tensor(g).numpy()
+                   for g in tape.gradient(logits_g, [xv, Wv, bv], output_gradients=upstream)]
+hit_rows = np.argwhere(labels[:, :, None] == sampled[None, None, :])[:, 0]
+print("d/dx of the masked rows", hit_rows, "(ours):\n", grads["ours"][0][hit_rows][:, :5])
+
+# %%
+# Check: identical gradients, bit for bit, and non-zero on the rows with a masked logit.
+for g_tf, g_ours in zip(grads["TensorFlow"], grads["ours"]):
+    np.testing.assert_array_equal(g_ours, g_tf)
+assert np.abs(grads["ours"][0][hit_rows]).min() > 0
+
+# %% [markdown]
+# ## Logits and masks, in a picture
+#
+# A larger batch makes the shape of the output visible: 12 rows, `num_true = 2`, 16 sampled
+# classes from TensorFlow's log-uniform sampler, with a few accidental hits planted. Left: the
+# raw logits $o = x\cdot w + b$ $[B, T + S]$, true columns first. Middle: the hit mask, which
+# sampled column of which row equals one of that row's labels. Right: the returned logits
+# after the mask and $\log Q$; the masked cells (black) are $-$FLT_MAX, the true columns have
+# grown by $-\log Q(t)$ (rare labels, small $Q$, gain most) and so have the sampled ones.
+
+# %%
+%matplotlib inline
+import matplotlib.pyplot as plt
+
+Bp, Tp, Sp, Vp = 12, 2, 16, 40
+Wp, bp, xp = rng.normal(size=(Vp, D)), rng.normal(size=Vp), rng.normal(size=(Bp, D))
+labels_p = np.stack([rng.choice(Vp, Tp, replace=False) for _ in range(Bp)])
+ids_p, tq_p, sq_p = tf.random.log_uniform_candidate_sampler(labels_p, Tp, Sp, True, Vp, seed=3)
+ids_p = ids_p.numpy()
+planted = [labels_p[0, 0], labels_p[5, 1], labels_p[9, 0]]              # plant three hits
+ids_p = np.array(planted + [i for i in ids_p if i not in planted][:Sp - 3])
+sv_p = (tf.constant(ids_p), tf.cast(tq_p, tf.float64), tf.cast(sq_p, tf.float64))
+kw_p = dict(num_sampled=Sp, num_classes=Vp, num_true=Tp, sampled_values=sv_p)
+raw = compute_sampled_logits(Wp, bp, labels_p, xp, subtract_log_q=False, **kw_p)[0].numpy()
+out = compute_sampled_logits(Wp, bp, labels_p, xp, remove_accidental_hits=True, **kw_p)[0].numpy()
+mask = (labels_p[:, :, None] == ids_p[None, None, :]).any(axis=1)        # [B, S]
+
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), dpi=80, layout="constrained",
+                         gridspec_kw=dict(width_ratios=[1.15, 1, 1.15]))
+shown = np.ma.masked_where(out <= -1e30, out)
+lim = np.abs(np.concatenate([raw.ravel(), shown.compressed()])).max()
+cmap = plt.get_cmap("coolwarm").copy()
+cmap.set_bad("black")
+for ax, data, title in ((axes[0], raw, "raw logits x.w + b  [B, T + S]"),
+                        (axes[2], shown, "returned: hits masked, then - log Q")):
+    im = ax.imshow(data, cmap=cmap, vmin=-lim, vmax=lim, aspect="auto")
+    ax.axvline(Tp - 0.5, color="k", lw=1.5)
+    ax.set(title=title, xlabel=f"columns: {Tp} true | {Sp} sampled", ylabel="row b")
+    fig.colorbar(im, ax=ax, shrink=0.85)
+axes[1].imshow(mask, cmap="Greys", aspect="auto")
+axes[1].set(title=f"hit mask [B, S]: {mask.sum()} hits", xlabel="sampled column",
+            ylabel="row b")
+plt.show()
+
+# %%
+# Check: the black cells are exactly the hit mask, and nothing else is masked.
+np.testing.assert_array_equal(out[:, Tp:] <= -1e30, mask)
+assert mask.sum() >= 3 and np.all(out[:, :Tp] > -1e30)
 
 # %% [markdown]
 # ## `num_true > 1`
@@ -255,7 +342,8 @@ for table, strategy in ((mod_shards, "mod"), (uneven, "div")):
 # (v2 for "div", `tf.compat.v1` for "mod") beside ours over a grid of configurations
 # (num_true 1-4, $\log Q$ on/off, accidental hits on/off with hits planted, six table kinds,
 # biases, label and float dtypes, and replays of TensorFlow's default sampler with the same
-# seed), and reports the largest error of logits, losses and gradients:
+# seed), and reports the largest error of logits, losses and gradients (of the losses, and
+# of the logits themselves under a random upstream gradient, hits planted):
 # $\max |\text{ours} - \text{TF}| / \max(1, |\text{TF}|)$. Here a slice of the quick grid,
 # to stay fast; `python -m w2v_tf parity` runs the full pairwise grid.
 

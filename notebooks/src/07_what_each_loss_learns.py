@@ -1,8 +1,9 @@
 # %% [markdown]
 # # 7. The table of candidate sampling algorithms: what each loss learns
 #
-# TensorFlow's "Candidate Sampling Algorithms Reference" summarises the sampled losses in one
-# table: for each, the function $F(x, y)$ that a model trained with it ends up computing.
+# TensorFlow's "Candidate Sampling Algorithms Reference" (候选采样; the terms are in the
+# [glossary](../docs/glossary.md)) summarises the sampled losses in one table: for each,
+# the function $F(x, y)$ that a model trained with it ends up computing.
 # This notebook checks that table by experiment, with `w2v_tf.study.table` (also
 # `python -m w2v_tf table`).
 #
@@ -37,6 +38,12 @@
 # share, which matters when the true class is frequent in the sample ($kQ \gtrsim 1$, as in
 # a 20-class toy) and not for most classes of a large vocabulary. `w2v_tf.study.table` computes
 # that optimum numerically, so it has its own column.
+#
+# In words, the claims the docstrings and the other notebooks quote (`w2v_tf.study.claims`,
+# tested against this table): NCE learns log P; negative sampling learns log P/kQ with hits
+# kept and log P/kQ(1-P) with the target skipped; sampled and full logistic learn the
+# log-odds log P/(1-P); sampled softmax with hits removed has its own biased optimum, not
+# log P + K(x); with hits kept it learns log P + K(x) up to O(1/k).
 #
 # **The error.** For a learned table $F$ and a target $T$, the data-weighted RMSE
 # $\sqrt{\sum_x P(x)\sum_y P(y\mid x)(F - T - c(x))^2}$, with $c(x)$ the best per-context
@@ -93,7 +100,8 @@ assert results["log_partition"]["nce"] < 0.05 < 1.0 < results["log_partition"]["
 # * Want calibrated probabilities $P(y\mid x)$ without computing $Z$ at serving time: NCE.
 # * Want a ranking over classes for one context (retrieval, 召回): any of them ranks
 #   classes by $P(y\mid x)$ *except* negative sampling, whose $-\log Q(y)$ term pushes
-#   frequent classes down (notebook 12 measures this on MovieLens).
+#   frequent classes down (measured below on this toy problem; notebook 12 computes the
+#   same ranking cost at each loss's exact optimum, and notebook 10 trains on MovieLens).
 # * Want word vectors: negative sampling's PMI-like target is what makes word2vec's vectors
 #   good at similarity (Levy & Goldberg 2014); the $-\log kQ$ shift does not hurt there.
 # * Softmax and sampled softmax learn $\log P$ only up to $K(x)$: fine for ranking classes for

@@ -14,8 +14,14 @@ TensorFlow's functions and ours on it, and compare
 
 * `logits`, `labels`: `tensorflow.python.ops.nn_impl._compute_sampled_logits` vs ours;
 * `nce`, `sampled_softmax`: `tf.nn.*` (v2, "div") or `tf.compat.v1.nn.*` ("mod") vs ours;
-* `neg`: TensorFlow's helper with `subtract_log_q=False` + sigmoid cross-entropy vs ours;
-* `grad_*`: gradients of a random weighting of the losses w.r.t. inputs, weights, biases.
+* `neg`: TensorFlow's helper with `subtract_log_q=False` + sigmoid cross-entropy, summed
+  per row as `tf.nn.nce_loss` sums (`_sum_rows`), vs ours;
+* `grad_*[loss]`: gradients of a random weighting of the losses w.r.t. inputs, weights,
+  biases;
+* `grad_*[logits]`: gradients of the logits themselves under a random upstream gradient
+  (`output_gradients` ~ N(0, 1), `[batch_size, num_true + num_sampled]`), the case of a user's
+  own loss on the logits: with hits planted, this checks that a masked logit passes its
+  upstream gradient back exactly as TensorFlow's `+ (-FLT_MAX)` does.
 
 The error of a quantity is max |ours - TF| / max(1, |TF|) over its entries (absolute error
 for values up to 1, relative above). Tolerances: 1e-5 in float32, 1e-10 in float64. The
@@ -159,6 +165,36 @@ def _err(a, b) -> float:
     return float(np.nanmax(np.where(np.isnan(a) != np.isnan(b), np.inf, diff)))
 
 
+def _replay(fn):
+    """Runs fn with the global seed reset, so TF's default sampler replays its draws."""
+    tf.random.set_seed(1234)
+    return fn()
+
+
+def _with_grads(fn, target, table, biases, inputs):
+    """(out, d/d inputs, [d/d table shards], [d/d bias shards]) of `target(out)`.
+
+    `target(out)` gives the tensor to differentiate and its upstream gradient (None: ones).
+    """
+    t_vars = [_shards_unwrap(v) for v in (table if isinstance(table, list) else [table])]
+    b_vars = [] if biases is None else [
+        _shards_unwrap(v) for v in (biases if isinstance(biases, list) else [biases])]
+    with tf.GradientTape() as tape:
+        tape.watch(t_vars + b_vars)
+        out = _replay(fn)
+        y, upstream = target(out)
+    grads = tape.gradient(y, [inputs] + t_vars + b_vars, output_gradients=upstream)
+    return out, grads[0], grads[1:1 + len(t_vars)], grads[1 + len(t_vars):]
+
+
+def _grad_errors(errors, name, ours, theirs, has_biases):
+    """errors["grad_{inputs,weights,biases}[name]"] from two `_with_grads` results."""
+    errors[f"grad_inputs[{name}]"] = _err(ours[1], theirs[1])
+    errors[f"grad_weights[{name}]"] = max(_err(o, t) for o, t in zip(ours[2], theirs[2]))
+    if has_biases:
+        errors[f"grad_biases[{name}]"] = max(_err(o, t) for o, t in zip(ours[3], theirs[3]))
+
+
 def run_config(c: Dict, seed: int = 0) -> Dict[str, float]:
     """Errors (see module docstring) of every quantity for configuration `c`."""
     num_classes, w, b, x, labels, sv = _problem(c, seed)
@@ -172,23 +208,25 @@ def run_config(c: Dict, seed: int = 0) -> Dict[str, float]:
     weight = tf.constant(np.random.default_rng(seed + 1).normal(size=BATCH).astype(c["dtype"]))
     errors = {}
 
-    def replay(fn):
-        """Runs fn with the global seed reset, so TF's default sampler replays its draws."""
-        tf.random.set_seed(1234)
-        return fn()
-
-    # logits and labels vs TensorFlow's private helper.
+    # logits and labels vs TensorFlow's private helper, and their gradients under a random
+    # upstream gradient G [B, T + S] (any loss built on the logits: d(sum G * logits)).
     tf_sv = None if use_default else sv
-    tf_out = replay(lambda: nn_impl._compute_sampled_logits(
-        tf_w, bias, labels, inputs, sampled_values=tf_sv, subtract_log_q=c["subtract_log_q"],
-        remove_accidental_hits=c["remove_accidental_hits"], partition_strategy=strategy,
-        seed=7 if use_default else None, **args))
-    our_out = replay(lambda: compute_sampled_logits(
-        ours_w, ours_b, labels, inputs, sampled_values=tf_sv, subtract_log_q=c["subtract_log_q"],
-        remove_accidental_hits=c["remove_accidental_hits"], partition_strategy=strategy,
-        seed=7 if use_default else None, **args))
-    errors["logits"] = _err(our_out[0], tf_out[0])
-    errors["labels"] = _err(our_out[1], tf_out[1])
+    upstream = tf.constant(np.random.default_rng(seed + 2).normal(
+        size=(BATCH, T + S)).astype(c["dtype"]))
+    def logits_of(fn, table, biases):
+        return lambda: fn(table, biases, labels, inputs, sampled_values=tf_sv,
+                          subtract_log_q=c["subtract_log_q"],
+                          remove_accidental_hits=c["remove_accidental_hits"],
+                          partition_strategy=strategy, seed=7 if use_default else None, **args)
+
+    with_upstream = lambda out: (out[0], upstream)                               # noqa: E731
+    theirs = _with_grads(logits_of(nn_impl._compute_sampled_logits, tf_w, bias), with_upstream,
+                         tf_w, bias, inputs)
+    mine = _with_grads(logits_of(compute_sampled_logits, ours_w, ours_b), with_upstream,
+                       ours_w, ours_b, inputs)
+    errors["logits"] = _err(mine[0][0], theirs[0][0])
+    errors["labels"] = _err(mine[0][1], theirs[0][1])
+    _grad_errors(errors, "logits", mine, theirs, c["biases"])
 
     # losses and gradients.
     hits = c["remove_accidental_hits"]
@@ -205,10 +243,10 @@ def run_config(c: Dict, seed: int = 0) -> Dict[str, float]:
                                                  partition_strategy="mod", seed=7, **args) if v1 else
             tf.nn.sampled_softmax_loss(tf_w, bias, labels, inputs, sampled_values=tf_sv,
                                        remove_accidental_hits=hits, seed=7, **args)),
-        "neg": lambda: tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(
+        "neg": lambda: nn_impl._sum_rows(tf.nn.sigmoid_cross_entropy_with_logits(
             *reversed(nn_impl._compute_sampled_logits(
                 tf_w, bias, labels, inputs, sampled_values=tf_sv, subtract_log_q=False,
-                remove_accidental_hits=hits, partition_strategy=strategy, **args))), axis=1),
+                remove_accidental_hits=hits, partition_strategy=strategy, **args)))),
     }
     our_losses = {
         "nce": lambda: ours.nce_loss(ours_w, ours_b, labels, inputs, sampled_values=tf_sv,
@@ -224,28 +262,14 @@ def run_config(c: Dict, seed: int = 0) -> Dict[str, float]:
     if use_default:
         del tf_losses["neg"], our_losses["neg"]   # TF has no NEG with its default sampler
 
-    def flat_vars(table, biases):
-        t = list(table) if isinstance(table, list) else [table]
-        bb = [] if biases is None else (list(biases) if isinstance(biases, list) else [biases])
-        return t, bb
-
     for loss_name in tf_losses:
-        results = []
-        for fn, table, biases in ((tf_losses[loss_name], tf_w, bias),
-                                  (our_losses[loss_name], ours_w, ours_b)):
-            t_vars, b_vars = (list(map(_shards_unwrap, v)) for v in flat_vars(table, biases))
-            with tf.GradientTape() as tape:
-                tape.watch(t_vars + b_vars)
-                loss = replay(fn)
-                total = tf.reduce_sum(loss * weight)
-            grads = tape.gradient(total, [inputs] + t_vars + b_vars)
-            results.append((loss, grads[0], grads[1:1 + len(t_vars)], grads[1 + len(t_vars):]))
-        (tl, tgx, tgw, tgb), (ol, ogx, ogw, ogb) = results
+        (tl, *theirs), (ol, *mine) = (
+            _with_grads(fn, lambda loss: (tf.reduce_sum(loss * weight), None), table, biases,
+                        inputs)
+            for fn, table, biases in ((tf_losses[loss_name], tf_w, bias),
+                                      (our_losses[loss_name], ours_w, ours_b)))
         errors[loss_name] = _err(ol, tl)
-        errors[f"grad_inputs[{loss_name}]"] = _err(ogx, tgx)
-        errors[f"grad_weights[{loss_name}]"] = max(_err(o, t) for o, t in zip(ogw, tgw))
-        if c["biases"]:
-            errors[f"grad_biases[{loss_name}]"] = max(_err(o, t) for o, t in zip(ogb, tgb))
+        _grad_errors(errors, loss_name, (ol, *mine), (tl, *theirs), c["biases"])
     return errors
 
 
