@@ -209,6 +209,13 @@ class YouTubeDNN(keras.Model):
     def from_config(cls, config):
         return cls(**config)
 
+    def build_from_config(self, config):
+        """Creates the variables when Keras loads the model: a dummy batch of one user."""
+        del config
+        dummy = {"history": np.ones((1, 1), np.int32),
+                 **{n: np.zeros((1,), np.int32) for n in PROFILE}}
+        self(dummy, training=False)
+
     # ------------------------------------------------------------------ serving
     def item_vectors(self) -> np.ndarray:
         """[I, d_out (+1)]: w_i, with b_i appended when `use_bias`."""
