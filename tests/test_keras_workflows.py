@@ -253,6 +253,8 @@ def test_a_vocab_file_sampler_serialises_its_counts(tmp_path):
     ("log_uniform", "`sampler` must be None"),
     (np.arange(5), "`sampler` must be None"),
     (sampling.UniformSampler(C + 1, seed=0), "`sampler` draws from range_max=31"),
+    (sampling.log_uniform_candidate_sampler, "takes 5 required positional arguments"),
+    (tf.random.log_uniform_candidate_sampler, "pass the sampler object instead"),
 ])
 def test_a_sampler_that_is_not_a_sampler_is_a_value_error(sampler, match):
     with pytest.raises(ValueError, match=match):

@@ -78,6 +78,9 @@ def test_sampler_callable_receives_labels():
     (dict(num_classes=10, loss="hinge"), "`loss` must be one of"),
     (dict(num_classes=0), "`num_classes` must be >= 1"),
     (dict(num_classes=10, num_sampled=0), "`num_sampled` must be >= 1"),
+    (dict(num_classes=10, num_true=0), "`num_true` must be >= 1"),
+    (dict(num_classes=10, eval_loss="sampled_softmax"), "`eval_loss` must be one of"),
+    (dict(num_classes=10, sampler=3), "`sampler` must be None"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

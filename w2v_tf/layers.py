@@ -36,6 +36,7 @@ XLA (it warns and turns XLA off even for `compile(jit_compile=True)`), and a han
 """
 from __future__ import annotations
 
+import inspect
 from typing import Optional
 
 import keras
@@ -74,11 +75,31 @@ def check_sampler(sampler, num_classes):
             f"w2v_tf.sampling.CandidateSampler, or a callable labels [B, num_true] -> "
             f"(sampled [S], true_expected_count [B, num_true], sampled_expected_count [S]); "
             f"got {sampler!r} ({type(sampler).__name__}).")
+    required = _required_positional(sampler)
+    if required is not None and required != 1:
+        raise ValueError(
+            f"`sampler` {getattr(sampler, '__name__', sampler)!r} takes {required} required "
+            "positional arguments; a callable sampler takes the labels only. For TensorFlow's "
+            "function-style samplers (labels, num_true, num_sampled, unique, range_max) pass "
+            f"the sampler object instead, e.g. w2v_tf.sampling.LogUniformSampler({num_classes}"
+            ", seed=...).")
     range_max = getattr(sampler, "num_items", getattr(sampler, "range_max", num_classes))
     if int(range_max) != num_classes:
         raise ValueError(f"`sampler` draws from {range_max} classes but num_classes="
                          f"{num_classes}; expected the same number.")
     return sampler
+
+
+def _required_positional(fn):
+    """How many positional arguments `fn` requires, or None if Python cannot tell."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+               for p in params)
 
 
 @keras.saving.register_keras_serializable(package="w2v_tf")

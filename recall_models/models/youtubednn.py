@@ -20,6 +20,11 @@ Serving uses the same normalisation and temperature: `export()` returns user vec
 `use_bias`), so <user, item> is exactly the logit the training loss sees (before log-Q).
 The test `tests/test_youtubednn.py` checks this.
 
+Keras workflows: `fit` reports the training loss, `evaluate` (inputs with a "label") the
+exact full-softmax cross-entropy over the catalogue, `predict` the logits [B, I];
+`model.save("m.keras")` / `keras.models.load_model` restore the configuration, the sampler
+(`get_config` of `recall_models.models.samplers`) and its draw counter.
+
 Inputs (a dict, `model_inputs`): "history" int32 [B, L] (0-padded), "gender", "age",
 "occupation", "zip" int32 [B], and "label" int32 [B] in training.
 """
