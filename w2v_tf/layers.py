@@ -15,11 +15,11 @@ inputs are real tensors, so the losses work there:
 
 What the layer returns and which loss Keras sees (`docs/keras.md` shows each workflow):
 
-| call                              | returns                         | added with `add_loss`           |
-|-----------------------------------|---------------------------------|---------------------------------|
-| `training=True`, labels given     | training loss `[B]`             | its mean (the sampled estimate) |
-| otherwise, labels given           | logits `[B, num_classes]`       | mean exact `eval_loss`          |
-| no labels (`None`)                | logits `[B, num_classes]`       | nothing                         |
+| call                          | returns                   | added with `add_loss`           |
+|-------------------------------|---------------------------|---------------------------------|
+| `training=True`, labels given | training loss `[B]`       | its mean (the sampled estimate) |
+| otherwise, labels given       | logits `[B, num_classes]` | mean exact `eval_loss`          |
+| no labels (`None`)            | logits `[B, num_classes]` | nothing                         |
 
 So `fit` reports the (sampled) training loss as `loss`, while `evaluate` and the `val_loss`
 of `fit` report the exact loss over all classes, by default the full softmax cross-entropy
