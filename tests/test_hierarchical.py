@@ -276,3 +276,39 @@ def test_tree_type_is_checked_by_the_layer():
     with pytest.raises(TypeError, match="HuffmanTree"):
         HierarchicalSoftmax([3, 2, 1])
     assert isinstance(build_huffman_tree([2, 1]), HuffmanTree)
+
+
+def test_keras_workflows_fit_evaluate_predict_save(tmp_path):
+    # The layer adds its exact loss: fit, validation and evaluate need no compiled loss and
+    # all report mean -log P(w | h); predict without words gives log P of every word.
+    tree, inner, h, words = random_setup(40, 6, 64, 7, np.float32)
+    keras.utils.set_random_seed(0)
+    h_in = keras.Input((6,))
+    w_in = keras.Input((1,), dtype="int64", optional=True)
+    model = keras.Model([h_in, w_in], HierarchicalSoftmax(tree, name="hs")(h_in, w_in))
+    model.compile(keras.optimizers.Adam(0.05))
+    hist = model.fit([h, words[:, None]], validation_split=0.25, epochs=3, batch_size=16,
+                     verbose=0).history
+    assert set(hist) == {"loss", "val_loss"} and hist["loss"][-1] < hist["loss"][0]
+    layer = model.get_layer("hs")
+    nll = hierarchical_softmax_loss(layer.inner_vectors, h, words, tree).numpy()
+    assert model.evaluate([h, words[:, None]], batch_size=64, verbose=0) == pytest.approx(
+        nll.mean(), rel=1e-5)
+    log_p = model.predict([h, None], verbose=0)
+    assert log_p.shape == (64, 40)
+    np.testing.assert_allclose(log_p[np.arange(64), words], -nll, rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "hs.keras")
+    loaded = keras.models.load_model(tmp_path / "hs.keras")
+    assert loaded.get_layer("hs").get_config() == layer.get_config()
+    np.testing.assert_array_equal(loaded.predict([h, None], verbose=0), log_p)
+
+
+def test_add_loss_false_leaves_the_reduction_to_the_caller():
+    tree, inner, h, words = random_setup(20, 4, 8, 8, np.float32)
+    for add in (True, False):
+        layer = HierarchicalSoftmax(tree, add_loss=add)
+        out = layer(h, words)
+        assert out.shape == (8,) and len(layer.losses) == int(add)
+        assert HierarchicalSoftmax.from_config(layer.get_config()).add_loss_to_model is add
+    spec = layer.compute_output_spec(keras.KerasTensor((8, 4)), None)
+    assert spec.shape == tuple(layer(h).shape) == (8, 20)

@@ -78,7 +78,38 @@ def test_sampler_callable_receives_labels():
     (dict(num_classes=10, loss="hinge"), "`loss` must be one of"),
     (dict(num_classes=0), "`num_classes` must be >= 1"),
     (dict(num_classes=10, num_sampled=0), "`num_sampled` must be >= 1"),
+    (dict(num_classes=10, num_true=0), "`num_true` must be >= 1"),
+    (dict(num_classes=10, eval_loss="sampled_softmax"), "`eval_loss` must be one of"),
+    (dict(num_classes=10, sampler=3), "`sampler` must be None"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SampledSoftmaxLayer(**kwargs)
+
+
+def test_the_table_hook_ties_the_classes_to_another_layers_embedding():
+    # Weight tying through `table()`: the loss reads the shared embedding, gradients reach it.
+    from w2v_tf import sampling
+    shared = keras.layers.Embedding(V, D)
+    shared.build((None,))
+
+    class Tied(SampledSoftmaxLayer):
+        def build(self, inputs_shape, labels_shape=None):
+            self.bias = self.add_weight(shape=(V,), initializer="random_normal", name="bias")
+
+        def table(self):
+            return shared.embeddings
+
+    layer = Tied(V, num_sampled=5, sampler=sampling.UniformSampler(V, seed=2))
+    twin = sampling.UniformSampler(V, seed=2)
+    x, y = _data(8)
+    with tf.GradientTape() as tape:
+        got = layer(x, y, training=True)
+    want = sampled_softmax_loss(shared.embeddings, layer.bias, y, x, 5, V,
+                                sampled_values=twin(y, 1, 5, True))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    grad = tape.gradient(got, shared.embeddings)            # of the summed losses
+    assert float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(grad)))) > 0
+    np.testing.assert_allclose(layer(x).numpy(),
+                               x @ shared.embeddings.numpy().T + layer.bias.numpy(), rtol=1e-5,
+                               atol=1e-5)

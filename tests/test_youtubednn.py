@@ -141,3 +141,52 @@ def test_bad_arguments_name_themselves(kwargs, match):
     args = {"item_genres": np.zeros((I, 2), np.int32), "loss": "softmax", **kwargs}
     with pytest.raises(ValueError, match=match):
         YouTubeDNN(I, SIZES, **args)
+
+
+def _softmax_xent(logits, labels):
+    z = logits.astype(np.float64) - logits.max(1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(1, keepdims=True))
+    return float(-log_p[np.arange(len(labels)), labels].mean())
+
+
+@pytest.mark.slow
+def test_save_load_round_trip_evaluate_and_training_go_on_alike(rng, tmp_path):
+    import keras
+    from recall_models.models.samplers import LogUniformSampler
+    model = make_model(rng, sampler=LogUniformSampler(I, 4, seed=3), loss="sampled_softmax",
+                       normalize=True, temperature=0.5)
+    model.compile(keras.optimizers.Adam(0.01))
+    x = tiny_inputs(rng)
+    model.fit(x, batch_size=B, verbose=0)
+    # evaluate: the exact full-softmax cross-entropy of the logits (numpy oracle)
+    logits = model.predict({k: v for k, v in x.items() if k != "label"}, verbose=0)
+    assert model.evaluate(x, batch_size=B, verbose=0) == pytest.approx(
+        _softmax_xent(logits, x["label"]), rel=1e-5)
+    model.save(tmp_path / "ytdnn.keras")
+    loaded = keras.models.load_model(tmp_path / "ytdnn.keras")
+    assert loaded.get_config() == model.get_config()
+    assert loaded.output_layer.normalize and loaded.sampler.get_config() == \
+        model.sampler.get_config()
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert int(loaded.sampler.step.numpy()) == int(model.sampler.step.numpy()) == 1
+    model.fit(x, batch_size=B, verbose=0)
+    loaded.fit(x, batch_size=B, verbose=0)
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["log_uniform", "unigram", "uniform", "in_batch", "mixed"])
+def test_recall_samplers_serialise_config_in_same_draws_out(name):
+    import json
+
+    import keras
+    from recall_models.models.samplers import make_sampler
+    freq = np.arange(I)[::-1].copy()
+    sampler = make_sampler(name, freq, num_sampled=4, batch_size=B, seed=5)
+    config = json.loads(json.dumps(keras.saving.serialize_keras_object(sampler)))
+    copy = keras.saving.deserialize_keras_object(config)
+    assert type(copy) is type(sampler) and copy.get_config() == sampler.get_config()
+    labels = tf.constant(np.arange(1, B + 1)[:, None], tf.int64)
+    for _ in range(2):
+        for u, v in zip(sampler(labels), copy(labels)):
+            np.testing.assert_array_equal(u.numpy(), v.numpy())

@@ -324,31 +324,44 @@ class HierarchicalSoftmax(keras.layers.Layer):
     word2vec.c (so every word starts at P = 2^-L(w)). See the module docstring for the
     sign convention (code bit 0 -> sigmoid(+v.h)) and the gradient formulas.
 
-    Example:
+    Example (a functional model; the layer adds its loss, so `compile` needs none):
         tree = build_huffman_tree(counts)                  # counts [V], any order
-        hs = HierarchicalSoftmax(tree)
-        loss = tf.reduce_mean(hs(h, target_ids))           # h [B, dim], ids [B] -> [B]
+        h = keras.Input((dim,)); w = keras.Input((1,), dtype="int64", optional=True)
+        model = keras.Model([h, w], HierarchicalSoftmax(tree)(h, w))
+        model.compile("adam"); model.fit([H, W]); model.evaluate([H, W])
+        model.predict([H, None])                           # log P(w | h) [N, V]
+
+    Unlike a sampled loss the hierarchical softmax is exact, so training and evaluation
+    report the same quantity: `fit`'s `loss`, `val_loss` and `evaluate`'s `loss` are all the
+    mean of -log P(words | h).
 
     Args:
         tree: the `HuffmanTree`.
         inner_initializer: Keras initializer for `inner_vectors` (default "zeros").
+        add_loss: with `words`, also add the batch mean of the loss with `add_loss`
+            (default True: what `fit` / `evaluate` without a compiled loss need). False for
+            a caller that reduces the returned `[B]` loss itself.
         **kwargs: `keras.layers.Layer` arguments (name, dtype, ...).
 
     Call args:
         h: `[B, dim]` float context vectors.
-        words: `[B]` or `[B, 1]` integer target ids.
+        words: `[B]` or `[B, 1]` integer target ids, or None.
 
     Returns (call):
-        `[B]` negative log-likelihood -log P(words | h).
+        With `words`: `[B]` negative log-likelihood -log P(words | h). Without: `[B, V]`
+        log P(w | h) of every word (`all_log_probs`; for prediction and serving, memory
+        `[B, V, max_code_length]`).
     """
 
-    def __init__(self, tree: HuffmanTree, inner_initializer="zeros", **kwargs):
+    def __init__(self, tree: HuffmanTree, inner_initializer="zeros", add_loss: bool = True,
+                 **kwargs):
         super().__init__(**kwargs)
         if not isinstance(tree, HuffmanTree):
             raise TypeError(f"tree must be a HuffmanTree (see build_huffman_tree), got "
                             f"{type(tree)}")
         self.tree = tree
         self.inner_initializer = keras.initializers.get(inner_initializer)
+        self.add_loss_to_model = bool(add_loss)
 
     def build(self, h_shape, words_shape=None):
         dim = h_shape[-1]
@@ -364,8 +377,13 @@ class HierarchicalSoftmax(keras.layers.Layer):
             self.build(tuple(tf.convert_to_tensor(h).shape))
             self.built = True
 
-    def call(self, h, words):
-        return hierarchical_softmax_loss(self.inner_vectors, h, words, self.tree)
+    def call(self, h, words=None):
+        if words is None:
+            return all_log_probs(self.inner_vectors, h, self.tree)
+        loss = hierarchical_softmax_loss(self.inner_vectors, h, words, self.tree)
+        if self.add_loss_to_model:
+            self.add_loss(tf.reduce_mean(loss))
+        return loss
 
     def log_prob(self, h, words) -> tf.Tensor:
         """log P(words | h), `[B]` (the negative of `call`)."""
@@ -378,11 +396,11 @@ class HierarchicalSoftmax(keras.layers.Layer):
         return all_log_probs(self.inner_vectors, h, self.tree)
 
     def compute_output_shape(self, h_shape, words_shape=None):
-        return (h_shape[0],)
+        return (h_shape[0],) if words_shape is not None else (h_shape[0], self.tree.num_words)
 
     def get_config(self):
         config = super().get_config()
-        config.update(counts=self.tree.counts.tolist(),
+        config.update(counts=self.tree.counts.tolist(), add_loss=self.add_loss_to_model,
                       max_code_length=max(MAX_CODE_LENGTH, self.tree.max_code_length),
                       inner_initializer=keras.initializers.serialize(self.inner_initializer))
         return config

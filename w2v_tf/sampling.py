@@ -54,6 +54,7 @@ import collections
 import math
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -205,6 +206,7 @@ class CandidateSampler(tf.Module):
         self.range_max = _check_positive_int("range_max", range_max)
         if rng is not None and not isinstance(rng, tf.random.Generator):
             raise TypeError(f"rng must be a tf.random.Generator, got {type(rng).__name__}")
+        self._seed, self._jit_compile = (seed if rng is None else None), jit_compile
         if rng is None:
             with tf.init_scope():
                 rng = (tf.random.Generator.from_non_deterministic_state() if seed is None
@@ -321,6 +323,19 @@ class CandidateSampler(tf.Module):
                 f"only {self._num_positive()} of range_max={self.range_max} have positive probability")
         return num_sampled, bool(unique)
 
+    # -- Keras serialisation (`keras.saving.serialize_keras_object` / `deserialize_keras_object`)
+    def get_config(self):
+        """The constructor arguments, JSON-ready: `from_config` builds a sampler whose draws
+        equal those of a fresh sampler with this config. A sampler made with `rng=` records
+        seed None; the generator's state (and learned counts) are variables, which
+        `w2v_tf.layers.SampledSoftmaxLayer` saves with the model's weights."""
+        return {"range_max": self.range_max, "seed": self._seed,
+                "jit_compile": self._jit_compile, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
 
 class UniformSampler(CandidateSampler):
     """Uniform over `[0, range_max)`: P(v) = 1/V (float32 1.0f / V, as TF)."""
@@ -406,6 +421,9 @@ class FixedUnigramSampler(CandidateSampler):
             raise ValueError("pass exactly one of vocab_file and unigrams; got "
                              f"vocab_file={vocab_file!r} and {len(unigrams)} unigrams")
         counts = read_counts_file(vocab_file) if has_file else unigrams
+        self._unigram_config = {  # the counts themselves, so a saved config needs no file
+            "unigrams": np.asarray(counts, np.float64).tolist(), "distortion": float(distortion),
+            "num_reserved_ids": num_reserved_ids, "num_shards": num_shards, "shard": shard}
         w = _shard_weights(counts, distortion, num_reserved_ids, num_shards, shard)
         if range_max != w.size:
             raise ValueError(f"range_max={range_max} must equal the number of weights in shard "
@@ -417,6 +435,9 @@ class FixedUnigramSampler(CandidateSampler):
         self._probs = tf.constant(self._p32)             # [V] float32, TF's P
         self._last_positive = int(np.flatnonzero(w > 0)[-1])
         self._positive = int(np.count_nonzero(w > 0))
+
+    def get_config(self):
+        return {**super().get_config(), **self._unigram_config}
 
     def probability(self, ids):
         return tf.gather(self._probs, ids)
@@ -473,6 +494,11 @@ class LearnedUnigramSampler(CandidateSampler):
     def _update(self, flat_true):
         self.counts.scatter_add(tf.IndexedSlices(tf.ones_like(flat_true), flat_true))
 
+
+for _cls in (UniformSampler, LogUniformSampler, FixedUnigramSampler, LearnedUnigramSampler):
+    keras.saving.register_keras_serializable(package="w2v_tf")(_cls)
+del _cls
+
 # ----------------------------------------------------------------------- unique sampling
 def _unique_stream(draw, seed, num_sampled, chunk):
     """First S distinct values of an i.i.d. stream and the draws used (TF's rejection loop).
@@ -487,7 +513,7 @@ def _unique_stream(draw, seed, num_sampled, chunk):
     S, M = num_sampled, chunk
 
     def body(i, picked, count, tries):
-        d = draw(tf.random.experimental.stateless_fold_in(seed, i), M)        # [M]
+        d = draw(tf.random.experimental.stateless_fold_in(seed, i, alg="philox"), M)  # [M]
         both = tf.concat([picked, d], 0)                                       # [S + M]
         order = tf.argsort(both, stable=True)
         sorted_vals = tf.gather(both, order)

@@ -89,6 +89,16 @@ class ItemSampler:
         """float64 [I]: the per-draw proposal P(i) (P(0) = 0), for tests and plots."""
         raise NotImplementedError
 
+    # Keras serialisation: a model holding the sampler saves and reloads it (`get_config`);
+    # the draw counter `step` is a variable the model saves with its weights.
+    def get_config(self) -> dict:
+        """The constructor arguments, JSON-ready (`from_config` rebuilds the sampler)."""
+        return dict(self._config)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
 
 class _ShiftedSampler(ItemSampler):
     """A w2v_tf.sampling sampler over k = 0..I-2, returned as item ids i = k + 1."""
@@ -116,6 +126,8 @@ class LogUniformSampler(_ShiftedSampler):
     def __init__(self, num_items, num_sampled, unique=True, seed=0):
         base = _sampling.LogUniformSampler(int(num_items) - 1, seed=seed)
         super().__init__(base, num_items, num_sampled, unique, seed)
+        self._config = dict(num_items=self.num_items, num_sampled=self.num_sampled,
+                            unique=self.unique, seed=self.seed)
 
 
 class UniformSampler(_ShiftedSampler):
@@ -125,6 +137,8 @@ class UniformSampler(_ShiftedSampler):
     def __init__(self, num_items, num_sampled, unique=True, seed=0):
         base = _sampling.UniformSampler(int(num_items) - 1, seed=seed)
         super().__init__(base, num_items, num_sampled, unique, seed)
+        self._config = dict(num_items=self.num_items, num_sampled=self.num_sampled,
+                            unique=self.unique, seed=self.seed)
 
 
 class UnigramSampler(_ShiftedSampler):
@@ -145,6 +159,8 @@ class UnigramSampler(_ShiftedSampler):
                              "with a training count; expected num_sampled <= that for unique "
                              "unigram sampling.")
         super().__init__(base, len(freq), num_sampled, unique, seed)
+        self._config = dict(item_freq=freq.tolist(), num_sampled=self.num_sampled,
+                            distortion=float(distortion), unique=self.unique, seed=self.seed)
 
 
 class InBatchSampler(ItemSampler):
@@ -164,6 +180,7 @@ class InBatchSampler(ItemSampler):
         p[0] = 0.0
         self.p = p / p.sum()
         self._p = tf.constant(self.p, tf.float32)                            # [I]
+        self._config = dict(item_freq=freq.tolist(), batch_size=self.num_sampled, seed=self.seed)
 
     def _batch_counts(self, labels):
         """(in-batch ids [B], expected count fn) with Q(i) = B p(i)."""
@@ -190,6 +207,7 @@ class MixedSampler(InBatchSampler):
         super().__init__(item_freq, batch_size, seed)
         self.num_uniform = _check_num_sampled(num_uniform, None, False, "num_uniform")
         self.num_sampled = self.num_sampled + self.num_uniform
+        self._config["num_uniform"] = self.num_uniform
 
     def _sample(self, labels, seed):
         in_batch, q_batch = self._batch_counts(labels)
@@ -208,6 +226,11 @@ class MixedSampler(InBatchSampler):
         u = np.full(self.num_items, 1.0 / (self.num_items - 1))
         u[0] = 0.0
         return (b * self.p + m * u) / (b + m)
+
+
+for _cls in (LogUniformSampler, UniformSampler, UnigramSampler, InBatchSampler, MixedSampler):
+    keras.saving.register_keras_serializable(package="recall_models")(_cls)
+del _cls
 
 
 def make_sampler(name: str, item_freq, num_sampled: int, batch_size: int, seed: int = 0,

@@ -20,6 +20,11 @@ Serving uses the same normalisation and temperature: `export()` returns user vec
 `use_bias`), so <user, item> is exactly the logit the training loss sees (before log-Q).
 The test `tests/test_youtubednn.py` checks this.
 
+Keras workflows: `fit` reports the training loss, `evaluate` (inputs with a "label") the
+exact full-softmax cross-entropy over the catalogue, `predict` the logits [B, I];
+`model.save("m.keras")` / `keras.models.load_model` restore the configuration, the sampler
+(`get_config` of `recall_models.models.samplers`) and its draw counter.
+
 Inputs (a dict, `model_inputs`): "history" int32 [B, L] (0-padded), "gender", "age",
 "occupation", "zip" int32 [B], and "label" int32 [B] in training.
 """
@@ -31,7 +36,6 @@ import tensorflow as tf
 
 from recall_models.models import samplers as _samplers
 
-from w2v_tf import losses as _losses
 from w2v_tf.layers import SampledSoftmaxLayer
 
 PROFILE = ("gender", "age", "occupation", "zip")
@@ -78,12 +82,12 @@ def masked_mean(values, mask):
     return tf.reduce_sum(values * m, axis=1) / count
 
 
+@keras.saving.register_keras_serializable(package="recall_models")
 class ItemSoftmax(SampledSoftmaxLayer):
     """`SampledSoftmaxLayer` whose rows are L2-normalised when `normalize=True`.
 
-    The table the loss sees, `table()`, is also the one `logits()` and `export` use, so
-    training and serving agree. (The w2v_tf layer has no normalisation option; this
-    passes the normalised table as `weights` to the same loss functions.)
+    It only overrides the layer's `table()` hook: the loss, the logits and `export` all read
+    the table from there, so training and serving agree.
     """
 
     def __init__(self, *args, normalize: bool = False, **kwargs):
@@ -94,27 +98,11 @@ class ItemSoftmax(SampledSoftmaxLayer):
         """w_i = W_i / |W_i| if normalize else W_i: [I, d]."""
         return tf.math.l2_normalize(self.kernel, axis=1) if self.normalize else self.kernel
 
-    def training_loss(self, inputs, labels):
-        labels = tf.cast(labels, tf.int64)
-        if labels.shape.rank == 1:
-            labels = labels[:, None]
-        kwargs = {}
-        if self.remove_accidental_hits is not None:
-            kwargs["remove_accidental_hits"] = self.remove_accidental_hits
-        sampled_values = None
-        if self.sampler is not None and self.loss_name != "softmax":
-            sampled_values = self.sampler(labels)
-        return _losses.LOSSES[self.loss_name](
-            self.table(), self.bias, labels, inputs, self.num_sampled, self.num_classes,
-            num_true=self.num_true, sampled_values=sampled_values, seed=self.seed, **kwargs)
-
-    def logits(self, inputs):
-        return _losses.full_logits(self.table(), self.bias, inputs)
-
     def get_config(self):
         return {**super().get_config(), "normalize": self.normalize}
 
 
+@keras.saving.register_keras_serializable(package="recall_models")
 class YouTubeDNN(keras.Model):
     """YouTubeDNN candidate generator (module docstring).
 
@@ -141,6 +129,16 @@ class YouTubeDNN(keras.Model):
                  hidden_units=(128,), output_dim=64, normalize=False, temperature=1.0,
                  use_bias=True, use_genres=True, dropout=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(sampler, dict):                   # from get_config
+            sampler = keras.saving.deserialize_keras_object(sampler)
+        self._config = dict(
+            num_items=int(num_items), num_sampled=int(num_sampled), loss=loss,
+            user_feature_sizes={k: int(v) for k, v in dict(user_feature_sizes).items()},
+            item_genres=None if item_genres is None else np.asarray(item_genres).tolist(),
+            embedding_dim=int(embedding_dim), profile_dim=int(profile_dim),
+            hidden_units=[int(u) for u in hidden_units], output_dim=int(output_dim),
+            normalize=bool(normalize), temperature=float(temperature), use_bias=bool(use_bias),
+            use_genres=bool(use_genres), dropout=float(dropout), l2=float(l2))
         _samplers.check_loss_and_sampler(loss, sampler)
         if not float(temperature) > 0:
             raise ValueError(f"`temperature` must be > 0, got {temperature}.")
@@ -199,12 +197,29 @@ class YouTubeDNN(keras.Model):
         return z / self.temperature                                          # x_u = z / tau
 
     def call(self, inputs, training=None):
-        """Training with a "label": per-example loss [B] (mean added with add_loss).
-        Otherwise: full logits [B, I] = x_u w_i + b_i."""
+        """Training with a "label": per-example loss [B] (its mean added with add_loss).
+        Otherwise: full logits [B, I] = x_u w_i + b_i; with a "label" the mean full softmax
+        cross-entropy is added as the loss, which is what `evaluate` and `val_loss` report
+        (`w2v_tf.layers.SampledSoftmaxLayer`)."""
         x = self.user_vector(inputs, training=training)
-        if training and "label" in inputs:
-            return self.output_layer(x, inputs["label"], training=True)
-        return self.output_layer(x)
+        return self.output_layer(x, inputs.get("label"), training=training)
+
+    def get_config(self):
+        """Constructor arguments (JSON-ready); the sampler as a Keras-serialised object."""
+        sampler = (None if self.sampler is None else
+                   keras.saving.serialize_keras_object(self.sampler))
+        return {**super().get_config(), **self._config, "sampler": sampler}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def build_from_config(self, config):
+        """Creates the variables when Keras loads the model: a dummy batch of one user."""
+        del config
+        dummy = {"history": np.ones((1, 1), np.int32),
+                 **{n: np.zeros((1,), np.int32) for n in PROFILE}}
+        self(dummy, training=False)
 
     # ------------------------------------------------------------------ serving
     def item_vectors(self) -> np.ndarray:
