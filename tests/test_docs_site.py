@@ -1,6 +1,9 @@
 """The static site (`make docs`): it builds, its links and images resolve, and in a real
 browser its equations are typeset and the notebooks' figures load.
 
+* `test_every_docs_page_is_listed`: docs/README.md links every page of docs/ (no build).
+* `test_readme_examples_run`: the README's two Python examples run as written;
+  `test_readme_stays_a_landing_page`: at most 10,000 characters, nothing outside the repo.
 * `site` builds the site once (docs/_site/build_site.py: stage, then `mkdocs build --strict`,
   which already fails on a link to a missing page).
 * `test_every_internal_link_and_image_resolves` reads every HTML page of the built site and
@@ -22,13 +25,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow
 
 
 def _load_builder():
@@ -68,6 +72,37 @@ def site() -> Path:
     return builder.build(quiet=True)
 
 
+def test_every_docs_page_is_listed():
+    """docs/README.md, the folder's index, links every page of docs/."""
+    index = (ROOT / "docs" / "README.md").read_text(encoding="utf-8")
+    missing = [p.name for p in sorted((ROOT / "docs").glob("*.md"))
+               if p.name != "README.md" and f"]({p.name})" not in index]
+    assert not missing, f"docs/README.md does not link {missing}"
+
+
+def _python_blocks(text: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
+
+
+@slow
+@pytest.mark.parametrize("index", [0, 1])
+def test_readme_examples_run(index, tmp_path):
+    """The README's Python examples (the loss, the layer in a model) run as written."""
+    blocks = _python_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert len(blocks) == 2, f"expected the README's two Python examples, found {len(blocks)}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", blocks[index]], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_readme_stays_a_landing_page():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text) <= 10_000, f"README.md is {len(text)} characters (at most 10,000)"
+    assert "../shared" not in text and "/work/" not in text
+
+
+@slow
 def test_site_has_every_page(site):
     assert (site / "index.html").exists()
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -78,6 +113,7 @@ def test_site_has_every_page(site):
     assert (site / "assets" / "mathjax" / "MathJax.js").exists()
 
 
+@slow
 def test_every_internal_link_and_image_resolves(site):
     pages = sorted(site.rglob("*.html"))
     ids = {}
@@ -103,6 +139,7 @@ def test_every_internal_link_and_image_resolves(site):
     assert not broken, "\n".join(broken[:40])
 
 
+@slow
 def test_nothing_is_fetched_from_the_network(site):
     remote = []
     for page in site.rglob("*.html"):
@@ -164,6 +201,7 @@ def _browse(browser: str, page: Path, tmp: Path) -> dict:
     return json.loads(html.unescape(found.group(1)))
 
 
+@slow
 def test_browser_typesets_math_and_loads_images(site, tmp_path):
     browser = _chromium()
     if browser is None:
