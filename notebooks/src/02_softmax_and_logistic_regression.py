@@ -8,7 +8,7 @@
 # That last fact is why negative sampling and NCE (notebook 3) can replace a $V$-way softmax
 # by a handful of binary decisions.
 #
-# The formulas live in `w2v_tf/derivations.py`; this notebook imports them.
+# The formulas live in `w2v_tf/study/derivations.py`; this notebook imports them.
 #
 # Notation (CS224n word2vec notes): a centre word $c$ with input vector $v_c \in \mathbb{R}^d$,
 # outside vectors $U \in \mathbb{R}^{V \times d}$ (row $u_w$), the true outside word $o$,

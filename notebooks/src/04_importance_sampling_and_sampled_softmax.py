@@ -15,7 +15,7 @@
 # 5. Jean et al.'s biased shortcut: a uniform proposal over a subset of the vocabulary.
 # 6. Variance (方差) against the number of samples $k$ and the choice of proposal, plotted.
 #
-# The estimators are `w2v_tf/derivations.py`; the loss is `w2v_tf/losses.py`.
+# The estimators are `w2v_tf/study/derivations.py`; the loss is `w2v_tf/losses.py`.
 
 # %%
 %matplotlib inline
