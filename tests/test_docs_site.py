@@ -109,7 +109,9 @@ def test_site_has_every_page(site):
     for nb in notebooks:
         assert (site / "notebooks" / (nb.stem + ".html")).exists(), nb.name
     for md in (ROOT / "docs").glob("*.md"):
-        assert (site / "docs" / (md.stem + ".html")).exists(), md.name
+        page = "index" if md.name == "README.md" else md.stem        # a folder's README is its index
+        assert (site / "docs" / (page + ".html")).exists(), md.name
+    assert (site / "notebooks" / "index.html").exists()
     assert (site / "assets" / "mathjax" / "MathJax.js").exists()
 
 
