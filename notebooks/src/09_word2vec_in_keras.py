@@ -246,13 +246,13 @@ X = kv[words_] / np.linalg.norm(kv[words_], axis=1, keepdims=True)
 Xc = X - X.mean(axis=0)
 _, _, vt = np.linalg.svd(Xc, full_matrices=False)
 xy = Xc @ vt[:2].T
-fig, ax = plt.subplots(figsize=(7, 5.5), dpi=80)
+fig, ax = plt.subplots(figsize=(8.5, 5.5), dpi=80)
 for g, name in enumerate(topics):
     ax.scatter(*xy[group == g].T, label=name, s=25)
     for (x, y), w in zip(xy[group == g], np.array(words_)[group == g]):
         ax.annotate(w, (x, y), fontsize=8, xytext=(3, 2), textcoords="offset points")
 ax.set(title="NEG vectors, 5 epochs on the Lee corpus (PCA of 35 words)", xticks=[], yticks=[])
-ax.legend(fontsize=8); plt.show()
+ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5)); plt.tight_layout(); plt.show()
 sim = X @ X.T
 same = group[:, None] == group[None, :]
 off_diagonal = ~np.eye(len(words_), dtype=bool)
