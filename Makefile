@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
-.PHONY: demo test test-fast setup data parity bench notebooks clean
+.PHONY: demo test test-fast setup data parity bench notebooks docs clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ test: data
 
 # Quick loop for developers: skips tests marked slow and the notebooks.
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow and not notebook" tests
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow and not notebook" tests
 
 parity: setup
 	$(PY) -m w2v_tf parity
@@ -45,5 +45,9 @@ bench: setup
 notebooks: data
 	$(PY) notebooks/_build.py
 
+# The static site (README, docs/, executed notebooks) into build/site/: open build/site/index.html.
+docs: setup
+	$(PY) docs/_site/build_site.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build

@@ -3,6 +3,7 @@
     .venv/bin/python notebooks/_build.py                 # every notebook
     .venv/bin/python notebooks/_build.py 02 05           # those whose name starts with 02 / 05
     .venv/bin/python notebooks/_build.py --no-execute    # cells only, no outputs
+    .venv/bin/python notebooks/_build.py 03 --markdown-only   # prose edits: keep the outputs
 
 Each notebook is written as a Python file in `notebooks/src/` in the "percent" format that
 jupytext and VS Code read: a line `# %% [markdown]` starts a markdown cell (its lines are
@@ -103,6 +104,24 @@ def execute(nb: nbformat.NotebookNode, timeout: int = CELL_TIMEOUT,
     return time.perf_counter() - start
 
 
+def refresh_markdown(source: Path) -> nbformat.NotebookNode:
+    """The committed notebook of `source` with its markdown cells taken from `source`.
+
+    For edits to the prose only: the code cells (sources and outputs) stay as executed.
+    Raises ValueError if the code cells or the cell order differ from the source's, since
+    the outputs would then no longer be those of the code.
+    """
+    committed = nbformat.read(notebook_path(source), as_version=4)
+    fresh = notebook_from_source(source)
+    shape = [(c.cell_type, c.source if c.cell_type == "code" else None) for c in committed.cells]
+    if shape != [(c.cell_type, c.source if c.cell_type == "code" else None) for c in fresh.cells]:
+        raise ValueError(f"{source.name}: code cells changed; rebuild it with execution")
+    for old, new in zip(committed.cells, fresh.cells):
+        if old.cell_type == "markdown":
+            old.source = new.source
+    return committed
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="*", help="prefixes of the notebooks to build (default: all)")
@@ -110,14 +129,20 @@ def main(argv=None) -> int:
     p.add_argument("--allow-errors", action="store_true",
                    help="keep going past a failing cell and write the notebook with the error "
                         "(for debugging; the tests reject such a notebook)")
+    p.add_argument("--markdown-only", action="store_true",
+                   help="take only the markdown cells from the source and keep the executed code "
+                        "cells (refused when a code cell changed)")
     args = p.parse_args(argv)
     chosen = [s for s in sources() if not args.names or any(s.stem.startswith(n) for n in args.names)]
     if not chosen:
         print(f"no notebook source matches {args.names} in {SRC}", file=sys.stderr)
         return 2
     for source in chosen:
-        nb = notebook_from_source(source)
-        seconds = 0.0 if args.no_execute else execute(nb, allow_errors=args.allow_errors)
+        if args.markdown_only:
+            nb, seconds = refresh_markdown(source), 0.0
+        else:
+            nb = notebook_from_source(source)
+            seconds = 0.0 if args.no_execute else execute(nb, allow_errors=args.allow_errors)
         path = notebook_path(source)
         nbformat.write(nb, path)
         print(f"{path.name}: {len(nb.cells)} cells, {seconds:.1f} s, "

@@ -1,11 +1,11 @@
 # %% [markdown]
 # # 1. From language models to skip-gram
 #
-# A language model (语言模型) assigns a probability to a sequence of words. This notebook goes
-# from the chain rule, through counted n-grams and their sparsity (数据稀疏), to Bengio et
-# al.'s neural language model (神经概率语言模型, a tiny one trained here), and then to the
-# skip-gram objective (跳字模型) of word2vec, the window pairs it trains on, and the
-# subsampling (二次采样 / 下采样) of frequent words. Corpus: the Lee news corpus shipped with
+# A language model ([语言模型](../docs/glossary.md#language-model)) assigns a probability to a sequence of words. This notebook goes
+# from the chain rule, through counted n-grams and their sparsity ([数据稀疏](../docs/glossary.md#data-sparsity)), to Bengio et
+# al.'s neural language model ([神经概率语言模型](../docs/glossary.md#neural-language-model), a tiny one trained here), and then to the
+# skip-gram objective ([跳字模型](../docs/glossary.md#skip-gram)) of word2vec, the window pairs it trains on, and the
+# subsampling ([二次采样 / 下采样](../docs/glossary.md#subsampling)) of frequent words. Corpus: the Lee news corpus shipped with
 # gensim (`w2v_tf.word2vec.corpus.load_corpus("lee")`, ~60k tokens).
 
 # %%
@@ -27,7 +27,7 @@ keras.utils.set_random_seed(0)
 # %% [markdown]
 # ## The chain rule and n-grams
 #
-# Any joint distribution factorises by the chain rule (链式法则):
+# Any joint distribution factorises by the chain rule ([链式法则](../docs/glossary.md#chain-rule)):
 #
 # $$P(w_1,\dots,w_T) = \prod_{t=1}^{T} P(w_t \mid w_1,\dots,w_{t-1}).$$
 #
@@ -136,7 +136,7 @@ assert nlm_ppl < 0.8 * uni_ppl
 #   \qquad P(o\mid c) = \frac{\exp(u_o^\top v_c)}{\sum_{w=1}^{V}\exp(u_w^\top v_c)},$$
 #
 # with an input vector $v$ and an output vector $u$ per word, and no hidden layer. CBOW
-# (连续词袋) reverses the roles: it predicts the centre from the mean of the window's vectors.
+# ([连续词袋](../docs/glossary.md#cbow)) reverses the roles: it predicts the centre from the mean of the window's vectors.
 # Every (centre, context) pair in a window is one training example, one softmax over $V$,
 # hence one of the sampled losses of the later notebooks.
 #

@@ -2,13 +2,13 @@
 # # 2. Softmax, logistic regression and their gradients
 #
 # Every loss in this project is built from two pieces: the **softmax** over many classes and
-# the **sigmoid** of logistic regression (逻辑回归). This notebook derives their gradients
-# (梯度), checks each one against TensorFlow's automatic differentiation (自动微分,
+# the **sigmoid** of logistic regression ([逻辑回归](../docs/glossary.md#logistic-regression)). This notebook derives their gradients
+# ([梯度](../docs/glossary.md#gradient)), checks each one against TensorFlow's automatic differentiation ([自动微分](../docs/glossary.md#autodiff),
 # `tf.GradientTape`), and shows that a softmax over two classes *is* a logistic regression.
 # That last fact is why negative sampling and NCE (notebook 3) can replace a $V$-way softmax
 # by a handful of binary decisions.
 #
-# The formulas live in `w2v_tf/derivations.py`; this notebook imports them.
+# The formulas live in `w2v_tf/study/derivations.py`; this notebook imports them.
 #
 # Notation (CS224n word2vec notes): a centre word $c$ with input vector $v_c \in \mathbb{R}^d$,
 # outside vectors $U \in \mathbb{R}^{V \times d}$ (row $u_w$), the true outside word $o$,
@@ -111,7 +111,7 @@ np.testing.assert_allclose(d.sigmoid_derivative(big), np.exp(-big), rtol=1e-12)
 # ## Logistic regression and its gradient
 #
 # A binary label $t \in \{0, 1\}$ and a score $a = w \cdot x$. Logistic regression says
-# $P(t=1 \mid x) = \sigma(a)$, and its loss is the binary cross-entropy (交叉熵)
+# $P(t=1 \mid x) = \sigma(a)$, and its loss is the binary cross-entropy ([交叉熵](../docs/glossary.md#cross-entropy))
 #
 # $$\ell = -t\log\sigma(a) - (1-t)\log\sigma(-a).$$
 #

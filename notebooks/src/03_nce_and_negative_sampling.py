@@ -1,9 +1,9 @@
 # %% [markdown]
 # # 3. NCE and negative sampling
 #
-# Noise-contrastive estimation (噪声对比估计, NCE; Gutmann & Hyvärinen 2010, Mnih & Teh 2012)
+# Noise-contrastive estimation ([噪声对比估计](../docs/glossary.md#nce), NCE; Gutmann & Hyvärinen 2010, Mnih & Teh 2012)
 # turns "estimate a distribution over $V$ classes" into "tell real pairs from noise pairs",
-# a logistic regression (notebook 2). Negative sampling (负采样, NEG; Mikolov et al. 2013) is
+# a logistic regression (notebook 2). Negative sampling ([负采样](../docs/glossary.md#negative-sampling), NEG; Mikolov et al. 2013) is
 # the special case word2vec uses. This notebook derives the NCE posterior
 # $P(d=1\mid y,x) = P/(P+kQ)$, shows that NEG is NCE with $kQ = 1$ and $Z = 1$, measures the
 # self-normalisation claim (the model's $Z$ stays near 1) on a trained model, and checks the

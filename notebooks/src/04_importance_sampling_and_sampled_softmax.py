@@ -2,12 +2,12 @@
 # # 4. Importance sampling and sampled softmax
 #
 # The gradient of a softmax over $V$ classes is an average over all $V$ classes. Sampled
-# softmax (采样softmax, Jean et al. 2015) replaces that average by a weighted average over a
+# softmax ([采样softmax](../docs/glossary.md#sampled-softmax), Jean et al. 2015) replaces that average by a weighted average over a
 # few sampled classes. This notebook builds the idea from the ground up:
 #
-# 1. Monte Carlo integration (蒙特卡洛积分): an expectation is estimated by an average of samples.
-# 2. Importance sampling (重要性采样): sample from a proposal distribution (提议分布) $Q$ and
-#    reweight by $P/Q$, the importance weights (重要性权重).
+# 1. Monte Carlo integration ([蒙特卡洛积分](../docs/glossary.md#monte-carlo)): an expectation is estimated by an average of samples.
+# 2. Importance sampling ([重要性采样](../docs/glossary.md#importance-sampling)): sample from a proposal distribution ([提议分布](../docs/glossary.md#proposal)) $Q$ and
+#    reweight by $P/Q$, the importance weights ([重要性权重](../docs/glossary.md#importance-weights)).
 # 3. Self-normalised importance sampling when $P$ is known only up to its normaliser $Z$
 #    (the softmax's case): biased (有偏) for a finite number of samples, consistent (一致) as it grows.
 # 4. The softmax gradient as an expectation, and sampled softmax as its importance-sampling
@@ -15,7 +15,7 @@
 # 5. Jean et al.'s biased shortcut: a uniform proposal over a subset of the vocabulary.
 # 6. Variance (方差) against the number of samples $k$ and the choice of proposal, plotted.
 #
-# The estimators are `w2v_tf/derivations.py`; the loss is `w2v_tf/losses.py`.
+# The estimators are `w2v_tf/study/derivations.py`; the loss is `w2v_tf/losses.py`.
 
 # %%
 %matplotlib inline

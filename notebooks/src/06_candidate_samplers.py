@@ -3,7 +3,7 @@
 #
 # A sampled loss needs $S$ negative classes per batch and, for the $\log Q$ correction, the
 # *expected count* $Q(y)$ of every true and sampled class (notebooks 3-5). TensorFlow has four
-# candidate samplers (候选采样器); `w2v_tf.sampling` has the same four with the same
+# candidate samplers ([候选采样器](../docs/glossary.md#candidate-sampler)); `w2v_tf.sampling` has the same four with the same
 # signatures, XLA-compilable and reproducible from a seed. This notebook derives each
 # distribution and the expected counts, and compares histograms of our draws and
 # TensorFlow's with the exact probabilities.
@@ -254,7 +254,7 @@ assert all(v < 5 for v in worst.values()), worst
 # With $S$ independent draws, $E\big[\sum_s f(n_s)\big] = S\,E_{n\sim Q}[f(n)]$, so $J'$ is
 # an unbiased estimate of word2vec's $J$. *Stratified* draws keep that expectation and
 # remove most of the noise: cut the table into $S$ equal slices and take one uniform point in
-# each (分层抽样, `draw_stratified_negatives`):
+# each ([分层抽样](../docs/glossary.md#stratified-sampling), `draw_stratified_negatives`):
 #
 # $$n_s = \text{table}\big[\lfloor (s + u_s)\,T/S \rfloor\big],\qquad u_s \sim U[0,1).$$
 #

@@ -1,11 +1,11 @@
 # %% [markdown]
 # # 8. Hierarchical softmax
 #
-# Hierarchical softmax (层次softmax / 分层softmax; Morin & Bengio 2005) replaces the $V$-way
+# Hierarchical softmax ([层次softmax / 分层softmax](../docs/glossary.md#hierarchical-softmax); Morin & Bengio 2005) replaces the $V$-way
 # softmax by a walk down a binary tree whose leaves are the words: each inner node makes one
 # binary (logistic) decision, so the probability of a word costs one sigmoid per node on its
 # path, $O(\log V)$ instead of $O(V)$. word2vec (`-hs 1`, Mikolov et al. 2013) uses a Huffman
-# tree (哈夫曼树), which gives frequent words short paths.
+# tree ([哈夫曼树](../docs/glossary.md#huffman-tree)), which gives frequent words short paths.
 #
 # The code is `w2v_tf/hierarchical.py`: `build_huffman_tree` (word2vec.c's O(V) two-pointer
 # construction), `hierarchical_softmax_loss`, `all_log_probs` and the Keras layer
