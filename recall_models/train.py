@@ -19,9 +19,10 @@
    - `keras.callbacks.CSVLogger(out/log.csv)` and, when the tensorboard package is
      installed, `keras.callbacks.TensorBoard(out/logs)`;
 4. reloads the best weights, evaluates the test split (filtered and unfiltered) and
-   writes `results.json` and the exported test-user and item vectors, `vectors.npz`
-   (`user_vectors` [U, d] or [U, K, d], `item_vectors` [I, d], `mask`, `user_index`,
-   `item_raw_id`); <user, item> is the model's logit, bias included.
+   writes `results.json`, and `vectors.npz` with faiss indexes over the item vectors
+   (`recall_models.serving.write_vectors`, docs/serving.md): every user's vectors (from
+   the whole sequence) and the item vectors without padding, keyed by raw ids;
+   <user, item> is the model's logit, bias included.
 
 Seeds: `keras.utils.set_random_seed(seed)` (Python, numpy, TF, Keras), the shuffle seed and
 the samplers' stateless seeds all derive from `seed`.
@@ -263,11 +264,9 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
         model.load_weights(validation.weights_path)
     state = validation.state
     test = evaluate_model(model, ds, "test")
-    # Exported vectors of the test users (history = everything but the test item).
-    users, items, mask = model.vectors(ds, "test")
-    np.savez_compressed(out / "vectors.npz", user_vectors=users, item_vectors=items,
-                        mask=np.ones(users.shape[:-1], bool) if mask is None else mask,
-                        user_index=ds.test.user, item_raw_id=ds.item_raw_id)
+    # Every user's vectors (whole sequence), the item vectors and faiss indexes over them.
+    from recall_models.serving import write_vectors
+    write_vectors(model, ds, out)
     seconds = [h["seconds"] for h in state["history"]]
     result = {"model": cfg.model, "dataset": ds.name, "sampler": cfg.sampler,
               "num_sampled": cfg.num_sampled, "seed": cfg.seed,

@@ -16,6 +16,7 @@ from recall_models.models import samplers as S
 from recall_models import train_cli
 from recall_models.data.dataset import load_dataset
 from recall_models.train import TrainConfig, build_model, evaluate_model, train
+from recall_testdata import write_ml100k
 
 FREQ = np.array([0, 40, 25, 20, 10, 8, 5, 3, 2, 1, 1, 0, 7], np.int64)   # I = 13, id 11 unseen
 NUM_ITEMS = len(FREQ)
@@ -113,21 +114,7 @@ def test_sampler_errors_name_the_argument(args, match):
 @pytest.fixture(scope="module")
 def movielens_dir(tmp_path_factory):
     """A synthetic ML-100K folder: 60 users walking through 40 items in a cycle."""
-    d = tmp_path_factory.mktemp("ml-synthetic")
-    rng = np.random.default_rng(0)
-    rows = []
-    for u in range(1, 61):
-        start, n = rng.integers(1, 41), rng.integers(8, 16)
-        for t in range(n):
-            rows.append(f"{u}\t{(start + t - 1) % 40 + 1}\t4\t{1000 + 10 * t}")
-    (d / "u.data").write_text("\n".join(rows) + "\n")
-    (d / "u.user").write_text("".join(
-        f"{u}|{20 + u % 40}|{'MF'[u % 2]}|job{u % 5}|{10000 + u * 37}\n" for u in range(1, 61)))
-    (d / "u.item").write_text("".join(
-        f"{i}|Movie {i} (1995)|01-Jan-1995||http://x|" + "|".join(
-            "1" if g in (i % 19, (3 * i) % 19) else "0" for g in range(19)) + "\n"
-        for i in range(1, 41)))
-    return d
+    return write_ml100k(tmp_path_factory.mktemp("ml-synthetic"))
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +147,7 @@ def test_train_writes_best_checkpoint_and_test_metrics(tmp_path, ds, model, samp
     f = result["test"]["filtered"]
     assert 0 <= f["hr@10"] <= f["hr@20"] <= f["hr@50"] <= 1
     vec = np.load(out / "vectors.npz")
-    assert vec["item_vectors"].shape[0] == ds.num_items and len(vec["user_vectors"]) == len(ds.test)
+    assert vec["item_vectors"].shape[0] == ds.num_items - 1 and len(vec["user_vectors"]) == ds.num_users
     if model == "youtubednn":   # deterministic: a fresh model with the best weights agrees
         again = build_model(cfg, ds)
         again.load_weights(out / "best.weights.h5")

@@ -146,6 +146,7 @@ class Dataset:
     valid_seen: ItemSets
     test_seen: ItemSets
     user_sequence: ItemSets  # every user's full sorted item sequence s_1..s_n
+    zip_prefix: int = 1      # characters of the zip code kept in user_features["zip"]
 
     @property
     def user_feature_sizes(self) -> dict:
@@ -330,7 +331,7 @@ def encode(raw: RawData, name: str = "movielens", max_history: int = 50,
                     "occupation": occupation_vocab, "zip": zip_vocab},
         train=train, valid=valid, test=test,
         valid_seen=item_sets(is_train), test_seen=item_sets(~is_test),
-        user_sequence=item_sets(np.ones_like(is_test)))
+        user_sequence=item_sets(np.ones_like(is_test)), zip_prefix=int(zip_prefix))
 
 
 def resolve(name_or_path) -> tuple[str, Path]:
