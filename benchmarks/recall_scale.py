@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,7 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=20, help="untimed steps first")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
+    p.add_argument("--write-only", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     for name in ("steps", "warmup"):
         if getattr(args, name) < 1:
@@ -100,8 +102,25 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9   # KiB on Linux
 
 
-def time_training(ds, steps: int, warmup: int, seed: int) -> float:
-    """YouTubeDNN examples/s over `steps` steps after `warmup` (batch 1024, S = 100)."""
+def step_clock(first: int):
+    """A Keras callback timing from the start of batch `first` to the end of training."""
+    import keras
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == first:
+                self.start = time.perf_counter()
+
+        def on_train_end(self, logs=None):
+            self.seconds = time.perf_counter() - self.start
+    return Clock()
+
+
+def time_training(ds, steps: int, warmup: int, seed: int):
+    """(YouTubeDNN examples/s over `steps` steps after `warmup` (batch 1024, S = 100),
+    the model). One `fit` call and one iterator: the epoch's sample permutation and the
+    XLA compilation fall in the untimed warm-up steps (an epoch of ML-20M is ~19,000
+    steps, so the per-epoch permutation is amortised there as well)."""
     import keras
 
     from recall_models.train import TrainConfig, build_model, prefix_dataset
@@ -110,12 +129,11 @@ def time_training(ds, steps: int, warmup: int, seed: int) -> float:
                       batch_size=1024, seed=seed, out="unused")
     keras.utils.set_random_seed(seed)
     model = build_model(cfg, ds)
-    data = prefix_dataset(ds, cfg.batch_size, seed, epochs=1_000_000)
-    model.fit(data, epochs=1, steps_per_epoch=warmup, verbose=0)             # compile
-    start = time.perf_counter()
-    model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
-    seconds = time.perf_counter() - start
-    return steps * cfg.batch_size / seconds, model
+    data = prefix_dataset(ds, cfg.batch_size, seed, epochs=1)
+    clock = step_clock(warmup)
+    model.fit(data, epochs=1, steps_per_epoch=warmup + steps, verbose=0, shuffle=False,
+              callbacks=[clock])
+    return steps * cfg.batch_size / clock.seconds, model
 
 
 def main(argv=None) -> int:
@@ -123,9 +141,14 @@ def main(argv=None) -> int:
     scale = 10 if args.quick else 1
     size = {k: v // scale for k, v in FULL.items()}
     folder = Path(args.data or f"/tmp/recall_scale_{'quick' if args.quick else 'full'}")
-    print(f"writing {size['ratings']:,} synthetic ratings to {folder} (not timed)",
-          file=sys.stderr)
-    write_dataset(folder, size, args.seed)
+    if args.write_only:
+        write_dataset(folder, size, args.seed)
+        return 0
+    print(f"writing {size['ratings']:,} synthetic ratings to {folder} (not timed, in a "
+          "child process so that its memory is not counted)", file=sys.stderr)
+    subprocess.run([sys.executable, __file__, "--write-only", "--data", str(folder),
+                    "--seed", str(args.seed)] + (["--quick"] if args.quick else []),
+                   check=True)
 
     from recall_models.data.dataset import load_dataset
     from recall_models.train import evaluate_model
@@ -147,6 +170,8 @@ def main(argv=None) -> int:
               "peak_rss_after_load_gb": round(after_load, 3),
               "train_examples_per_s": round(examples_per_s, 1), "eval_s": round(eval_s, 2),
               "steps": args.steps, "quick": bool(args.quick), "cpus": os.cpu_count(),
+              # Other processes on a shared machine slow every figure down: say how busy.
+              "load_average": [round(x, 2) for x in os.getloadavg()],
               "goals_full_size": GOALS}
     for key in ("ratings", "load_split_s", "peak_rss_gb", "train_examples_per_s", "eval_s"):
         print(f"{key:<22}{result[key]}")

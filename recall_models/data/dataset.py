@@ -291,12 +291,23 @@ class Sequences:
         return ~(is_test | is_valid), is_valid, is_test
 
 
+def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted unique values [V], code of each value in that order [n]), like
+    `np.unique(values, return_inverse=True)` but by hashing (pandas.factorize, O(n)),
+    sorting only the V distinct values."""
+    codes, uniques = pd.factorize(values, sort=False)
+    uniques = np.asarray(uniques)
+    order = np.argsort(uniques, kind="stable")
+    rank = np.empty(len(uniques), np.int64)
+    rank[order] = np.arange(len(uniques))
+    return uniques[order], rank[codes]
+
+
 def sort_ratings(raw: RawData) -> Sequences:
     """Drops users with < 3 ratings and sorts stably by (user, timestamp, file row)."""
     ratings = raw.ratings
-    user_raw = ratings["user_id"].to_numpy(np.int64)
-    user_ids, user_code, per_user = np.unique(user_raw, return_inverse=True, return_counts=True)
-    del user_raw
+    user_ids, user_code = dense_codes(ratings["user_id"].to_numpy(np.int64))
+    per_user = np.bincount(user_code, minlength=len(user_ids))
     keep = per_user[user_code] >= 3          # a train, a valid and a test item
     row = np.flatnonzero(keep) if not keep.all() else None
     if row is not None:
@@ -308,8 +319,14 @@ def sort_ratings(raw: RawData) -> Sequences:
         raise ValueError(f"{raw.source}: no user has the 3 ratings the split needs")
     stamp = ratings["timestamp"].to_numpy(np.int64)
     stamp = stamp if row is None else stamp[row]
-    # np.lexsort sorts by its last key first; the implicit row order breaks ties (stable).
-    order = np.lexsort((stamp, user_code))
+    span = int(stamp.max() - stamp.min()) if len(stamp) else 0
+    if span < 2 ** 32 and len(user_ids) < 2 ** 31:
+        # One int64 key (user << 32 | time) sorted stably: equal keys keep file order.
+        key = (user_code << 32) | (stamp - stamp.min())
+        order = np.argsort(key, kind="stable")
+        del key
+    else:                                    # np.lexsort sorts by its last key first
+        order = np.lexsort((stamp, user_code))
     del stamp
     item_raw = ratings["item_id"].to_numpy(np.int64)
     item_raw = (item_raw if row is None else item_raw[row])[order]
@@ -325,7 +342,7 @@ def number_items(seq: Sequences, is_train: np.ndarray):
     Returns:
         (items int32 [R] encoded ratings, item_raw_id int64 [I], item_freq int64 [I]).
     """
-    catalogue, item_code = np.unique(seq.item_raw, return_inverse=True)
+    catalogue, item_code = dense_codes(seq.item_raw)
     train_count = np.bincount(item_code[is_train], minlength=len(catalogue))
     by_freq = np.lexsort((catalogue, -train_count))                     # old code per new id
     new_id = np.empty(len(catalogue), np.int32)
