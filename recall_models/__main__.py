@@ -6,6 +6,8 @@ COMMANDS = {
     "data": "recall_models.data_cli",
     "evaluate": "recall_models.evaluate_cli",
     "train": "recall_models.train_cli",
+    "export": "recall_models.export_cli",
+    "recommend": "recall_models.recommend_cli",
 }
 
 DESCRIPTION = """Recall models (YouTubeDNN, MIND-like) on MovieLens, trained with w2v_tf's sampled softmax.
@@ -15,6 +17,8 @@ Examples:
   python -m recall_models data ml-100k                # summary of the dataset
   python -m recall_models evaluate --model mostpop    # a baseline through the retrieval harness
   python -m recall_models train --model youtubednn --sampler log_uniform --out runs/ytdnn
+  python -m recall_models export runs/ytdnn --out runs/ytdnn/export   # a SavedModel
+  python -m recall_models recommend runs/ytdnn --user 42 -k 10        # top-10 with titles
 """
 
 if __name__ == "__main__":

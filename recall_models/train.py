@@ -4,8 +4,9 @@
 
 1. checks every argument (model, sampler, sizes, output folder) and loads the dataset,
    so bad input fails before any training;
-2. builds the model (`build_model`) and a shuffled `tf.data` pipeline of the training
-   prefixes (full batches only: the in-batch samplers need B rows);
+2. builds the model (`build_model`) and a streaming `tf.data` pipeline of the training
+   prefixes (`prefix_dataset`: a stateless per-epoch order, histories gathered per batch;
+   full batches only: the in-batch samplers need B rows);
 3. `model.fit` with callbacks, in this order:
    - `EpochTimer`: seconds of training per epoch (evaluation excluded);
    - `ValidationCallback`: ranks the whole catalogue for every user's validation item
@@ -13,18 +14,21 @@
      `val_ndcg_at_10` / `val_hr_at_50` in the logs, saves `best.weights.h5` when NDCG@10
      improves and stops after `patience` epochs without improvement; its state lives in
      `best.json`, so it survives an interruption;
-   - `keras.callbacks.BackupAndRestore(out/backup)`: weights, optimizer and sampler
-     counters at each epoch end; rerunning the same command resumes after the last
-     finished epoch;
+   - `Checkpoint(out/checkpoint.npz)`: every model and optimizer variable (weights, Adam's
+     slots and step, the samplers' counters, the random-seed states) at each epoch end;
+     rerunning the same command restores it and repeats the interrupted epoch in the same
+     order, ending with the weights and metrics of an uninterrupted run (a run folder
+     refuses another configuration: `out/config.json`);
    - `keras.callbacks.CSVLogger(out/log.csv)` and, when the tensorboard package is
      installed, `keras.callbacks.TensorBoard(out/logs)`;
 4. reloads the best weights, evaluates the test split (filtered and unfiltered) and
-   writes `results.json` and the exported test-user and item vectors, `vectors.npz`
-   (`user_vectors` [U, d] or [U, K, d], `item_vectors` [I, d], `mask`, `user_index`,
-   `item_raw_id`); <user, item> is the model's logit, bias included.
+   writes `results.json`, and `vectors.npz` with faiss indexes over the item vectors
+   (`recall_models.serving.write_vectors`, docs/serving.md): every user's vectors (from
+   the whole sequence) and the item vectors without padding, keyed by raw ids;
+   <user, item> is the model's logit, bias included.
 
-Seeds: `keras.utils.set_random_seed(seed)` (Python, numpy, TF, Keras), the shuffle seed and
-the samplers' stateless seeds all derive from `seed`.
+Seeds: `keras.utils.set_random_seed(seed)` (Python, numpy, TF, Keras), the per-epoch order
+(`epoch_order(seed, epoch)`) and the samplers' stateless seeds all derive from `seed`.
 """
 from __future__ import annotations
 
@@ -64,6 +68,8 @@ class TrainConfig:
     jit_compile: bool | None = None      # None: XLA for YouTubeDNN (2x faster), not for MIND
     strategy: str = "none"               # "none" | "mirrored" | "multi_worker" (tf.distribute)
     hparams: dict = dataclasses.field(default_factory=dict)   # model keyword arguments
+    format: str | None = None            # file format of a dataset folder (None: detected)
+    encoding: str | None = None          # its text encoding (None: the format's own)
 
 
 def check_config(cfg: TrainConfig) -> None:
@@ -79,6 +85,12 @@ def check_config(cfg: TrainConfig) -> None:
             raise ValueError(f"{name}={value!r}, expected a positive integer.")
     if not cfg.learning_rate > 0:
         raise ValueError(f"learning_rate={cfg.learning_rate!r}, expected > 0.")
+    from recall_models.data.movielens import FORMATS, check_encoding
+    if cfg.format is not None and cfg.format not in FORMATS:
+        raise ValueError(f"format={cfg.format!r} is unknown; expected one of "
+                         f"{', '.join(FORMATS)}.")
+    if cfg.encoding is not None:
+        check_encoding(cfg.encoding)
     if cfg.strategy not in STRATEGIES:
         raise ValueError(f"strategy={cfg.strategy!r} is unknown; expected one of "
                          f"{', '.join(STRATEGIES)}.")
@@ -95,7 +107,8 @@ def check_against_dataset(cfg: TrainConfig, ds) -> None:
 
 
 def build_model(cfg: TrainConfig, ds, replicas: int = 1) -> keras.Model:
-    """The compiled model named by `cfg.model`, built on one batch (BackupAndRestore needs it).
+    """The compiled model named by `cfg.model`, built on one batch, optimizer slots included
+    (so a checkpoint can be restored into it).
 
     Under a distribution strategy call it inside `strategy.scope()`; in-batch and mixed
     samplers then see each replica's slice of the batch (`batch_size / replicas` rows).
@@ -119,17 +132,69 @@ def build_model(cfg: TrainConfig, ds, replicas: int = 1) -> keras.Model:
     jit = (cfg.model == "youtubednn" and replicas == 1 and cfg.strategy == "none"
            if cfg.jit_compile is None else bool(cfg.jit_compile))
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), jit_compile=jit)
-    first = {k: v[:cfg.batch_size] for k, v in model_inputs(ds, ds.train).items()}
+    first = model_inputs(ds, ds.train.select(np.arange(cfg.batch_size)))
     model(first, training=False)                                       # build the weights
+    model.optimizer.build(model.trainable_variables)                   # its slots exist now
     return model
 
 
+def epoch_order(n: int, seed: int, epoch):
+    """The training-sample order of `epoch`: a permutation of 0..n-1 that depends on
+    (seed, epoch) only (stateless), so a resumed run sees the same order. int32 [n]."""
+    seed = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int32), seed=seed)
+
+
 def train_dataset(ds, inputs: dict, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Shuffled full batches of the training inputs (a new order every epoch)."""
+    """Shuffled full batches of an in-memory input dict (a new order every epoch).
+
+    For small data in notebooks; `train()` streams with `prefix_dataset` instead, whose
+    memory does not grow with the [N, L] history matrix this one holds.
+    """
     n = len(inputs["label"])
     data = tf.data.Dataset.from_tensor_slices(inputs)
     return (data.shuffle(n, seed=seed, reshuffle_each_iteration=True)
             .batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+
+
+def prefix_dataset(ds, batch_size: int, seed: int, first_epoch: int = 0,
+                   epochs: int = 1) -> tf.data.Dataset:
+    """Full batches of epochs `first_epoch`..`epochs`-1, back to back, each epoch in its own
+    `epoch_order`; histories are gathered per batch from the per-user sequences.
+
+    Batch b of epoch e holds samples n = order_e[b B : (b+1) B] with
+        history[n, t] = items[end_n - length_n + t] for t < length_n, else 0   [B, L]
+    (`recall_models.data.dataset.windows`, written in TensorFlow), so memory grows with the
+    number of ratings, never with ratings x L.
+    """
+    train = ds.train
+    n, L = len(train), int(train.max_history)
+    steps = n // batch_size
+    items = tf.constant(train.items, tf.int32)                              # [R]
+    end = tf.constant(train.end, tf.int64)                                  # [N]
+    length = tf.constant(train.length, tf.int32)                            # [N]
+    user = tf.constant(train.user, tf.int32)                                # [N]
+    profile = {name: tf.constant(ds.user_features[name], tf.int32)
+               for name in ds.user_features}
+
+    def epoch_batches(epoch):
+        order = epoch_order(n, seed, epoch)[:steps * batch_size]
+        return tf.data.Dataset.from_tensor_slices(tf.reshape(order, [steps, batch_size]))
+
+    def gather(rows):                                                       # rows [B]
+        e, h = tf.gather(end, rows), tf.gather(length, rows)
+        cols = tf.range(L)[None, :]
+        real = cols < h[:, None]                                            # [B, L]
+        pos = e[:, None] - tf.cast(h[:, None] - cols, tf.int64)             # [B, L]
+        history = tf.where(real, tf.gather(items, tf.where(real, pos, 0)), 0)
+        u = tf.gather(user, rows)
+        batch = {name: tf.gather(codes, u) for name, codes in profile.items()}
+        batch.update(history=history, label=tf.gather(items, e))
+        return batch
+
+    return (tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_batches)
+            .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE))
 
 
 class _Adapter(Baseline):
@@ -164,6 +229,79 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = self.seconds[-1]
 
 
+class Checkpoint(keras.callbacks.Callback):
+    """The whole training state at every epoch end, for exact resumption.
+
+    `out/checkpoint.npz` holds every variable of the model (weights, the samplers' step
+    counters, the random-seed states of MIND's routing and of dropout) and of the optimizer
+    (Adam's iteration count, learning rate and both moment slots), the number of finished
+    epochs and the early-stopping flag. It is written after the validation callback (which
+    draws MIND's routing logits too) and atomically (a temporary file, then `os.replace`),
+    so a kill at any moment leaves the state of the last finished epoch. A rerun restores
+    it and repeats the interrupted epoch from its start with the same sample order
+    (`epoch_order`), hence the same weights as an uninterrupted run.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+
+    @staticmethod
+    def variables(model) -> list:
+        seen, out = set(), []
+        for v in list(model.variables) + list(model.optimizer.variables):
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        return out
+
+    def on_epoch_end(self, epoch, logs=None):
+        arrays = {f"v{i}": np.asarray(v.numpy()) for i, v in enumerate(self.variables(
+            self.model))}
+        part = self.path.with_name("checkpoint.part.npz")
+        with open(part, "wb") as f:
+            np.savez(f, epochs_done=epoch + 1, stopped=bool(self.model.stop_training), **arrays)
+        os.replace(part, self.path)
+
+    def restore(self, model) -> tuple[int, bool]:
+        """Loads the checkpoint into `model`; returns (epochs done, stopped early)."""
+        state = np.load(self.path)
+        variables = self.variables(model)
+        if len(state.files) - 2 != len(variables):
+            raise ValueError(f"{self.path} holds {len(state.files) - 2} variables, the model "
+                             f"has {len(variables)}; expected the same configuration")
+        for i, v in enumerate(variables):
+            value = state[f"v{i}"]
+            if tuple(value.shape) != tuple(v.shape):
+                raise ValueError(f"{self.path}: variable {v.path} has shape {value.shape} "
+                                 f"in the checkpoint, {tuple(v.shape)} in the model")
+            v.assign(value)
+        return int(state["epochs_done"]), bool(state["stopped"])
+
+
+def check_same_run(cfg: TrainConfig, out: Path) -> bool:
+    """Refuses a folder holding another configuration's interrupted run; records `cfg`.
+
+    Returns:
+        True when `out` holds an interrupted run of this same configuration (to resume).
+    """
+    path = out / "config.json"
+    current = json.loads(json.dumps(dataclasses.asdict(cfg)))   # tuples -> lists, as saved
+    if path.exists():
+        saved = json.loads(path.read_text())
+        diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+        if diff:
+            changes = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in diff)
+            raise ValueError(f"out={str(out)!r} holds an interrupted run with another "
+                             f"configuration ({changes}); rerun it with its own settings "
+                             "or choose a new folder.")
+        return (out / "checkpoint.npz").exists()
+    part = out / "config.part.json"
+    part.write_text(json.dumps(current, indent=1))
+    os.replace(part, path)
+    return False
+
+
 class ValidationCallback(keras.callbacks.Callback):
     """Validation NDCG@10 (filtered) each epoch; best checkpoint and early stopping.
 
@@ -171,16 +309,18 @@ class ValidationCallback(keras.callbacks.Callback):
     reloaded at `on_train_begin`, so a resumed run compares against the right best.
     """
 
-    def __init__(self, ds, out: Path, patience: int):
+    def __init__(self, ds, out: Path, patience: int, resuming: bool = False):
         super().__init__()
         self.ds, self.out, self.patience = ds, Path(out), int(patience)
+        self.resuming = bool(resuming)
         self.state_path = self.out / "best.json"
         self.weights_path = self.out / "best.weights.h5"
+        self.load_state()
 
-    def on_train_begin(self, logs=None):
+    def load_state(self):
         self.state = {"best": -1.0, "best_epoch": -1, "history": []}
-        # A backup means an interrupted run is being resumed: keep its best so far.
-        if self.state_path.exists() and (self.out / "backup").exists():
+        # A checkpoint means an interrupted run is being resumed: keep its best so far.
+        if self.resuming and self.state_path.exists():
             self.state = json.loads(self.state_path.read_text())
 
     def on_epoch_end(self, epoch, logs=None):
@@ -195,7 +335,9 @@ class ValidationCallback(keras.callbacks.Callback):
         self.state["history"] = history + [entry]
         if result["ndcg@10"] > self.state["best"]:
             self.state.update(best=result["ndcg@10"], best_epoch=epoch + 1)
-            self.model.save_weights(self.weights_path, overwrite=True)
+            part = self.out / "best.part.weights.h5"        # a kill never leaves half a file
+            self.model.save_weights(part, overwrite=True)
+            os.replace(part, self.weights_path)
         elif epoch + 1 - self.state["best_epoch"] >= self.patience:
             self.model.stop_training = True
         tmp = self.state_path.with_suffix(".part")
@@ -209,12 +351,48 @@ def tensorboard_available() -> bool:
     return importlib.util.find_spec("tensorboard") is not None
 
 
+def prepare_out(cfg: TrainConfig, out: Path) -> bool:
+    """Checks the output folder; returns True when it holds this run interrupted."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out={str(out)!r} exists and is not a directory.")
+    if (out / "results.json").exists():
+        raise ValueError(f"out={str(out)!r} already holds a finished run (results.json); "
+                         "expected a new folder, or the folder of an interrupted run.")
+    out.mkdir(parents=True, exist_ok=True)
+    return check_same_run(cfg, out)
+
+
+def fit(model, ds, cfg: TrainConfig, out: Path, resuming: bool, verbose: int = 1,
+        callbacks=()) -> "ValidationCallback":
+    """`model.fit` from the last finished epoch (or the start); returns the validation
+    callback, whose `state` holds the history and the best epoch."""
+    checkpoint = Checkpoint(out / "checkpoint.npz")
+    done, stopped = checkpoint.restore(model) if resuming else (0, False)
+    validation = ValidationCallback(ds, out, cfg.patience, resuming=resuming)
+    if stopped or done >= cfg.epochs:
+        return validation                   # killed after the last epoch, before the end
+    timer = EpochTimer()
+    builtin = [timer, validation, checkpoint,
+               keras.callbacks.CSVLogger(str(out / "log.csv"), append=True)]
+    if tensorboard_available():
+        builtin.append(keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False))
+    elif verbose:
+        print("note: the tensorboard package is not installed; epoch logs go to "
+              f"{out / 'log.csv'} only")
+    data = prefix_dataset(ds, cfg.batch_size, cfg.seed, first_epoch=done, epochs=cfg.epochs)
+    model.fit(data, epochs=cfg.epochs, initial_epoch=done, shuffle=False,
+              steps_per_epoch=len(ds.train) // cfg.batch_size,
+              callbacks=builtin + list(callbacks), verbose=verbose)
+    return validation
+
+
 def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
     """Trains, checkpoints and evaluates one model (module docstring).
 
     Args:
       cfg: the run's `TrainConfig`.
-      ds: an already loaded `recall_models.data.dataset.Dataset` (default: load `cfg.dataset`).
+      ds: an already loaded `recall_models.data.dataset.Dataset` (default: load `cfg.dataset`
+        with `cfg.format` and `cfg.encoding`).
       verbose: Keras `fit` verbosity (1 = progress bar, 2 = a line per epoch, 0 = silent).
       callbacks: extra Keras callbacks, run after the built-in ones.
 
@@ -225,15 +403,11 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
     check_config(cfg)
     if ds is None:
         from recall_models.data.dataset import load_dataset
-        ds = load_dataset(cfg.dataset, max_history=cfg.max_history)
+        ds = load_dataset(cfg.dataset, max_history=cfg.max_history, format=cfg.format,
+                          encoding=cfg.encoding)
     check_against_dataset(cfg, ds)
     out = Path(cfg.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out={str(out)!r} exists and is not a directory.")
-    if (out / "results.json").exists():
-        raise ValueError(f"out={str(out)!r} already holds a finished run (results.json); "
-                         "expected a new folder, or the folder of an interrupted run.")
-    out.mkdir(parents=True, exist_ok=True)
+    resuming = prepare_out(cfg, out)
 
     keras.utils.set_random_seed(cfg.seed)
     from w2v_tf.distribute import make_strategy
@@ -244,30 +418,15 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
                          f"replicas of strategy={cfg.strategy!r}.")
     with strategy.scope():          # the default strategy's scope is a no-op
         model = build_model(cfg, ds, replicas)
-    from recall_models.models.youtubednn import model_inputs
-    inputs = model_inputs(ds, ds.train)
-    data = train_dataset(ds, inputs, cfg.batch_size, cfg.seed)
-    timer = EpochTimer()
-    validation = ValidationCallback(ds, out, cfg.patience)
-    builtin = [timer, validation,
-               keras.callbacks.BackupAndRestore(str(out / "backup")),
-               keras.callbacks.CSVLogger(str(out / "log.csv"), append=True)]
-    if tensorboard_available():
-        builtin.append(keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False))
-    elif verbose:
-        print("note: the tensorboard package is not installed; epoch logs go to "
-              f"{out / 'log.csv'} only")
-    model.fit(data, epochs=cfg.epochs, callbacks=builtin + list(callbacks), verbose=verbose)
+    validation = fit(model, ds, cfg, out, resuming, verbose, callbacks)
 
     if validation.weights_path.exists():
         model.load_weights(validation.weights_path)
     state = validation.state
     test = evaluate_model(model, ds, "test")
-    # Exported vectors of the test users (history = everything but the test item).
-    users, items, mask = model.vectors(ds, "test")
-    np.savez_compressed(out / "vectors.npz", user_vectors=users, item_vectors=items,
-                        mask=np.ones(users.shape[:-1], bool) if mask is None else mask,
-                        user_index=ds.test.user, item_raw_id=ds.item_raw_id)
+    # Every user's vectors (whole sequence), the item vectors and faiss indexes over them.
+    from recall_models.serving import write_vectors
+    write_vectors(model, ds, out)
     seconds = [h["seconds"] for h in state["history"]]
     result = {"model": cfg.model, "dataset": ds.name, "sampler": cfg.sampler,
               "num_sampled": cfg.num_sampled, "seed": cfg.seed,
@@ -277,5 +436,8 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
               "seconds_per_epoch": float(np.median(seconds)) if seconds else float("nan"),
               "history": state["history"],
               "valid": {"ndcg@10": state["best"]}, "test": test}
-    (out / "results.json").write_text(json.dumps(result, indent=1))
+    part = out / "results.part.json"
+    part.write_text(json.dumps(result, indent=1))
+    os.replace(part, out / "results.json")
+    (out / "checkpoint.npz").unlink(missing_ok=True)    # the run is finished
     return result

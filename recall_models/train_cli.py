@@ -5,9 +5,22 @@ every epoch, the best epoch's weights in OUT/best.weights.h5, early stopping aft
 --patience epochs without improvement, epoch logs in OUT/log.csv (and TensorBoard logs in
 OUT/logs when the tensorboard package is installed), and resumption: run
 the same command again after an interruption and training continues after the last
-finished epoch (keras.callbacks.BackupAndRestore, OUT/backup). At the end the best weights
-are evaluated on the test items (filtered and unfiltered HR@K, NDCG@K, MRR) and written to
-OUT/results.json.
+finished epoch: the whole state (weights, optimizer, samplers, random seeds) is saved
+at every epoch end in OUT/checkpoint.npz and the interrupted epoch is repeated in the same
+order, so a run killed at any moment ends exactly like an uninterrupted one. A folder
+holding another configuration's interrupted run (OUT/config.json) is refused. At the end
+the best weights are evaluated on the test items (filtered and unfiltered HR@K, NDCG@K,
+MRR) and written to OUT/results.json, with OUT/vectors.npz and faiss indexes for serving
+(docs/serving.md; then `python -m recall_models export`).
+
+Datasets (--dataset): 'ml-100k' (fetched once), or a folder of your own MovieLens files,
+format detected from the file names or given with --format:
+  ml-100k     u.data, u.user, u.item
+  ml-1m       ratings.dat, users.dat, movies.dat ('::'-separated, latin-1)
+  ml-latest   ratings.csv, movies.csv: ML-20M, ML-25M and ml-latest(-small); these have
+              no user file, so the profile features are absent (all 'unknown') and the
+              models train on the history alone
+  recbole     NAME.inter, NAME.user, NAME.item (RecBole atomic files)
 
 Samplers (see recall_models/samplers.py): log_uniform (ids are sorted by frequency),
 unigram (training counts ^ 0.75), uniform, in_batch (the batch's labels, log-Q corrected;
@@ -22,6 +35,7 @@ With --json the last line is one JSON object:
 Examples:
   python -m recall_models train --model youtubednn --sampler log_uniform --out runs/ytdnn
   python -m recall_models train --model mind --sampler in_batch --epochs 20 --out runs/mind --json
+  python -m recall_models train --dataset ~/data/ml-20m --format ml-latest --out runs/ml20m
 """
 from __future__ import annotations
 
@@ -45,6 +59,7 @@ MODEL_FLAGS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from recall_models.data.movielens import FORMATS
     from recall_models.models.samplers import SAMPLERS
     from recall_models.train import MODELS, TrainConfig
     d = TrainConfig()
@@ -53,6 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default=d.dataset,
                         help="'ml-100k' (fetched once), a directory of MovieLens files, or "
                              f"the name of a folder in the cache (default: {d.dataset})")
+    parser.add_argument("--format", default=None, choices=FORMATS,
+                        help="file format of a dataset folder: ml-100k, ml-1m (.dat), "
+                             "ml-latest (ratings.csv: ML-20M, ML-25M, ml-latest; no user "
+                             "file) or recbole (default: detected from the file names)")
+    parser.add_argument("--encoding", default=None,
+                        help="text encoding of the files (default: latin-1 for ML-100K/ML-1M, "
+                             "else utf-8)")
     parser.add_argument("--sampler", default=d.sampler, choices=SAMPLERS,
                         help=f"negative sampler, or 'full' softmax (default: {d.sampler})")
     parser.add_argument("--num-sampled", type=int, default=d.num_sampled,
@@ -115,7 +137,8 @@ def config_from_args(args):
                        learning_rate=args.learning_rate, patience=args.patience,
                        max_history=args.max_history, unique=not args.with_replacement,
                        jit_compile=False if args.no_xla else None,
-                       strategy=args.strategy, hparams=hparams)
+                       strategy=args.strategy, hparams=hparams, format=args.format,
+                       encoding=args.encoding)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from recall_models.models import samplers as S
 from recall_models import train_cli
 from recall_models.data.dataset import load_dataset
 from recall_models.train import TrainConfig, build_model, evaluate_model, train
+from recall_testdata import run_cli as run_testdata_cli, write_ml100k
 
 FREQ = np.array([0, 40, 25, 20, 10, 8, 5, 3, 2, 1, 1, 0, 7], np.int64)   # I = 13, id 11 unseen
 NUM_ITEMS = len(FREQ)
@@ -113,21 +114,7 @@ def test_sampler_errors_name_the_argument(args, match):
 @pytest.fixture(scope="module")
 def movielens_dir(tmp_path_factory):
     """A synthetic ML-100K folder: 60 users walking through 40 items in a cycle."""
-    d = tmp_path_factory.mktemp("ml-synthetic")
-    rng = np.random.default_rng(0)
-    rows = []
-    for u in range(1, 61):
-        start, n = rng.integers(1, 41), rng.integers(8, 16)
-        for t in range(n):
-            rows.append(f"{u}\t{(start + t - 1) % 40 + 1}\t4\t{1000 + 10 * t}")
-    (d / "u.data").write_text("\n".join(rows) + "\n")
-    (d / "u.user").write_text("".join(
-        f"{u}|{20 + u % 40}|{'MF'[u % 2]}|job{u % 5}|{10000 + u * 37}\n" for u in range(1, 61)))
-    (d / "u.item").write_text("".join(
-        f"{i}|Movie {i} (1995)|01-Jan-1995||http://x|" + "|".join(
-            "1" if g in (i % 19, (3 * i) % 19) else "0" for g in range(19)) + "\n"
-        for i in range(1, 41)))
-    return d
+    return write_ml100k(tmp_path_factory.mktemp("ml-synthetic"))
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +138,7 @@ def test_train_writes_best_checkpoint_and_test_metrics(tmp_path, ds, model, samp
     cfg = config(tmp_path, model=model, sampler=sampler)
     result = train(cfg, ds, verbose=0)
     out = tmp_path / "run"
-    assert (out / "best.weights.h5").exists() and not (out / "backup").exists()
+    assert (out / "best.weights.h5").exists() and not (out / "checkpoint.npz").exists()
     saved = json.loads((out / "results.json").read_text())
     assert saved["test"] == result["test"] and result["epochs_run"] == 2
     best = max(h["val_ndcg@10"] for h in result["history"])
@@ -160,7 +147,7 @@ def test_train_writes_best_checkpoint_and_test_metrics(tmp_path, ds, model, samp
     f = result["test"]["filtered"]
     assert 0 <= f["hr@10"] <= f["hr@20"] <= f["hr@50"] <= 1
     vec = np.load(out / "vectors.npz")
-    assert vec["item_vectors"].shape[0] == ds.num_items and len(vec["user_vectors"]) == len(ds.test)
+    assert vec["item_vectors"].shape[0] == ds.num_items - 1 and len(vec["user_vectors"]) == ds.num_users
     if model == "youtubednn":   # deterministic: a fresh model with the best weights agrees
         again = build_model(cfg, ds)
         again.load_weights(out / "best.weights.h5")
@@ -187,8 +174,7 @@ def test_interrupted_run_resumes_after_the_last_finished_epoch(tmp_path, ds):
     with pytest.raises(KeyboardInterrupt):
         train(cfg, ds, verbose=0, callbacks=[first])
     assert first.epochs == [0, 1]
-    step = json.loads((tmp_path / "run" / "backup" / "training_metadata.json").read_text())
-    assert step["epoch"] == 2
+    assert int(np.load(tmp_path / "run" / "checkpoint.npz")["epochs_done"]) == 2
     second = _Interrupt(at_epoch=-1)
     result = train(cfg, ds, verbose=0, callbacks=[second])
     assert second.epochs == [2]                                       # only the last epoch
@@ -196,11 +182,7 @@ def test_interrupted_run_resumes_after_the_last_finished_epoch(tmp_path, ds):
 
 
 def run_cli(argv, capsys):
-    parser = argparse.ArgumentParser()
-    train_cli.add_arguments(parser)
-    code = train_cli.main(parser.parse_args(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_testdata_cli(train_cli, argv, capsys)
 
 
 @pytest.mark.parametrize("extra,match", [
@@ -217,7 +199,7 @@ def test_cli_bad_input_fails_before_training(tmp_path, movielens_dir, capsys, ex
             "--sampler", "uniform"] + extra
     code, _, err = run_cli(argv, capsys)
     assert code == 1 and match in err
-    assert not (tmp_path / "run" / "backup").exists()
+    assert not (tmp_path / "run" / "checkpoint.npz").exists()
 
 
 def test_cli_rejects_unknown_model_and_sampler():
@@ -247,3 +229,25 @@ def test_strategy_is_checked_before_training():
     with pytest.raises(ValueError, match="strategy='ps' is unknown"):
         check_config(TrainConfig(strategy="ps"))
     check_config(TrainConfig(strategy="mirrored"))
+
+
+def test_prefix_dataset_gathers_the_numpy_windows_in_a_resumable_order(ds):
+    from recall_models.models.youtubednn import model_inputs
+    from recall_models.train import epoch_order, prefix_dataset
+    B, steps = 32, len(ds.train) // 32
+    batches = list(prefix_dataset(ds, B, seed=7, first_epoch=0, epochs=2))
+    assert len(batches) == 2 * steps
+    for e in range(2):
+        order = epoch_order(len(ds.train), 7, e).numpy()
+        assert sorted(order) == list(range(len(ds.train)))          # a permutation
+        for b in (0, steps - 1):
+            want = model_inputs(ds, ds.train.select(order[b * B:(b + 1) * B]))
+            got = batches[e * steps + b]
+            assert set(got) == set(want)
+            for key in want:
+                np.testing.assert_array_equal(got[key].numpy(), want[key], err_msg=key)
+    # Starting at epoch 1 gives epoch 1's batches, not epoch 0's again.
+    resumed = list(prefix_dataset(ds, B, seed=7, first_epoch=1, epochs=2))
+    for a, b in zip(resumed, batches[steps:]):
+        np.testing.assert_array_equal(a["history"].numpy(), b["history"].numpy())
+    assert not np.array_equal(batches[0]["label"].numpy(), batches[steps]["label"].numpy())

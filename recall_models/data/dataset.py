@@ -1,6 +1,6 @@
 """MovieLens encoded and split for retrieval: `load_dataset(name_or_path) -> Dataset`.
 
-Protocol (/work/shared/reference/recall-protocol.md, steps 1-2):
+Protocol (docs/recall-protocol.md, steps 1-2):
 
 1. Every rating is an implicit positive. Ratings are stably sorted by
    (user, timestamp, original row): ML-1M has many equal timestamps and is not in time
@@ -37,7 +37,8 @@ I = num_items including padding):
     user_raw_id        int64 [U]
     user_features      {"gender", "age" (bucket), "occupation", "zip" (first
                         `zip_prefix` characters)}: int32 [U];  user_vocab: {name: tuple[str]}
-    train, valid, test `Samples`: user int32 [N], history int32 [N, L] (left-aligned in
+    train              `Prefixes`: the same fields, history built on demand (memory ~ R)
+    valid, test        `Samples`: user int32 [N], history int32 [N, L] (left-aligned in
                         time order, padded with 0 on the right), length int32 [N] (number
                         of real items), label int32 [N] (encoded item id); `.mask` bool [N, L]
     valid_seen, test_seen  `ItemSets`: per user, every item before the held-out one
@@ -124,6 +125,43 @@ class Samples:
 
 
 @dataclasses.dataclass
+class Prefixes:
+    """The training prefixes without their [N, L] history matrix (memory ~ ratings).
+
+    Sample n is the label `items[end[n]]` with history `items[end[n]-length[n]:end[n]]`
+    (the same user's preceding ratings). `history` builds the [N, L] matrix on demand (for
+    small data and tests); training gathers windows batch by batch instead
+    (`recall_models.train.prefix_dataset`).
+    """
+    user: np.ndarray     # int32 [N]
+    end: np.ndarray      # int64 [N] position of the label in `items`
+    length: np.ndarray   # int32 [N]
+    label: np.ndarray    # int32 [N]
+    items: np.ndarray    # int32 [R] every user's sorted encoded sequence, concatenated
+    max_history: int
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+    def select(self, rows) -> Samples:
+        """The samples `rows` (int [B]) with their histories, as `Samples`."""
+        rows = np.asarray(rows, np.int64)
+        return Samples(user=self.user[rows], length=self.length[rows], label=self.label[rows],
+                       history=windows(self.items, self.end[rows],
+                                       self.length[rows].astype(np.int64), self.max_history))
+
+    @property
+    def history(self) -> np.ndarray:
+        """int32 [N, L]: left-aligned, 0-padded (built on every access)."""
+        return windows(self.items, self.end, self.length.astype(np.int64), self.max_history)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """bool [N, L]: True on real history items."""
+        return np.arange(self.max_history)[None, :] < self.length[:, None]
+
+
+@dataclasses.dataclass
 class Dataset:
     """Encoded, split MovieLens (see the module docstring for every field)."""
     name: str
@@ -140,12 +178,13 @@ class Dataset:
     user_raw_id: np.ndarray
     user_features: dict
     user_vocab: dict
-    train: Samples
+    train: Prefixes
     valid: Samples
     test: Samples
     valid_seen: ItemSets
     test_seen: ItemSets
     user_sequence: ItemSets  # every user's full sorted item sequence s_1..s_n
+    zip_prefix: int = 1      # characters of the zip code kept in user_features["zip"]
 
     @property
     def user_feature_sizes(self) -> dict:
@@ -223,9 +262,140 @@ def windows(items: np.ndarray, ends: np.ndarray, counts: np.ndarray, max_history
 
 # --------------------------------------------------------------------------- encoding
 
+def check_encode_args(max_history, zip_prefix) -> None:
+    if isinstance(max_history, bool) or not isinstance(max_history, (int, np.integer)) \
+            or max_history < 1:
+        raise ValueError(f"max_history={max_history!r}, expected an integer >= 1")
+    if isinstance(zip_prefix, bool) or not isinstance(zip_prefix, (int, np.integer)) \
+            or zip_prefix < 1:
+        raise ValueError(f"zip_prefix={zip_prefix!r}, expected an integer >= 1")
+
+
+@dataclasses.dataclass
+class Sequences:
+    """Every kept rating in (user, timestamp, row) order (protocol steps 1-2).
+
+    user_ids int64 [U] raw ids in order; user int32 [R] code of each rating; item_raw
+    int64 [R]; per_user int64 [U] counts (>= 3); pos int64 [R] position inside the user.
+    """
+    user_ids: np.ndarray
+    user: np.ndarray
+    item_raw: np.ndarray
+    per_user: np.ndarray
+    pos: np.ndarray
+
+    def split_masks(self):
+        """(is_train, is_valid, is_test) bool [R]: s_1..s_{n-2}, s_{n-1}, s_n per user."""
+        n_u = self.per_user[self.user]
+        is_test, is_valid = self.pos == n_u - 1, self.pos == n_u - 2
+        return ~(is_test | is_valid), is_valid, is_test
+
+
+def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted unique values [V], code of each value in that order [n]), like
+    `np.unique(values, return_inverse=True)` but by hashing (pandas.factorize, O(n)),
+    sorting only the V distinct values."""
+    codes, uniques = pd.factorize(values, sort=False)
+    uniques = np.asarray(uniques)
+    order = np.argsort(uniques, kind="stable")
+    rank = np.empty(len(uniques), np.int64)
+    rank[order] = np.arange(len(uniques))
+    return uniques[order], rank[codes]
+
+
+def sort_ratings(raw: RawData) -> Sequences:
+    """Drops users with < 3 ratings and sorts stably by (user, timestamp, file row)."""
+    ratings = raw.ratings
+    user_ids, user_code = dense_codes(ratings["user_id"].to_numpy(np.int64))
+    per_user = np.bincount(user_code, minlength=len(user_ids))
+    keep = per_user[user_code] >= 3          # a train, a valid and a test item
+    row = np.flatnonzero(keep) if not keep.all() else None
+    if row is not None:
+        kept = np.flatnonzero(per_user >= 3)
+        recode = np.full(len(user_ids), -1, np.int64)
+        recode[kept] = np.arange(len(kept))
+        user_code, user_ids, per_user = recode[user_code[row]], user_ids[kept], per_user[kept]
+    if len(user_ids) == 0:
+        raise ValueError(f"{raw.source}: no user has the 3 ratings the split needs")
+    stamp = ratings["timestamp"].to_numpy(np.int64)
+    stamp = stamp if row is None else stamp[row]
+    span = int(stamp.max() - stamp.min()) if len(stamp) else 0
+    if span < 2 ** 32 and len(user_ids) < 2 ** 31:
+        # One int64 key (user << 32 | time) sorted stably: equal keys keep file order.
+        key = (user_code << 32) | (stamp - stamp.min())
+        order = np.argsort(key, kind="stable")
+        del key
+    else:                                    # np.lexsort sorts by its last key first
+        order = np.lexsort((stamp, user_code))
+    del stamp
+    item_raw = ratings["item_id"].to_numpy(np.int64)
+    item_raw = (item_raw if row is None else item_raw[row])[order]
+    user_code = user_code[order].astype(np.int32)
+    starts = np.concatenate([[0], np.cumsum(per_user)[:-1]])            # [U]
+    pos = np.arange(len(order), dtype=np.int64) - starts[user_code]
+    return Sequences(user_ids, user_code, item_raw, per_user, pos)
+
+
+def number_items(seq: Sequences, is_train: np.ndarray):
+    """Item ids 1..I-1 by decreasing training frequency (ties: raw id), 0 = padding.
+
+    Returns:
+        (items int32 [R] encoded ratings, item_raw_id int64 [I], item_freq int64 [I]).
+    """
+    catalogue, item_code = dense_codes(seq.item_raw)
+    train_count = np.bincount(item_code[is_train], minlength=len(catalogue))
+    by_freq = np.lexsort((catalogue, -train_count))                     # old code per new id
+    new_id = np.empty(len(catalogue), np.int32)
+    new_id[by_freq] = np.arange(1, len(catalogue) + 1, dtype=np.int32)
+    item_raw_id = np.concatenate([[-1], catalogue[by_freq]]).astype(np.int64)
+    item_freq = np.concatenate([[0], train_count[by_freq]]).astype(np.int64)
+    return new_id[item_code], item_raw_id, item_freq
+
+
+def item_features(raw: RawData, item_raw_id: np.ndarray) -> dict:
+    """Titles, years, decade codes and genre codes of the encoded items (row 0 padding)."""
+    meta = raw.items.drop_duplicates("item_id").set_index("item_id").reindex(item_raw_id[1:])
+    titles = meta["title"].fillna("").to_numpy(object)
+    years = meta["year"].fillna(0).to_numpy(np.int64).astype(np.int32)
+    decade = np.where(years > 0, years // 10 * 10, 0)
+    decade_codes, decade_vocab = _codes([f"{d}s" if d else "" for d in decade])
+    genre_lists = [tuple(g) if isinstance(g, tuple) else () for g in meta["genres"]]
+    genre_vocab = ("<pad>",) + tuple(sorted({g for gs in genre_lists for g in gs}))
+    genre_code = {g: i for i, g in enumerate(genre_vocab)}
+    width = max([len(g) for g in genre_lists] + [1])
+    genres = np.zeros((len(item_raw_id), width), np.int32)
+    for i, gs in enumerate(genre_lists, start=1):
+        genres[i, :len(gs)] = [genre_code[g] for g in gs]
+    return dict(
+        item_title=np.concatenate([np.array(["<pad>"], object), titles]),
+        item_year=np.concatenate([[0], years]).astype(np.int32),
+        item_features={"year_bucket": np.concatenate([[0], decade_codes]).astype(np.int32),
+                       "genres": genres},
+        item_vocab={"year_bucket": decade_vocab, "genres": genre_vocab})
+
+
+def user_features(raw: RawData, user_ids: np.ndarray, zip_prefix: int) -> dict:
+    """Profile codes of the kept users (0 = unknown; all 0 without a user file)."""
+    prof = raw.users.drop_duplicates("user_id").set_index("user_id").reindex(user_ids)
+    gender, gender_vocab = _codes(prof["gender"].fillna("").to_numpy(object))
+    ages = prof["age"].fillna(-1).to_numpy(np.int64)
+    occupation, occupation_vocab = _codes(prof["occupation"].fillna("").to_numpy(object))
+    zips, zip_vocab = _codes([z[:zip_prefix] for z in prof["zip_code"].fillna("")])
+    age_vocab = ("<unk>",) + ("<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+")
+    return dict(
+        user_raw_id=user_ids.astype(np.int64),
+        user_features={"gender": gender, "age": age_bucket(ages), "occupation": occupation,
+                       "zip": zips},
+        user_vocab={"gender": gender_vocab, "age": age_vocab,
+                    "occupation": occupation_vocab, "zip": zip_vocab})
+
+
 def encode(raw: RawData, name: str = "movielens", max_history: int = 50,
            zip_prefix: int = 1) -> Dataset:
     """Encodes and splits parsed MovieLens files (see the module docstring).
+
+    Memory grows with the number of ratings R: the training prefixes are kept as label
+    positions (`Prefixes`), their [N, L] histories are built only when asked for.
 
     Args:
         raw: `recall_models.data.movielens.RawData`.
@@ -236,101 +406,37 @@ def encode(raw: RawData, name: str = "movielens", max_history: int = 50,
     Returns:
         `Dataset`.
     """
-    if not isinstance(max_history, (int, np.integer)) or max_history < 1:
-        raise ValueError(f"max_history={max_history!r}, expected an integer >= 1")
-    if not isinstance(zip_prefix, (int, np.integer)) or zip_prefix < 1:
-        raise ValueError(f"zip_prefix={zip_prefix!r}, expected an integer >= 1")
-    ratings = raw.ratings
-    user_raw = ratings["user_id"].to_numpy(np.int64)
-    item_raw = ratings["item_id"].to_numpy(np.int64)
-    stamp = ratings["timestamp"].to_numpy(np.int64)
-    row = np.arange(len(ratings), dtype=np.int64)
-
-    # Users with fewer than 3 ratings cannot give a train, a valid and a test item.
-    user_ids, user_code, per_user = np.unique(user_raw, return_inverse=True, return_counts=True)
-    keep = per_user[user_code] >= 3
-    if not keep.all():
-        user_raw, item_raw, stamp, row = user_raw[keep], item_raw[keep], stamp[keep], row[keep]
-        user_ids, user_code, per_user = np.unique(user_raw, return_inverse=True,
-                                                  return_counts=True)
-    if len(user_ids) == 0:
-        raise ValueError(f"{raw.source}: no user has the 3 ratings the split needs")
-
-    # Stable sort by (user, timestamp, row): np.lexsort sorts by its last key first.
-    order = np.lexsort((row, stamp, user_code))
-    user_code, item_raw, stamp = user_code[order], item_raw[order], stamp[order]
-    starts = np.concatenate([[0], np.cumsum(per_user)[:-1]])            # [U]
-    pos = np.arange(len(order)) - starts[user_code]                     # position in user
-    n_u = per_user[user_code]
-    is_test, is_valid = pos == n_u - 1, pos == n_u - 2
-    is_train = ~(is_test | is_valid)
-
-    # Items sorted by decreasing training frequency (ties: raw id); 0 = padding.
-    catalogue, item_code = np.unique(item_raw, return_inverse=True)
-    train_count = np.bincount(item_code[is_train], minlength=len(catalogue))
-    by_freq = np.lexsort((catalogue, -train_count))                     # old code per new id
-    new_id = np.empty(len(catalogue), np.int32)
-    new_id[by_freq] = np.arange(1, len(catalogue) + 1, dtype=np.int32)
-    items = new_id[item_code]                                           # [R] encoded
-    num_items = len(catalogue) + 1
-    item_raw_id = np.concatenate([[-1], catalogue[by_freq]]).astype(np.int64)
-    item_freq = np.concatenate([[0], train_count[by_freq]]).astype(np.int64)
-
-    def samples(mask: np.ndarray) -> Samples:
-        ends = np.flatnonzero(mask).astype(np.int64)
-        counts = np.minimum(pos[ends], max_history).astype(np.int64)
-        return Samples(user=user_code[ends].astype(np.int32),
-                       history=windows(items, ends, counts, max_history),
-                       length=counts.astype(np.int32), label=items[ends].astype(np.int32))
-
-    train = samples(is_train & (pos >= 1))
-    valid, test = samples(is_valid), samples(is_test)
+    check_encode_args(max_history, zip_prefix)
+    seq = sort_ratings(raw)
+    is_train, is_valid, is_test = seq.split_masks()
+    items, item_raw_id, item_freq = number_items(seq, is_train)
+    seq.item_raw = None                                                 # no longer needed
+    num_users = len(seq.user_ids)
 
     def item_sets(mask: np.ndarray) -> ItemSets:
-        lengths = np.bincount(user_code[mask], minlength=len(user_ids))
+        lengths = np.bincount(seq.user[mask], minlength=num_users)
         return ItemSets(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
                         items[mask].astype(np.int32))
 
-    # ------------------------------------------------------------------ item features
-    meta = raw.items.drop_duplicates("item_id").set_index("item_id")
-    meta = meta.reindex(item_raw_id[1:])
-    titles = meta["title"].fillna("").to_numpy(object)
-    years = meta["year"].fillna(0).to_numpy(np.int64).astype(np.int32)
-    decade = np.where(years > 0, years // 10 * 10, 0)
-    decade_codes, decade_vocab = _codes([f"{d}s" if d else "" for d in decade])
-    genre_lists = [tuple(g) if isinstance(g, tuple) else () for g in meta["genres"]]
-    genre_vocab = ("<pad>",) + tuple(sorted({g for gs in genre_lists for g in gs}))
-    genre_code = {g: i for i, g in enumerate(genre_vocab)}
-    width = max([len(g) for g in genre_lists] + [1])
-    genres = np.zeros((num_items, width), np.int32)
-    for i, gs in enumerate(genre_lists, start=1):
-        genres[i, :len(gs)] = [genre_code[g] for g in gs]
+    def held_out(mask: np.ndarray) -> Samples:
+        ends = np.flatnonzero(mask).astype(np.int64)
+        counts = np.minimum(seq.pos[ends], max_history).astype(np.int64)
+        return Samples(user=seq.user[ends], history=windows(items, ends, counts, max_history),
+                       length=counts.astype(np.int32), label=items[ends])
 
-    # ------------------------------------------------------------------ user features
-    prof = raw.users.drop_duplicates("user_id").set_index("user_id").reindex(user_ids)
-    gender, gender_vocab = _codes(prof["gender"].fillna("").to_numpy(object))
-    ages = prof["age"].fillna(-1).to_numpy(np.int64)
-    occupation, occupation_vocab = _codes(prof["occupation"].fillna("").to_numpy(object))
-    zips, zip_vocab = _codes([z[:zip_prefix] for z in prof["zip_code"].fillna("")])
-    age_vocab = ("<unk>",) + ("<18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+")
-
+    ends = np.flatnonzero(is_train & (seq.pos >= 1)).astype(np.int64)
+    train = Prefixes(user=seq.user[ends], end=ends, label=items[ends],
+                     length=np.minimum(seq.pos[ends], max_history).astype(np.int32),
+                     items=items, max_history=max_history)
     return Dataset(
-        name=name, num_users=len(user_ids), num_items=num_items, max_history=max_history,
-        num_ratings=len(order),
-        item_raw_id=item_raw_id, item_freq=item_freq,
-        item_title=np.concatenate([np.array(["<pad>"], object), titles]),
-        item_year=np.concatenate([[0], years]).astype(np.int32),
-        item_features={"year_bucket": np.concatenate([[0], decade_codes]).astype(np.int32),
-                       "genres": genres},
-        item_vocab={"year_bucket": decade_vocab, "genres": genre_vocab},
-        user_raw_id=user_ids.astype(np.int64),
-        user_features={"gender": gender, "age": age_bucket(ages), "occupation": occupation,
-                       "zip": zips},
-        user_vocab={"gender": gender_vocab, "age": age_vocab,
-                    "occupation": occupation_vocab, "zip": zip_vocab},
-        train=train, valid=valid, test=test,
+        name=name, num_users=num_users, num_items=len(item_raw_id),
+        max_history=max_history, num_ratings=len(items),
+        item_raw_id=item_raw_id, item_freq=item_freq, **item_features(raw, item_raw_id),
+        **user_features(raw, seq.user_ids, zip_prefix),
+        train=train, valid=held_out(is_valid), test=held_out(is_test),
         valid_seen=item_sets(is_train), test_seen=item_sets(~is_test),
-        user_sequence=item_sets(np.ones_like(is_test)))
+        user_sequence=ItemSets(np.concatenate([[0], np.cumsum(seq.per_user)]).astype(np.int64),
+                               items), zip_prefix=int(zip_prefix))
 
 
 def resolve(name_or_path) -> tuple[str, Path]:

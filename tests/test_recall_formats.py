@@ -1,0 +1,86 @@
+"""`train --format/--encoding` on every MovieLens layout users bring (files the tests write):
+ML-1M (.dat, latin-1) and ML-20M / ML-25M / ml-latest (ratings.csv, no user file)."""
+import argparse
+import json
+
+import pandas as pd
+import pytest
+
+from recall_models import train_cli
+from recall_models.data.dataset import load_dataset
+from recall_testdata import run_cli as run_testdata_cli, write_ml100k, write_ml1m, write_ml_latest
+
+
+def run_cli(argv, capsys):
+    return run_testdata_cli(train_cli, argv, capsys)
+
+
+def test_help_names_the_formats(capsys):
+    parser = argparse.ArgumentParser()
+    train_cli.add_arguments(parser)
+    text = parser.format_help() + train_cli.__doc__
+    for name in ("ml-1m", "ML-20M", "ML-25M", "ml-latest", "ratings.csv", "--encoding"):
+        assert name in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("writer,fmt,encoding", [(write_ml1m, "ml-1m", "latin-1"),
+                                                 (write_ml_latest, "ml-latest", "utf-8")])
+def test_train_on_each_format(tmp_path, capsys, writer, fmt, encoding):
+    data = tmp_path / "data"
+    data.mkdir()
+    writer(data)
+    argv = ["--dataset", str(data), "--format", fmt, "--encoding", encoding,
+            "--out", str(tmp_path / "run"), "--epochs", "1", "--sampler", "uniform",
+            "--num-sampled", "10", "--batch-size", "32", "--embedding-dim", "8",
+            "--output-dim", "8", "--no-xla", "--json"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    last = json.loads(out.strip().splitlines()[-1])
+    assert last["config"]["format"] == fmt and last["test"]["num_users"] == 60
+    ds = load_dataset(str(data), format=fmt, encoding=encoding)
+    if fmt == "ml-latest":       # no user file: every profile feature is "unknown" (code 0)
+        assert all(ds.user_vocab[n] == ("<unk>",) for n in ("gender", "occupation", "zip"))
+        assert all((codes == 0).all() for codes in ds.user_features.values())
+    else:
+        assert ds.item_title[1].startswith("Café")
+
+
+def test_bad_format_and_encoding_fail_before_training(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    write_ml1m(data)
+    base = ["--dataset", str(data), "--out", str(tmp_path / "run")]
+    code, _, err = run_cli(base + ["--encoding", "no-such-codec"], capsys)
+    assert code == 1 and "encoding='no-such-codec'" in err
+    code, _, err = run_cli(base + ["--format", "ml-latest"], capsys)
+    assert code == 1 and "ratings.csv" in err
+    assert not (tmp_path / "run" / "checkpoint.npz").exists()
+    with pytest.raises(SystemExit):
+        run_cli(base + ["--format", "csv"], capsys)
+
+
+@pytest.mark.parametrize("writer,reader,name,sep,header", [
+    (write_ml100k, "read_ml100k", "u.data", "\t", None),
+    (write_ml1m, "read_ml1m", "ratings.dat", "::", None),
+    (write_ml_latest, "read_ml_latest", "ratings.csv", ",",
+     ("userId", "movieId", "rating", "timestamp"))])
+def test_vectorised_ratings_reader_equals_the_line_reader(tmp_path, writer, reader, name,
+                                                          sep, header):
+    from recall_models.data import movielens as M
+    writer(tmp_path)
+    fast = M.fast_ratings(tmp_path / name, "utf-8" if header else "latin-1", sep, header)
+    assert fast is not None                                  # clean files take the fast path
+    lines, nums = M.read_lines(tmp_path / name, "latin-1")
+    if header:
+        lines, nums = lines[1:], nums[1:]
+    slow = M._ratings_frame(M._columns(M.split_fields(lines, nums, sep, 4, name), 4), nums, name)
+    pd.testing.assert_frame_equal(fast, slow)
+    assert getattr(M, reader)(tmp_path).ratings.equals(fast)
+    # A bad line falls back to the line reader, which names it.
+    text = (tmp_path / name).read_text(encoding="latin-1").splitlines()
+    text[3] = text[3].replace("4", "x", 1) if header else text[3] + sep + "9"
+    (tmp_path / name).write_text("\n".join(text) + "\n", encoding="latin-1")
+    assert M.fast_ratings(tmp_path / name, "latin-1", sep, header) is None
+    with pytest.raises(M.DataFormatError, match="line 4"):
+        getattr(M, reader)(tmp_path)

@@ -1,0 +1,155 @@
+"""Exact resumption: a run interrupted at any moment and rerun with the same configuration
+ends with the weights and metrics of the uninterrupted run (every sampler, both models);
+a real training process is killed mid-epoch with SIGKILL; other configurations are refused.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from recall_models.data.dataset import load_dataset
+from recall_models.models.samplers import SAMPLERS
+from recall_models.train import TrainConfig, train
+from recall_testdata import write_ml100k
+
+pytestmark = pytest.mark.slow
+
+SMALL = {"embedding_dim": 8, "profile_dim": 2, "hidden_units": (16,), "dropout": 0.1}
+
+
+@pytest.fixture(scope="module")
+def ds_dir(tmp_path_factory):
+    return write_ml100k(tmp_path_factory.mktemp("ml-resume"))
+
+
+@pytest.fixture(scope="module")
+def ds(ds_dir):
+    return load_dataset(str(ds_dir))
+
+
+def config(ds_dir, out, model="youtubednn", sampler="uniform", **kw):
+    hparams = dict(SMALL, **({"num_interests": 3} if model == "mind" else {}))
+    base = dict(model=model, dataset=str(ds_dir), sampler=sampler, num_sampled=10, epochs=3,
+                batch_size=32, patience=5, out=str(out), jit_compile=False, seed=5,
+                hparams=hparams)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+class StopAt(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt after batch `batch` of epoch `epoch` (0-based)."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.at, self.epoch = (epoch, batch), None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            raise KeyboardInterrupt
+
+
+def assert_same_run(a_dir, b_dir):
+    a = json.loads((a_dir / "results.json").read_text())
+    b = json.loads((b_dir / "results.json").read_text())
+    assert a["best_epoch"] == b["best_epoch"] and a["epochs_run"] == b["epochs_run"]
+    for x, y in zip(a["history"], b["history"]):
+        np.testing.assert_allclose([x["loss"], x["val_ndcg@10"], x["val_hr@50"]],
+                                   [y["loss"], y["val_ndcg@10"], y["val_hr@50"]], rtol=1e-5)
+    for mode in ("filtered", "unfiltered"):
+        for key, value in a["test"][mode].items():
+            assert b["test"][mode][key] == pytest.approx(value, rel=1e-5, abs=1e-6), (mode, key)
+    va, vb = np.load(a_dir / "vectors.npz"), np.load(b_dir / "vectors.npz")
+    for key in ("user_vectors", "item_vectors"):
+        np.testing.assert_allclose(va[key], vb[key], rtol=1e-4, atol=1e-5)
+    assert not (b_dir / "checkpoint.npz").exists()
+
+
+@pytest.mark.parametrize("model,sampler", [("youtubednn", s) for s in SAMPLERS]
+                         + [("mind", "mixed")])
+def test_interrupted_mid_epoch_ends_like_the_uninterrupted_run(tmp_path, ds_dir, ds, model,
+                                                                sampler):
+    train(config(ds_dir, tmp_path / "whole", model, sampler), ds, verbose=0)
+    cfg = config(ds_dir, tmp_path / "cut", model, sampler)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, ds, verbose=0, callbacks=[StopAt(epoch=1, batch=2)])
+    assert (tmp_path / "cut" / "checkpoint.npz").exists()
+    assert not (tmp_path / "cut" / "results.json").exists()
+    # Interrupted again, now in the last epoch, then finished.
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, ds, verbose=0, callbacks=[StopAt(epoch=2, batch=0)])
+    train(cfg, ds, verbose=0)
+    assert_same_run(tmp_path / "whole", tmp_path / "cut")
+
+
+DRIVER = textwrap.dedent("""
+    import json, sys, time
+    import keras
+    from recall_models.train import TrainConfig, train
+
+    cfg = TrainConfig(**json.loads(sys.argv[1]))
+    marker = sys.argv[2] if len(sys.argv) > 2 else None
+
+    class Pause(keras.callbacks.Callback):
+        # Mid-epoch 2 of 3: say so, then wait to be killed.
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+        def on_train_batch_end(self, batch, logs=None):
+            if marker and self.epoch == 1 and batch == 3:
+                open(marker, "w").write("paused")
+                time.sleep(600)
+
+    train(cfg, verbose=0, callbacks=[Pause()])
+""")
+
+
+def run_driver(cfg, cwd, marker=None):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    args = [sys.executable, "-c", DRIVER, json.dumps(cfg.__dict__)] + (
+        [str(marker)] if marker else [])
+    return subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("model,sampler", [("youtubednn", "log_uniform"), ("mind", "in_batch")])
+def test_killed_training_process_resumes_exactly(tmp_path, ds_dir, model, sampler):
+    whole = run_driver(config(ds_dir, tmp_path / "whole", model, sampler), tmp_path)
+    cfg = config(ds_dir, tmp_path / "cut", model, sampler)
+    marker = tmp_path / "paused"
+    victim = run_driver(cfg, tmp_path, marker)
+    deadline = time.time() + 300
+    while not marker.exists():
+        assert victim.poll() is None, victim.communicate()[1][-2000:]
+        assert time.time() < deadline, "the training process never reached epoch 2"
+        time.sleep(0.2)
+    os.kill(victim.pid, signal.SIGKILL)                    # mid-epoch 2, no clean-up
+    victim.communicate()
+    assert victim.returncode == -signal.SIGKILL
+    assert not (tmp_path / "cut" / "results.json").exists()
+    again = run_driver(cfg, tmp_path)                       # the same command
+    for proc in (whole, again):
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-2000:]
+    assert_same_run(tmp_path / "whole", tmp_path / "cut")
+
+
+def test_rerun_with_another_configuration_is_refused(tmp_path, ds_dir, ds):
+    cfg = config(ds_dir, tmp_path / "run", epochs=2)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, ds, verbose=0, callbacks=[StopAt(epoch=0, batch=1)])
+    other = config(ds_dir, tmp_path / "run", epochs=2, learning_rate=0.01)
+    before = sorted(p.name for p in (tmp_path / "run").iterdir())
+    with pytest.raises(ValueError, match=r"another configuration \(learning_rate: 0.003 -> 0.01"):
+        train(other, ds, verbose=0)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == before
+    train(cfg, ds, verbose=0)                              # its own settings still resume
+    assert (tmp_path / "run" / "results.json").exists()
