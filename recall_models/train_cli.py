@@ -85,8 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="log_uniform/unigram/uniform draw with replacement (Q = S P) "
                              "instead of unique ids")
     parser.add_argument("--no-xla", action="store_true",
-                        help="do not compile the training step with XLA (default: XLA on one "
-                             "device, where it doubles the speed on CPU)")
+                        help="do not compile the training step with XLA (default: XLA for "
+                             "youtubednn, where it doubles the speed on CPU; off for mind "
+                             "and comirec_sa, whose batched matmuls XLA slows down)")
     parser.add_argument("--normalize", action="store_true",
                         help="L2-normalise user and item vectors (use with --temperature)")
     bias = parser.add_mutually_exclusive_group()

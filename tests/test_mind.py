@@ -116,7 +116,7 @@ def test_routing_logits_are_redrawn_per_call_and_per_sample(rng):
 
 
 def test_fixed_routing_logits_are_the_same_for_every_user_and_call(rng):
-    model = make_model(rng)                                             # routing_init="fixed"
+    model = make_model(rng, routing_init="fixed")
     b0 = model.routing_logits(4, L).numpy()
     assert b0.shape == (1, K, L) and abs(b0.std() - 1.0) < 0.25
     np.testing.assert_array_equal(b0, model.routing_logits(3, L).numpy())

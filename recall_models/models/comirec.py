@@ -66,7 +66,7 @@ class ComiRecSA(MultiInterestModel):
 
     def __init__(self, num_items, user_feature_sizes=None, item_genres=None, sampler=None,
                  num_sampled=64, loss="sampled_softmax", embedding_dim=64, num_interests=4,
-                 attention_units=None, pow_p=math.inf, shared_table=False, use_bias=False,
+                 attention_units=None, pow_p=math.inf, shared_table=True, use_bias=False,
                  max_positions=50, merge="max", l2=0.0, seed=0, **kwargs):
         config = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
         super().__init__(config, num_items, item_genres, sampler=sampler,

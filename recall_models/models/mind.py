@@ -40,12 +40,14 @@ v_u against the output table. Serving scores every active interest of a user and
 harness merges them by max, which is exactly ComiRec's "top-k per interest, merged by score"
 (`recall_models.evaluation.retrieval`); `merge="mean"` serves the mean active interest instead.
 
-Speed (`benchmarks/mind_xla_profile.py`): what made MIND's XLA step 3-4x slower than its
-graph step was not the routing but the per-step draw of b0: `keras.random.normal` compiles
-under XLA on CPU to a kernel ~25x slower than the graph one, while a Philox
-`tf.random.stateless_normal` is as fast compiled as not. b0 is now drawn with Philox (and
-not at all with `routing_init="fixed"`), so MIND trains under XLA like YouTubeDNN. The
-routing itself runs its first iterations without gradient (`dynamic_routing`).
+Speed (`benchmarks/mind_xla_profile.py`, each piece timed with and without XLA): MIND's
+XLA step was 3-4x slower than its graph step for two reasons. (1) The per-step draw of b0:
+`keras.random.normal` compiles under XLA on CPU to a kernel ~25x slower than the graph one,
+while a Philox `tf.random.stateless_normal` is as fast compiled as not; b0 is now drawn with
+Philox. (2) The routing's batched matmuls [B, K, L] x [B, L, d] are ~2x slower under XLA's
+CPU backend than TensorFlow's kernels (broadcast-and-sum is slower still, in both). So the
+training command leaves XLA off for the multi-interest models. The routing's first
+iterations run without gradient (`dynamic_routing`), which halves its backward pass.
 
 The routing logits are per sample (DeepMatch #44/#75 and fun-rec shared one variable across
 the batch): a user's interests never depend on the other users of the batch
@@ -230,7 +232,7 @@ class MultiInterestModel(keras.Model):
 
     def __init__(self, config, num_items, item_genres, sampler=None, num_sampled=64,
                  loss="sampled_softmax", embedding_dim=64, num_interests=4, pow_p=2.0,
-                 shared_table=False, use_bias=False, max_positions=50, merge="max", l2=0.0,
+                 shared_table=True, use_bias=False, max_positions=50, merge="max", l2=0.0,
                  **kwargs):
         super().__init__(**kwargs)
         _samplers.check_loss_and_sampler(loss, sampler)
@@ -387,7 +389,8 @@ class MIND(MultiInterestModel):
       num_interests: K, the most interests per user.
       iterations: routing iterations.
       pow_p: p of the label-aware attention (math.inf = hard).
-      routing_init: "fixed" (one b0 drawn from `seed`, kept) or "random" (new draws per call).
+      routing_init: "random" (new draws per call, the paper's) or "fixed" (one b0 drawn from
+        `seed`, kept: deterministic serving).
       routing_stddev: sigma of the initial routing logits.
       use_profile: concatenate the profile embeddings to each capsule.
       shared_table, use_bias, max_positions, merge, l2: `MultiInterestModel`.
@@ -398,8 +401,8 @@ class MIND(MultiInterestModel):
     def __init__(self, num_items, user_feature_sizes, item_genres, sampler=None,
                  num_sampled=64, loss="sampled_softmax", embedding_dim=64, profile_dim=8,
                  hidden_units=(128,), num_interests=4, iterations=3, pow_p=2.0,
-                 routing_init="fixed", routing_stddev=1.0, use_profile=True,
-                 shared_table=False, use_bias=False, max_positions=50, merge="max", seed=0,
+                 routing_init="random", routing_stddev=1.0, use_profile=True,
+                 shared_table=True, use_bias=False, max_positions=50, merge="max", seed=0,
                  dropout=0.0, l2=0.0, output_dim=None, **kwargs):
         config = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
         if output_dim is not None and int(output_dim) != int(embedding_dim):
