@@ -30,6 +30,8 @@ ROWS = {
     **{f"youtubednn-{s}": ["train", "--model", "youtubednn", "--sampler", s]
        for s in ("log_uniform", "unigram", "uniform", "in_batch", "mixed", "full")},
     "mind-log_uniform": ["train", "--model", "mind", "--sampler", "log_uniform"],
+    "mind_k1-log_uniform": ["train", "--model", "mind", "--sampler", "log_uniform",
+                            "--num-interests", "1"],
     "comirec_sa-log_uniform": ["train", "--model", "comirec_sa", "--sampler", "log_uniform"],
 }
 METRICS = ["hr@10", "hr@50", "hr@100", "ndcg@10"]

@@ -41,13 +41,13 @@ harness merges them by max, which is exactly ComiRec's "top-k per interest, merg
 (`recall_models.evaluation.retrieval`); `merge="mean"` serves the mean active interest instead.
 
 Speed (`benchmarks/mind_xla_profile.py`, each piece timed with and without XLA): MIND's
-XLA step was 3-4x slower than its graph step for two reasons. (1) The per-step draw of b0:
+XLA epoch was 2.6x slower than its graph epoch (40.8 s vs 15.9 s, one run) for two reasons. (1) The per-step draw of b0:
 `keras.random.normal` compiles under XLA on CPU to a kernel ~25x slower than the graph one,
 while a Philox `tf.random.stateless_normal` is as fast compiled as not; b0 is now drawn with
-Philox. (2) The routing's batched matmuls [B, K, L] x [B, L, d] are ~2x slower under XLA's
-CPU backend than TensorFlow's kernels (broadcast-and-sum is slower still, in both). So the
-training command leaves XLA off for the multi-interest models. The routing's first
-iterations run without gradient (`dynamic_routing`), which halves its backward pass.
+Philox. (2) The routing's batched matmuls [B, K, L] x [B, L, d] are 2-3x slower under
+XLA's CPU backend than TensorFlow's kernels. So the training command leaves XLA off for the
+multi-interest models. The routing's first iterations run without gradient
+(`dynamic_routing`), which halves the routing's forward-and-backward time.
 
 The routing logits are per sample (DeepMatch #44/#75 and fun-rec shared one variable across
 the batch): a user's interests never depend on the other users of the batch
