@@ -1,6 +1,6 @@
 """MIND / ComiRec-SA ablations on the ML-100K VALIDATION split (docs/recall-ablations.md).
 
-    python benchmarks/recall_ablations.py --configs mind-old mind-fixed-sep ... \\
+    python benchmarks/recall_ablations.py --configs mind-random-shared mind-fixed-sep ... \\
         [--seeds 0] [--epochs 5] [--out runs/ablations.jsonl]
 
 Each config is `recall_models.train.train` with the training command's defaults
@@ -21,12 +21,12 @@ import time
 
 CONFIGS = {
     "ytdnn": dict(model="youtubednn", hparams={}),
-    # MIND before this work: random b0 per pass, item table shared with the softmax.
-    "mind-old": dict(hparams=dict(routing_init="random", shared_table=True)),
+    # MIND's defaults (the paper's): random b0 per pass, item table shared with the softmax.
+    "mind-random-shared": dict(hparams=dict(routing_init="random", shared_table=True)),
     "mind-random-sep": dict(hparams=dict(routing_init="random", shared_table=False)),
     "mind-fixed-shared": dict(hparams=dict(routing_init="fixed", shared_table=True)),
     "mind-fixed-sep": dict(hparams=dict(routing_init="fixed", shared_table=False)),
-    "mind-K1": dict(hparams=dict(num_interests=1)),
+    "mind-K1": dict(hparams=dict(num_interests=1, routing_init="fixed", shared_table=False)),
     "mind-K2": dict(hparams=dict(num_interests=2)),
     "mind-K8": dict(hparams=dict(num_interests=8)),
     "mind-p0": dict(hparams=dict(pow_p=0.0)),
@@ -75,7 +75,8 @@ def main(argv=None) -> int:
     p.add_argument("--configs", nargs="+", required=True, choices=list(CONFIGS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--xla", choices=("auto", "on", "off"), default="auto")
+    p.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
+                   help="jit_compile of the step (auto: the training command's choice)")
     p.add_argument("--out", default="runs/ablations.jsonl", help="JSON lines appended here")
     args = p.parse_args(argv)
     from recall_models.data.dataset import load_dataset
