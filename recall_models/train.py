@@ -61,7 +61,7 @@ class TrainConfig:
     patience: int = 3
     max_history: int = 50
     unique: bool = True
-    jit_compile: bool | None = None      # None: XLA for YouTubeDNN on one device (build_model)
+    jit_compile: bool | None = None      # None: XLA on one device (build_model)
     strategy: str = "none"               # "none" | "mirrored" | "multi_worker" (tf.distribute)
     hparams: dict = dataclasses.field(default_factory=dict)   # model keyword arguments
 
@@ -114,10 +114,10 @@ def build_model(cfg: TrainConfig, ds, replicas: int = 1) -> keras.Model:
     else:
         from recall_models.models.youtubednn import model_inputs
         model = multi_interest_model(cfg, common)
-    # XLA doubles YouTubeDNN's steps/s on CPU, but XLA's CPU batched matmul makes the
-    # multi-interest models' routing / attention slower (benchmarks/mind_xla_profile.py).
-    # XLA under a strategy is untested here: off unless asked for.
-    jit = (cfg.model == "youtubednn" and replicas == 1 and cfg.strategy == "none"
+    # XLA doubles YouTubeDNN's steps/s on CPU and speeds MIND up by 1.3x since its routing
+    # logits are drawn with Philox (benchmarks/recall_training.py --xla both; see
+    # recall_models/models/mind.py). XLA under a strategy is untested here: off there.
+    jit = (replicas == 1 and cfg.strategy == "none"
            if cfg.jit_compile is None else bool(cfg.jit_compile))
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), jit_compile=jit)
     first = {k: v[:cfg.batch_size] for k, v in model_inputs(ds, ds.train).items()}

@@ -41,13 +41,13 @@ harness merges them by max, which is exactly ComiRec's "top-k per interest, merg
 (`recall_models.evaluation.retrieval`); `merge="mean"` serves the mean active interest instead.
 
 Speed (`benchmarks/mind_xla_profile.py`, each piece timed with and without XLA): MIND's
-XLA epoch was 2.6x slower than its graph epoch (40.8 s vs 15.9 s, one run) for two reasons. (1) The per-step draw of b0:
-`keras.random.normal` compiles under XLA on CPU to a kernel ~25x slower than the graph one,
-while a Philox `tf.random.stateless_normal` is as fast compiled as not; b0 is now drawn with
-Philox. (2) The routing's batched matmuls [B, K, L] x [B, L, d] are 2-3x slower under
-XLA's CPU backend than TensorFlow's kernels. So the training command leaves XLA off for the
-multi-interest models. The routing's first iterations run without gradient
-(`dynamic_routing`), which halves the routing's forward-and-backward time.
+XLA epoch was 2.6x slower than its graph epoch (40.8 s vs 15.9 s, one run) because of the
+per-step draw of b0: `keras.random.normal` compiles under XLA on CPU to a kernel ~20x
+slower than the graph one (19 ms per step against 1 ms), while a Philox
+`tf.random.stateless_normal` is as fast compiled as not. b0 is now drawn with Philox, the
+routing itself costs the same with and without XLA, and MIND trains under XLA 1.3x faster
+than without (`benchmarks/recall_training.py --xla both`). The routing's first iterations
+run without gradient (`dynamic_routing`), 1.2x faster than differentiating all three.
 
 The routing logits are per sample (DeepMatch #44/#75 and fun-rec shared one variable across
 the batch): a user's interests never depend on the other users of the batch
