@@ -1,12 +1,17 @@
 """The ML-100K results table of the README: every row, every seed, one command each.
 
     python benchmarks/recall_table.py [--rows ROW ...] [--seeds 0 1 2] [--out runs/recall_table]
+                                      [--results benchmarks/results/recall_ml100k.json]
 
-Each (row, seed) runs the command printed beside it (`python -m recall_models evaluate ...`
-for baselines, `python -m recall_models train ...` for the models) with `--json`, and keeps
-its JSON in `OUT/<row>-<seed>.json`; a (row, seed) whose JSON is already there is not run
-again, so the script can be stopped and resumed. At the end it prints the table (mean +- std
-over the seeds found) as Markdown and writes `OUT/table.json`.
+Every row is measured the same way: for each seed (default 0, 1, 2; the deterministic
+baselines give the same numbers for every seed) it runs the command printed beside it
+(`python -m recall_models evaluate ...` for baselines, `python -m recall_models train ...`
+for the models, default settings) with `--json`, and keeps its JSON in
+`OUT/<row>-<seed>.json`; a (row, seed) whose JSON is already there is not run again, so the
+script can be stopped and resumed. At the end it prints the table (test split, mean +- std
+(population) over the seeds found; for trained models also the validation metrics of the
+best epoch, `v:`) as Markdown and writes `OUT/table.json`, and the file given by
+`--results` (never overwritten unless that flag names it).
 """
 from __future__ import annotations
 
@@ -25,8 +30,10 @@ ROWS = {
     **{f"youtubednn-{s}": ["train", "--model", "youtubednn", "--sampler", s]
        for s in ("log_uniform", "unigram", "uniform", "in_batch", "mixed", "full")},
     "mind-log_uniform": ["train", "--model", "mind", "--sampler", "log_uniform"],
+    "mind_k1-log_uniform": ["train", "--model", "mind", "--sampler", "log_uniform",
+                            "--num-interests", "1"],
+    "comirec_sa-log_uniform": ["train", "--model", "comirec_sa", "--sampler", "log_uniform"],
 }
-DETERMINISTIC = {"mostpop", "itemknn"}
 METRICS = ["hr@10", "hr@50", "hr@100", "ndcg@10"]
 
 
@@ -60,6 +67,9 @@ def metrics_of(result: dict) -> dict:
     seconds = result.get("seconds_per_epoch")
     if seconds is not None:
         out["s/epoch"] = seconds
+    if result.get("history"):                      # validation at the best epoch
+        best = result["history"][result["best_epoch"] - 1]
+        out["v:hr@50"], out["v:ndcg@10"] = best["val_hr@50"], best["val_ndcg@10"]
     return out
 
 
@@ -69,15 +79,17 @@ def main(argv=None) -> int:
     p.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--out", default="runs/recall_table")
+    p.add_argument("--results", default=None,
+                   help="also write the table (JSON) to this file, e.g. "
+                        "benchmarks/results/recall_ml100k.json")
     p.add_argument("--report-only", action="store_true",
                    help="only tabulate the JSON files already in --out")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     table = {}
     for row in args.rows:
-        seeds = [0] if row in DETERMINISTIC else args.seeds
         found = []
-        for seed in seeds:
+        for seed in args.seeds:
             path = os.path.join(args.out, f"{row}-{seed}.json")
             if args.report_only and not os.path.exists(path):
                 continue
@@ -87,11 +99,13 @@ def main(argv=None) -> int:
             table[row] = {k: (statistics.mean(f[k] for f in found),
                               statistics.pstdev(f[k] for f in found) if len(found) > 1 else 0.0)
                           for k in keys} | {"seeds": len(found)}
-    with open(os.path.join(args.out, "table.json"), "w") as f:
-        json.dump(table, f, indent=1)
-    cols = [f"{m[0]}:{k}" for m in ("filtered", "unfiltered") for k in METRICS] + ["s/epoch"]
+    for path in filter(None, [os.path.join(args.out, "table.json"), args.results]):
+        with open(path, "w") as f:
+            json.dump(table, f, indent=1)
+    cols = ([f"{m[0]}:{k}" for m in ("filtered", "unfiltered") for k in METRICS]
+            + ["v:hr@50", "v:ndcg@10", "s/epoch"])
     print("| model | seeds | " + " | ".join(c.replace("f:", "F ").replace("u:", "U ")
-                                          for c in cols) + " |")
+                                          .replace("v:", "val ") for c in cols) + " |")
     print("|---" * (len(cols) + 2) + "|")
     for row, vals in table.items():
         cells = []

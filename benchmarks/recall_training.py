@@ -1,4 +1,4 @@
-"""Training throughput of YouTubeDNN (or MIND) on ML-100K: sampled vs full softmax, per sampler.
+"""Training throughput of the recall models on ML-100K: sampled vs full softmax, per sampler.
 
 For every sampler of `recall_models.models.samplers` (and the full softmax) the same model is built,
 compiled as `python -m recall_models train` compiles it, warmed up (tracing / XLA
@@ -12,7 +12,11 @@ sampled losses win little here; the gap grows with the catalogue (see
 benchmarks/sampled_losses.py for the loss alone).
 
 Usage:
-  python benchmarks/recall_training.py [--model youtubednn] [--steps 100] [--json]
+  python benchmarks/recall_training.py [--model youtubednn ...] [--xla auto|on|off|both]
+                                       [--steps 100] [--json]
+
+Several --model values (and --xla both) are timed in one run, interleaved by repeat, so
+their ratios are measured side by side.
 """
 from __future__ import annotations
 
@@ -29,7 +33,10 @@ def parse_args(argv=None):
     from recall_models.models.samplers import SAMPLERS
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="youtubednn", choices=("youtubednn", "mind"))
+    from recall_models.train import MODELS
+    p.add_argument("--model", nargs="+", default=["youtubednn"], choices=MODELS)
+    p.add_argument("--xla", default="auto", choices=("auto", "on", "off", "both"),
+                   help="jit_compile of the step: the train command's default, on, off, both")
     p.add_argument("--dataset", default="ml-100k")
     p.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS,
                    help="samplers to time (default: all, and 'full')")
@@ -45,29 +52,35 @@ def parse_args(argv=None):
     return args
 
 
-def time_config(ds, inputs, args, sampler: str) -> dict:
-    import tensorflow as tf
+def time_configs(ds, inputs, args, configs) -> list[dict]:
+    """Best-of-repeats examples/s of each (model, sampler, jit), repeats interleaved."""
     from recall_models.train import TrainConfig, build_model, train_dataset
 
-    cfg = TrainConfig(model=args.model, sampler=sampler, num_sampled=args.num_sampled,
-                      batch_size=args.batch_size)
-    model = build_model(cfg, ds)
     data = train_dataset(ds, inputs, args.batch_size, seed=0).repeat()
-    warm = data.take(5)
-    start = time.perf_counter()
-    model.fit(warm, verbose=0)                          # tracing and compilation
-    compile_s = time.perf_counter() - start
-    best = float("inf")
+    built, rows = [], []
+    for model_name, sampler, jit in configs:
+        cfg = TrainConfig(model=model_name, sampler=sampler, num_sampled=args.num_sampled,
+                          batch_size=args.batch_size, jit_compile=jit)
+        model = build_model(cfg, ds)
+        start = time.perf_counter()
+        model.fit(data.take(5), verbose=0)              # tracing and compilation
+        built.append(model)
+        rows.append({"model": model_name, "sampler": sampler,
+                     "xla": "auto" if jit is None else ("on" if jit else "off"),
+                     "warmup_s": time.perf_counter() - start, "best_s": float("inf")})
     for _ in range(args.repeats):
         batches = data.take(args.steps).cache()
         for _ in batches:                               # materialise outside the timing
             pass
-        start = time.perf_counter()
-        model.fit(batches, verbose=0)
-        best = min(best, time.perf_counter() - start)
-    tf.keras.backend.clear_session()
-    return {"sampler": sampler, "examples_per_s": args.steps * args.batch_size / best,
-            "step_ms": 1000 * best / args.steps, "warmup_s": compile_s}
+        for model, row in zip(built, rows):
+            start = time.perf_counter()
+            model.fit(batches, verbose=0)
+            row["best_s"] = min(row["best_s"], time.perf_counter() - start)
+    for row in rows:
+        best = row.pop("best_s")
+        row.update(examples_per_s=args.steps * args.batch_size / best,
+                   step_ms=1000 * best / args.steps)
+    return rows
 
 
 def main(argv=None) -> int:
@@ -82,18 +95,19 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     inputs = model_inputs(ds, ds.train)
-    rows = [time_config(ds, inputs, args, s)
-            for s in tqdm(args.samplers, desc="samplers", disable=args.json)]
-    full = next((r["examples_per_s"] for r in rows if r["sampler"] == "full"), None)
-    print(f"{args.model} on {ds.name}: batch {args.batch_size}, num_sampled "
-          f"{args.num_sampled}, {args.steps} steps x {args.repeats} (best)")
-    print(f"{'sampler':<12}{'examples/s':>12}{'ms/step':>10}{'vs full':>9}{'warm-up s':>11}")
+    jits = {"auto": [None], "on": [True], "off": [False], "both": [True, False]}[args.xla]
+    configs = [(m, s, j) for m in args.model for s in args.samplers for j in jits]
+    rows = time_configs(ds, inputs, args, tqdm(configs, desc="configs", disable=args.json))
+    first = rows[0]["examples_per_s"]
+    print(f"{' '.join(args.model)} on {ds.name}: batch {args.batch_size}, num_sampled "
+          f"{args.num_sampled}, {args.steps} steps x {args.repeats} (best, interleaved)")
+    print(f"{'model':<12}{'sampler':<12}{'xla':<6}{'examples/s':>12}{'ms/step':>10}"
+          f"{'vs first':>9}{'warm-up s':>11}")
     for r in rows:
-        ratio = f"{r['examples_per_s'] / full:.2f}x" if full else "-"
-        print(f"{r['sampler']:<12}{r['examples_per_s']:>12.0f}{r['step_ms']:>10.1f}"
-              f"{ratio:>9}{r['warmup_s']:>11.1f}")
+        print(f"{r['model']:<12}{r['sampler']:<12}{r['xla']:<6}{r['examples_per_s']:>12.0f}"
+              f"{r['step_ms']:>10.1f}{r['examples_per_s'] / first:>8.2f}x{r['warmup_s']:>11.1f}")
     if args.json:
-        print(json.dumps({"model": args.model, "dataset": ds.name,
+        print(json.dumps({"models": args.model, "dataset": ds.name,
                           "batch_size": args.batch_size, "num_sampled": args.num_sampled,
                           "steps": args.steps, "repeats": args.repeats, "results": rows}))
     return 0

@@ -45,7 +45,7 @@ import tensorflow as tf
 from recall_models.models import samplers as _samplers
 from recall_models.evaluation.baselines import Baseline, evaluate_baseline
 
-MODELS = ("youtubednn", "mind")
+MODELS = ("youtubednn", "mind", "comirec_sa")
 STRATEGIES = ("none", "mirrored", "multi_worker")
 MONITOR = "val_ndcg_at_10"
 
@@ -65,7 +65,7 @@ class TrainConfig:
     patience: int = 3
     max_history: int = 50
     unique: bool = True
-    jit_compile: bool | None = None      # None: XLA for YouTubeDNN (2x faster), not for MIND
+    jit_compile: bool | None = None      # None: XLA on one device (build_model)
     strategy: str = "none"               # "none" | "mirrored" | "multi_worker" (tf.distribute)
     hparams: dict = dataclasses.field(default_factory=dict)   # model keyword arguments
     format: str | None = None            # file format of a dataset folder (None: detected)
@@ -125,11 +125,12 @@ def build_model(cfg: TrainConfig, ds, replicas: int = 1) -> keras.Model:
         from recall_models.models.youtubednn import YouTubeDNN, model_inputs
         model = YouTubeDNN(**common)
     else:
-        from recall_models.models.mind import MIND, model_inputs
-        model = MIND(seed=cfg.seed, **common)
-    # XLA doubles YouTubeDNN's steps/s on CPU but makes MIND's routing 3-4x slower (measured).
-    # XLA under a strategy is untested here: off unless asked for.
-    jit = (cfg.model == "youtubednn" and replicas == 1 and cfg.strategy == "none"
+        from recall_models.models.youtubednn import model_inputs
+        model = multi_interest_model(cfg, common)
+    # XLA doubles YouTubeDNN's steps/s on CPU and speeds MIND up by 1.3x since its routing
+    # logits are drawn with Philox (benchmarks/recall_training.py --xla both; see
+    # recall_models/models/mind.py). XLA under a strategy is untested here: off there.
+    jit = (replicas == 1 and cfg.strategy == "none"
            if cfg.jit_compile is None else bool(cfg.jit_compile))
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), jit_compile=jit)
     first = model_inputs(ds, ds.train.select(np.arange(cfg.batch_size)))
@@ -143,6 +144,19 @@ def epoch_order(n: int, seed: int, epoch):
     (seed, epoch) only (stateless), so a resumed run sees the same order. int32 [n]."""
     seed = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
     return tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int32), seed=seed)
+
+
+def multi_interest_model(cfg: TrainConfig, common: dict) -> keras.Model:
+    """MIND or ComiRec-SA; their positions default to (and must hold) `cfg.max_history`."""
+    from recall_models.models.comirec import ComiRecSA
+    from recall_models.models.mind import MIND
+    positions = common.pop("max_positions", cfg.max_history)
+    if isinstance(positions, (int, np.integer)) and positions < cfg.max_history:
+        raise ValueError(f"max_positions={positions} is shorter than max_history="
+                         f"{cfg.max_history}: histories would not fit the model's positions; "
+                         f"expected max_positions >= {cfg.max_history}.")
+    cls = MIND if cfg.model == "mind" else ComiRecSA
+    return cls(seed=cfg.seed, max_positions=positions, **common)
 
 
 def train_dataset(ds, inputs: dict, batch_size: int, seed: int) -> tf.data.Dataset:

@@ -1,4 +1,4 @@
-"""Train YouTubeDNN or the MIND-like model on MovieLens with w2v_tf's sampled softmax.
+"""Train YouTubeDNN, the MIND-like model or ComiRec-SA on MovieLens with w2v_tf's sampled softmax.
 
 Keras `fit` with a progress bar, validation NDCG@10 (history-filtered, whole catalogue) after
 every epoch, the best epoch's weights in OUT/best.weights.h5, early stopping after
@@ -36,6 +36,7 @@ Examples:
   python -m recall_models train --model youtubednn --sampler log_uniform --out runs/ytdnn
   python -m recall_models train --model mind --sampler in_batch --epochs 20 --out runs/mind --json
   python -m recall_models train --dataset ~/data/ml-20m --format ml-latest --out runs/ml20m
+  python -m recall_models train --model comirec_sa --num-interests 4 --out runs/comirec
 """
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ import json
 import sys
 import time
 
-HELP = "train YouTubeDNN or MIND with a sampled softmax; evaluate on the test items"
+HELP = ("train YouTubeDNN, MIND or ComiRec-SA with a sampled softmax; evaluate on the test "
+        "items")
 
 MODEL_FLAGS = {
     # flag: (type, model keyword, help)
@@ -53,9 +55,16 @@ MODEL_FLAGS = {
     "temperature": (float, "temperature", "divide logits by this (training and serving)"),
     "dropout": (float, "dropout", "dropout after each ReLU layer"),
     "l2": (float, "l2", "L2 penalty on embeddings and tower kernels"),
-    "num-interests": (int, "num_interests", "mind: K, the most interest capsules"),
-    "pow-p": (float, "pow_p", "mind: label-aware attention power p ('inf' = hard)"),
+    "num-interests": (int, "num_interests", "mind, comirec_sa: K, the most interests"),
+    "pow-p": (float, "pow_p", "mind, comirec_sa: label-aware attention power p >= 0 "
+                              "('inf' = hard)"),
+    "max-positions": (int, "max_positions", "mind, comirec_sa: the longest history the model "
+                                            "holds (default --max-history)"),
+    "routing-init": (str, "routing_init", "mind: initial routing logits, 'fixed' or 'random'"),
 }
+# Flags of the multi-interest models only (the other flags apply to every model).
+MULTI_INTEREST = {"num_interests": ("mind", "comirec_sa"), "pow_p": ("mind", "comirec_sa"),
+                  "max_positions": ("mind", "comirec_sa"), "routing_init": ("mind",)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,15 +107,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="log_uniform/unigram/uniform draw with replacement (Q = S P) "
                              "instead of unique ids")
     parser.add_argument("--no-xla", action="store_true",
-                        help="do not compile the training step with XLA (default: XLA for "
-                             "youtubednn, where it doubles the speed on CPU; never for mind)")
+                        help="do not compile the training step with XLA (default: XLA on one "
+                             "device; on CPU it doubles YouTubeDNN's speed, 1.3x MIND's)")
     parser.add_argument("--normalize", action="store_true",
                         help="L2-normalise user and item vectors (use with --temperature)")
     bias = parser.add_mutually_exclusive_group()
     bias.add_argument("--bias", dest="bias", action="store_true", default=None,
                       help="learn an item bias (YouTubeDNN's default)")
     bias.add_argument("--no-bias", dest="bias", action="store_false",
-                      help="no item bias (MIND's default)")
+                      help="no item bias (MIND's and ComiRec-SA's default)")
     for flag, (kind, _, text) in MODEL_FLAGS.items():
         parser.add_argument(f"--{flag}", type=kind, default=None,
                             help=f"{text} (default: the model's)")
@@ -124,9 +133,12 @@ def config_from_args(args):
     for flag, (_, key, _) in MODEL_FLAGS.items():
         value = getattr(args, flag.replace("-", "_"))
         if value is not None:
-            if key in ("num_interests", "pow_p") and args.model != "mind":
-                raise ValueError(f"--{flag} applies to --model mind only")
+            models = MULTI_INTEREST.get(key, (args.model,))
+            if args.model not in models:
+                raise ValueError(f"--{flag} applies to --model {' or '.join(sorted(models))} "
+                                 "only")
             hparams[key] = value
+    _check_multi_interest(hparams)
     if args.normalize:
         hparams["normalize"] = True
     if args.bias is not None:
@@ -139,6 +151,17 @@ def config_from_args(args):
                        jit_compile=False if args.no_xla else None,
                        strategy=args.strategy, hparams=hparams, format=args.format,
                        encoding=args.encoding)
+
+
+def _check_multi_interest(hparams: dict) -> None:
+    """--num-interests and --pow-p checked before any data is read (ValueError)."""
+    from recall_models.models.mind import check_positive_int, check_power
+    if "num_interests" in hparams:
+        check_positive_int(hparams["num_interests"], "num_interests (--num-interests)")
+    if "max_positions" in hparams:
+        check_positive_int(hparams["max_positions"], "max_positions (--max-positions)")
+    if "pow_p" in hparams:
+        check_power(hparams["pow_p"], "pow_p (--pow-p)")
 
 
 def main(args: argparse.Namespace) -> int:

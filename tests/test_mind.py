@@ -105,7 +105,7 @@ def test_interests_of_one_user_ignore_the_other_users(rng):
 
 
 def test_routing_logits_are_redrawn_per_call_and_per_sample(rng):
-    model = make_model(rng)
+    model = make_model(rng, routing_init="random")
     r1, r2 = model.routing_logits(4, L).numpy(), model.routing_logits(4, L).numpy()
     assert np.abs(r1 - r2).min() > 0                                    # new draws per call
     assert np.abs(r1[0] - r1[1]).min() > 0                              # per sample
@@ -113,6 +113,49 @@ def test_routing_logits_are_redrawn_per_call_and_per_sample(rng):
     x = tiny_inputs(rng, [16, 16])
     v1, v2 = model.interests(x)[0].numpy(), model.interests(x)[0].numpy()
     assert np.abs(v1 - v2).max() > 1e-5      # K' = 4 > 1: the random start matters
+
+
+def test_fixed_routing_logits_are_the_same_for_every_user_and_call(rng):
+    model = make_model(rng, routing_init="fixed")
+    b0 = model.routing_logits(4, L).numpy()
+    assert b0.shape == (1, K, L) and abs(b0.std() - 1.0) < 0.25
+    np.testing.assert_array_equal(b0, model.routing_logits(3, L).numpy())
+    x = tiny_inputs(rng, [16, 16, 5])
+    np.testing.assert_array_equal(model.interests(x)[0].numpy(), model.interests(x)[0].numpy())
+    # the same as passing b0 broadcast to every user explicitly
+    explicit = model.interests(x, routing_logits=np.repeat(b0, 3, 0))[0].numpy()
+    np.testing.assert_allclose(model.interests(x)[0].numpy(), explicit, rtol=1e-6, atol=1e-6)
+    assert np.abs(np.diff(model.interests(x)[0].numpy()[0], axis=0)).max() > 1e-4  # K distinct
+
+
+def test_routing_gradient_flows_through_the_last_iteration_only(rng):
+    """Oracle: the last iteration with its routing weights w frozen (numpy forward)."""
+    b, d = 3, 5
+    e = tf.constant(rng.normal(size=(b, L, d)), tf.float32)
+    mask = np.arange(L)[None, :] < np.array([[2], [7], [16]])
+    s = tf.Variable(rng.normal(size=(d, d)) * 0.5, dtype=tf.float32)
+    b0 = rng.normal(size=(b, K, L))
+    active = np.arange(K)[None, :] < np.array([[1], [2], [4]])
+    up = tf.constant(rng.normal(size=(b, K, d)), tf.float32)
+    # w of the last iteration: the numpy routing with iters - 1, then one logit update.
+    u = (e.numpy() @ s.numpy()) * mask[..., None]
+    c2 = numpy_routing(e.numpy(), mask, s.numpy(), b0, active, 2)
+    bl = b0 + numpy_routing(e.numpy(), mask, s.numpy(), b0, active, 1) @ \
+        u.transpose(0, 2, 1) + c2 @ u.transpose(0, 2, 1)
+    logits = np.where(active[:, :, None], bl, -np.inf)
+    w = np.exp(logits - logits.max(1, keepdims=True))
+    w = tf.constant(w / w.sum(1, keepdims=True) * mask[:, None, :], tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(e)
+        got = dynamic_routing(e, tf.constant(mask), s, tf.constant(b0, tf.float32),
+                              tf.constant(active), 3)
+        u_hat = tf.tensordot(e, s, axes=1) * tf.cast(mask, tf.float32)[..., None]
+        ref = squash(tf.matmul(w, u_hat)) * tf.cast(active, tf.float32)[..., None]
+        lg, lr = tf.reduce_sum(got * up), tf.reduce_sum(ref * up)
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-4, atol=1e-5)
+    for x in (e, s):
+        np.testing.assert_allclose(tape.gradient(lg, x).numpy(), tape.gradient(lr, x).numpy(),
+                                   rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize("p", [1.0, 2.0, 3.0, 7.0])
@@ -188,9 +231,11 @@ def test_training_loss_is_softmax_of_the_attended_interest(rng):
 @pytest.mark.parametrize("kwargs,match", [
     ({"loss": "nce"}, "loss"), ({"loss": "sampled_softmax"}, "sampler"),
     ({"num_interests": 0}, "num_interests"), ({"pow_p": -1.0}, "pow_p"),
-    ({"output_dim": 7}, "output_dim"),
+    ({"output_dim": 7}, "output_dim"), ({"pow_p": "x"}, "pow_p"),
+    ({"routing_init": "zeros"}, "routing_init"), ({"merge": "sum"}, "merge"),
+    ({"max_positions": 0}, "max_positions"), ({"num_interests": 2.0}, "num_interests"),
 ])
 def test_bad_arguments_name_themselves(kwargs, match):
     args = {"loss": "softmax", **kwargs}
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((ValueError, TypeError), match=match):
         MIND(I, SIZES, np.zeros((I, 2), np.int32), embedding_dim=6, **args)

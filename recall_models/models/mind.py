@@ -1,6 +1,6 @@
 """A MIND-like multi-interest model (Li et al., CIKM 2019) trained with w2v_tf's sampled softmax.
 
-Item embedding (one table, used for behaviours *and* as the softmax weights):
+Behaviour embedding of an item (the table the user tower reads):
 
     e_i = (E_id[i] + sum_g E_genre[g]) / (1 + |genres(i)|)              [I, d]
 
@@ -8,18 +8,27 @@ Behaviour-to-interest (B2I) dynamic routing, one shared bilinear matrix S [d, d]
 (paper, Algorithm 1), for the n real behaviours of a user:
 
     u_hat_t = S^T e_{x_t}                                 [B, L, d]   (padding rows masked)
-    b_jt ~ N(0, sigma^2)         drawn per sample on every forward pass      [B, K, L]
+    b_jt = b0_jt                                          [B, K, L]   (`routing_init`)
     repeat 3 times:
         w_jt = softmax_j(b_jt)   over the K' active interests (not the behaviours)
         z_j  = sum_t w_jt u_hat_t,   c_j = squash(z_j) = |z|^2 / (1 + |z|^2) z / |z|
         b_jt += c_j . stopgrad(u_hat_t)
     K'_u = max(1, min(K, floor(log2 n_u))) active interests; the others are masked.
 
-Each capsule is concatenated with the profile embedding p_u and goes through ReLU layers
-and a linear output layer: v_uj = W_2 ReLU(W_1 [c_uj, p_u]) [B, K, d]; masked interests
-are set to 0 and carry mask False.
+With one S shared by all interests, the K capsules differ only through b0: b0 = 0 would
+give K equal capsules. `routing_init="random"` draws b0 ~ N(0, sigma^2) per sample on every
+forward pass (the paper; serving is then random too); `"fixed"` draws one b0 [K, L_max] once
+from `seed` and keeps it (a non-trainable weight: saved, the same for every user and call).
 
-Label-aware attention for training, with a the dots V_u^T e_label [B, K]:
+Each capsule (concatenated with the profile embedding p_u when `use_profile`) goes through
+ReLU layers and a linear output layer: v_uj = W_2 ReLU(W_1 [c_uj, p_u]) [B, K, d]; masked
+interests are 0 and carry mask False.
+
+Output items (`MultiInterestModel`): with `shared_table=True` the softmax weights are the
+behaviour table e_i (the paper, and DeepMatch/ComiRec); with `shared_table=False` a separate
+output table W [I, d] (YouTubeDNN's choice), with an item bias b_i when `use_bias`.
+
+Label-aware attention for training, with a the dots V_u^T w_label [B, K]:
 
     v_u = V_u softmax(sign(a) |a|^p)        (p finite > 0; `attention_weights`)
     p = 0: the mean of the active interests;  p = inf: hard attention, argmax_j a_j (raw dot)
@@ -27,12 +36,22 @@ Label-aware attention for training, with a the dots V_u^T e_label [B, K]:
 sign(a)|a|^p equals pow(a, p) for odd p and keeps the order of the dots for even p (a plain
 even power ranks the most negative dot first; DeepMatch's fault). It is computed without
 overflow for any |a| and p (see `attention_weights`). The loss is the sampled softmax of
-v_u against the item table. Serving scores every active interest of a user and the
-harness merges them by max (protocol step 5).
+v_u against the output table. Serving scores every active interest of a user and the
+harness merges them by max, which is exactly ComiRec's "top-k per interest, merged by score"
+(`recall_models.evaluation.retrieval`); `merge="mean"` serves the mean active interest instead.
 
-The routing logits are drawn per sample and per call (DeepMatch #44/#75 and fun-rec shared
-one variable across the batch): a user's interests never depend on the other users of the
-batch, given the same draws (tests/test_mind.py).
+Speed (`benchmarks/mind_xla_profile.py`, each piece timed with and without XLA): MIND's
+XLA epoch was 2.6x slower than its graph epoch (40.8 s vs 15.9 s, one run) because of the
+per-step draw of b0: `keras.random.normal` compiles under XLA on CPU to a kernel ~20x
+slower than the graph one (19 ms per step against 1 ms), while a Philox
+`tf.random.stateless_normal` is as fast compiled as not. b0 is now drawn with Philox, the
+routing itself costs the same with and without XLA, and MIND trains under XLA 1.3x faster
+than without (`benchmarks/recall_training.py --xla both`). The routing's first iterations
+run without gradient (`dynamic_routing`), 1.2x faster than differentiating all three.
+
+The routing logits are per sample (DeepMatch #44/#75 and fun-rec shared one variable across
+the batch): a user's interests never depend on the other users of the batch
+(tests/test_mind.py).
 """
 from __future__ import annotations
 
@@ -45,10 +64,12 @@ import tensorflow as tf
 from recall_models.models import samplers as _samplers
 
 from w2v_tf import losses as _losses
-from recall_models.models.youtubednn import PROFILE, model_inputs  # noqa: F401 (shared input dict)
+from recall_models.models.youtubednn import PROFILE, genre_weights, model_inputs
 
 _TINY = 1e-30
 _LOG_CLIP = 60.0            # exp(60) ~ 1e26 is finite in float32; exp(-exp(60)) == 0
+ROUTING_INITS = ("random", "fixed")
+MERGES = ("max", "mean")
 
 
 def squash(z, axis=-1):
@@ -68,33 +89,44 @@ def num_active_interests(length, num_interests: int):
     return tf.maximum(k, 1)
 
 
-def dynamic_routing(behaviours, mask, bilinear, routing_logits, active, iterations: int = 3):
+def dynamic_routing(behaviours, mask, bilinear, routing_logits, active, iterations: int = 3,
+                    return_weights: bool = False):
     """B2I dynamic routing (module docstring).
+
+    Forward values are Algorithm 1's. In the backward pass the routing weights w of the last
+    iteration are constants (stop-gradient through the earlier iterations, as the reference
+    implementations of MIND (DeepMatch) and ComiRec do): the gradient reaches S and the
+    behaviours through c_j = squash(sum_t w_jt u_hat_t) only, which halves the step time.
 
     Args:
       behaviours: e [B, L, d] behaviour embeddings.
       mask: bool [B, L], True on real behaviours.
       bilinear: S [d, d'] shared by all interests.
-      routing_logits: b0 [B, K, L], the initial routing logits.
+      routing_logits: b0 [B, K, L] (or [1, K, L], broadcast), the initial routing logits.
       active: bool [B, K], the interests that exist for each user.
       iterations: routing iterations (3 in the paper).
+      return_weights: also return the last iteration's routing weights.
 
     Returns:
-      capsules [B, K, d'], zero on inactive interests.
+      capsules [B, K, d'], zero on inactive interests (and w [B, K, L] if `return_weights`:
+      w_jt, the share of behaviour t routed to interest j; columns of real behaviours sum to 1).
     """
     u_hat = tf.tensordot(behaviours, bilinear, axes=1)                      # [B, L, d']
     u_hat *= tf.cast(mask, u_hat.dtype)[..., None]
     u_fixed = tf.stop_gradient(u_hat)
-    b = routing_logits
-    keep = tf.cast(mask, b.dtype)[:, None, :]                              # [B, 1, L]
-    for it in range(iterations):
+    keep = tf.cast(mask, u_hat.dtype)[:, None, :]                           # [B, 1, L]
+    b = tf.broadcast_to(tf.stop_gradient(routing_logits),
+                        tf.concat([tf.shape(u_hat)[:1], tf.shape(routing_logits)[1:]], 0))
+
+    def weights(b):
         # w_jt = softmax over the active interests j of b_jt (not over behaviours t).
-        logits = tf.where(active[:, :, None], b, -1e9)
-        w = tf.nn.softmax(logits, axis=1) * keep                            # [B, K, L]
-        caps = squash(tf.matmul(w, u_hat))                                  # [B, K, d']
-        if it + 1 < iterations:
-            b = b + tf.matmul(caps, u_fixed, transpose_b=True)              # b += c . u_hat
-    return caps * tf.cast(active, caps.dtype)[..., None]
+        return tf.nn.softmax(tf.where(active[:, :, None], b, -1e9), axis=1) * keep  # [B, K, L]
+    for _ in range(iterations - 1):
+        caps = squash(tf.matmul(weights(b), u_fixed))                        # [B, K, d']
+        b = b + tf.matmul(caps, u_fixed, transpose_b=True)                  # b += c . u_hat
+    w = weights(b)
+    caps = squash(tf.matmul(w, u_hat)) * tf.cast(active, u_hat.dtype)[..., None]  # with grad
+    return (caps, w) if return_weights else caps
 
 
 def attention_weights(dots, active, p):
@@ -116,9 +148,7 @@ def attention_weights(dots, active, p):
     Returns:
       weights [B, K], rows summing to 1, 0 on inactive interests.
     """
-    p = float(p)
-    if not (p >= 0):
-        raise ValueError(f"`p` must be >= 0 or inf, got {p}.")
+    p = check_power(p, "p")
     act = tf.cast(active, dots.dtype)
     if p == 0:
         return act / tf.reduce_sum(act, axis=1, keepdims=True)
@@ -147,132 +177,142 @@ def label_aware_attention(interests, target, active, p):
     return tf.einsum("bk,bkd->bd", w, interests), w
 
 
-class MIND(keras.Model):
-    """MIND-like multi-interest retrieval model (module docstring).
+def check_power(p, name="pow_p") -> float:
+    """float(p) if p >= 0 (inf allowed), else ValueError naming `name`."""
+    try:
+        value = float(p)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a number >= 0 or inf, got {p!r}.") from None
+    if not value >= 0:
+        raise ValueError(f"`{name}` must be >= 0 or inf (the label-aware attention power), "
+                         f"got {p!r}.")
+    return value
+
+
+def check_positive_int(value, name: str) -> int:
+    """int(value) if it is a positive int (not bool), else ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
+    return int(value)
+
+
+def genre_counts(item_genres) -> np.ndarray:
+    """float32 [I, n_genres]: 1 where item i has genre g (code 0 = none is dropped)."""
+    return (genre_weights(item_genres) > 0).astype(np.float32)
+
+
+class MultiInterestModel(keras.Model):
+    """Shared parts of the multi-interest models (MIND, ComiRec-SA): item tables, training
+    loss through label-aware attention, evaluation loss, serving vectors, config.
+
+    Subclasses implement `interests(inputs, training) -> (V [B, K, d], active bool [B, K])`
+    and pass their own constructor arguments to `__init__` as `config` (for `get_config`).
+
+    `call(inputs, training)`: with a "label" in `inputs` it adds a loss (`add_loss`): in
+    training the sampled softmax of the attended interest v_u (module docstring), otherwise
+    the exact full-softmax cross-entropy of v_u (what `evaluate` reports). It returns the
+    per-example training loss [B] in training, else the interests V [B, K, d] (`predict`).
 
     Args:
-      num_items, user_feature_sizes, item_genres, sampler, num_sampled, loss: as
-        `recall_models.models.youtubednn.YouTubeDNN` (loss "sampled_softmax" or "softmax").
-      embedding_dim: d of items, capsules and interests.
-      profile_dim: d_p of each profile embedding.
-      hidden_units: ReLU layers applied to [capsule, profile].
-      num_interests: K, the most interests per user.
-      iterations: routing iterations.
-      pow_p: p of the label-aware attention (math.inf = hard).
-      routing_stddev: sigma of the initial routing logits.
+      config: the subclass's constructor arguments (kept for `get_config`).
+      num_items: I, including padding id 0.
+      item_genres: int [I, G] genre codes (0 = none).
+      sampler: a `recall_models.models.samplers` sampler, or None with loss="softmax".
+      num_sampled: S, the sampler's negatives per batch.
+      loss: "sampled_softmax" or "softmax" (full).
+      embedding_dim: d of items and interests.
+      num_interests: K.
+      pow_p: p of the label-aware attention (math.inf = hard, 0 = mean).
+      shared_table: softmax weights = the behaviour table (True) or a separate table.
       use_bias: an item bias in the softmax (folded into the exported vectors).
-      seed: seed of the routing-logit generator.
+      max_positions: the longest history the model accepts.
+      merge: "max" (score = max over active interests) or "mean" (one mean vector) at serving.
+      l2: L2 penalty on the embeddings.
     """
 
-    def __init__(self, num_items, user_feature_sizes, item_genres, sampler=None,
-                 num_sampled=64, loss="sampled_softmax", embedding_dim=64, profile_dim=8,
-                 hidden_units=(128,), num_interests=4, iterations=3, pow_p=2.0,
-                 routing_stddev=1.0, use_bias=False, seed=0, dropout=0.0, l2=0.0,
-                 output_dim=None, **kwargs):
+    def __init__(self, config, num_items, item_genres, sampler=None, num_sampled=64,
+                 loss="sampled_softmax", embedding_dim=64, num_interests=4, pow_p=2.0,
+                 shared_table=True, use_bias=False, max_positions=50, merge="max", l2=0.0,
+                 **kwargs):
         super().__init__(**kwargs)
         _samplers.check_loss_and_sampler(loss, sampler)
-        if output_dim is not None and int(output_dim) != int(embedding_dim):
-            raise ValueError(f"`output_dim`={output_dim}: MIND's interests live in the item "
-                             f"space, so output_dim must equal embedding_dim={embedding_dim}.")
-        if not isinstance(num_interests, (int, np.integer)) or num_interests < 1:
-            raise ValueError(f"`num_interests` must be a positive int, got {num_interests!r}.")
-        if not isinstance(iterations, (int, np.integer)) or iterations < 1:
-            raise ValueError(f"`iterations` must be a positive int, got {iterations!r}.")
-        if not (float(pow_p) >= 0):
-            raise ValueError(f"`pow_p` must be >= 0 or inf, got {pow_p!r}.")
+        self.num_interests = check_positive_int(num_interests, "num_interests")
+        self.max_positions = check_positive_int(max_positions, "max_positions")
+        self.pow_p = check_power(pow_p, "pow_p")
+        if merge not in MERGES:
+            raise ValueError(f"`merge`={merge!r}, expected one of {MERGES}.")
         if item_genres is None:
             raise ValueError("`item_genres` [num_items, G] is required (item = id + genres).")
-        self.num_items, self.dim = int(num_items), int(embedding_dim)
-        self.num_interests, self.iterations = int(num_interests), int(iterations)
-        self.pow_p, self.routing_stddev = float(pow_p), float(routing_stddev)
-        self.loss_name, self.num_sampled = loss, int(num_sampled)
-        self.sampler, self.use_bias = sampler, bool(use_bias)
-        if getattr(sampler, "step", None) is not None:
-            self.sampler_step = sampler.step            # tracked: checkpointed and restored
-        codes = np.asarray(item_genres, np.int64)
-        counts = np.zeros((codes.shape[0], int(codes.max()) + 1), np.float32)
-        np.add.at(counts, (np.repeat(np.arange(codes.shape[0]), codes.shape[1]),
-                           codes.ravel()), 1.0)
-        counts[:, 0] = 0.0
+        self._config = dict(config)
+        self.num_items = check_positive_int(num_items, "num_items")
+        self.dim = check_positive_int(embedding_dim, "embedding_dim")
+        self.loss_name, self.num_sampled, self.sampler = loss, int(num_sampled), sampler
+        self.shared_table, self.use_bias, self.merge = bool(shared_table), bool(use_bias), merge
+        # The sampler's draw counter is a weight (checkpointed); a placeholder without one,
+        # so that every model of a class has the same variables (save / load).
+        step = getattr(sampler, "step", None)
+        self.sampler_step = step if step is not None else keras.Variable(
+            0, dtype="int64", trainable=False, name="sampler_step")
+        counts = genre_counts(item_genres)
         self.genre_counts = tf.constant(counts)                             # [I, n_genres]
         self.item_norm = tf.constant(1.0 + counts.sum(1, keepdims=True))    # 1 + |genres(i)|
-        reg = keras.regularizers.L2(l2) if l2 else None
+        self.reg = keras.regularizers.L2(l2) if l2 else None
         self.id_embedding = keras.layers.Embedding(self.num_items, self.dim,
-                                                   embeddings_regularizer=reg, name="item_id")
+                                                   embeddings_regularizer=self.reg,
+                                                   name="item_id")
         self.genre_embedding = keras.layers.Embedding(counts.shape[1], self.dim, name="genre")
-        self.profile_embeddings = {
-            n: keras.layers.Embedding(int(user_feature_sizes[n]), profile_dim,
-                                      embeddings_regularizer=reg, name=f"{n}_embedding")
-            for n in PROFILE}
-        self.bilinear = self.add_weight(shape=(self.dim, self.dim), name="bilinear_S",
-                                        initializer="glorot_normal")
-        self.tower = [keras.layers.Dense(u, activation="relu", kernel_regularizer=reg,
-                                         name=f"relu_{k}") for k, u in enumerate(hidden_units)]
-        self.dropout = keras.layers.Dropout(dropout) if dropout else None
-        self.top = keras.layers.Dense(self.dim, name="interest")
+        self.output_table = (None if self.shared_table else self.add_weight(
+            shape=(self.num_items, self.dim), name="output_items", initializer="glorot_uniform"))
         self.item_bias = (self.add_weight(shape=(self.num_items,), name="item_bias",
                                           initializer="zeros") if self.use_bias else None)
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
-    # ------------------------------------------------------------------ pieces
+    # ------------------------------------------------------------------ tables
     def item_table(self):
-        """e_i = (E_id[i] + sum_g E_genre[g]) / (1 + |genres(i)|): [I, d]."""
+        """Behaviours: e_i = (E_id[i] + sum_g E_genre[g]) / (1 + |genres(i)|): [I, d]."""
         ids = self.id_embedding(tf.range(self.num_items))                   # [I, d]
         genres = self.genre_embedding(tf.range(self.genre_counts.shape[1]))  # [n_genres, d]
         return (ids + tf.matmul(self.genre_counts, genres)) / self.item_norm
 
-    def routing_logits(self, batch, length):
-        """b0 ~ N(0, sigma^2) [batch, K, length], new draws on every call."""
-        return keras.random.normal((batch, self.num_interests, length),
-                                   stddev=self.routing_stddev, seed=self.seed_generator)
+    def softmax_table(self, table=None):
+        """Softmax weights [I, d]: the behaviour table if `shared_table`, else W."""
+        if self.shared_table:
+            return self.item_table() if table is None else table
+        return tf.convert_to_tensor(self.output_table)
 
-    def interests(self, inputs, training=None, routing_logits=None, table=None):
-        """(V [B, K, d] with zeros on inactive interests, active bool [B, K])."""
-        history = tf.cast(inputs["history"], tf.int32)                       # [B, L]
-        mask = history > 0
-        table = self.item_table() if table is None else table
-        behaviours = tf.gather(table, history)                               # [B, L, d]
-        k_active = num_active_interests(tf.reduce_sum(tf.cast(mask, tf.int32), 1),
-                                        self.num_interests)
-        active = tf.range(self.num_interests)[None, :] < k_active[:, None]   # [B, K]
-        if routing_logits is None:
-            routing_logits = self.routing_logits(tf.shape(history)[0], tf.shape(history)[1])
-        caps = dynamic_routing(behaviours, mask, self.bilinear, routing_logits, active,
-                               self.iterations)                              # [B, K, d]
-        profile = tf.concat([self.profile_embeddings[n](tf.cast(inputs[n], tf.int32))
-                             for n in PROFILE], axis=-1)                     # [B, P]
-        profile = tf.tile(profile[:, None, :], [1, self.num_interests, 1])    # [B, K, P]
-        h = tf.concat([caps, profile], axis=-1)
-        for layer in self.tower:
-            h = layer(h)
-            if self.dropout is not None:
-                h = self.dropout(h, training=training)
-        v = self.top(h) * tf.cast(active, h.dtype)[..., None]                # [B, K, d]
-        return v, active
+    def check_history(self, history):
+        """ValueError if the history has more positions than the model holds (static shape)."""
+        length = history.shape[1]
+        if length is not None and length > self.max_positions:
+            raise ValueError(f"history has {length} positions, more than max_positions="
+                             f"{self.max_positions} of {type(self).__name__}; expected "
+                             f"<= {self.max_positions} (train with --max-history <= it).")
 
+    def interests(self, inputs, training=None, table=None):
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ training
     def call(self, inputs, training=None):
-        """Training with a "label": per-example loss [B] (mean added with add_loss).
-        Otherwise: interests [B, K, d] (zero where inactive)."""
         table = self.item_table()
         v, active = self.interests(inputs, training=training, table=table)
-        if not (training and "label" in inputs):
+        if "label" not in inputs:
             return v
+        out = self.softmax_table(table)
         labels = tf.cast(inputs["label"], tf.int64)[:, None]                 # [B, 1]
-        user, _ = label_aware_attention(v, tf.gather(table, labels[:, 0]), active,
+        user, _ = label_aware_attention(v, tf.gather(out, labels[:, 0]), active,
                                         self.pow_p)                          # [B, d]
-        if self.loss_name == "softmax":
-            loss = _losses.full_softmax_loss(table, self.item_bias, labels, user)
-        else:
+        if training and self.loss_name == "sampled_softmax":
             loss = _losses.sampled_softmax_loss(
-                table, self.item_bias, labels, user, self.num_sampled, self.num_items,
+                out, self.item_bias, labels, user, self.num_sampled, self.num_items,
                 sampled_values=self.sampler(labels))
+        else:                     # the exact loss (training with "softmax", and evaluation)
+            loss = _losses.full_softmax_loss(out, self.item_bias, labels, user)
         self.add_loss(tf.reduce_mean(loss))
-        return loss
+        return loss if training else v
 
     # ------------------------------------------------------------------ serving
     def item_vectors(self) -> np.ndarray:
-        """[I, d (+1)]: e_i, with the bias appended when `use_bias`."""
-        e = self.item_table()
+        """[I, d (+1)]: the softmax weights, with the bias appended when `use_bias`."""
+        e = self.softmax_table()
         if self.use_bias:
             e = tf.concat([e, self.item_bias[:, None]], axis=1)
         return np.array(e, np.float32)
@@ -291,6 +331,154 @@ class MIND(keras.Model):
         return v.astype(np.float32), mask
 
     def vectors(self, ds, split):
-        """(user interests [U, K, D], item vectors [I, D], mask [U, K]) for the harness."""
+        """(user vectors [U, K, D] or [U, D], item vectors [I, D], mask [U, K] or None)."""
         users, mask = self.user_vectors(model_inputs(ds, ds.samples(split), with_label=False))
+        if self.merge == "mean":
+            m = mask[..., None].astype(users.dtype)
+            return (users * m).sum(1) / m.sum(1), self.item_vectors(), None
         return users, self.item_vectors(), mask
+
+    # ------------------------------------------------------------------ Keras config
+    def get_config(self):
+        """The constructor arguments (JSON-able). A sampler without `get_config` is stored as
+        None: the reloaded model then evaluates and serves, and trains only with
+        loss="softmax" unless a sampler is passed again (`from_config(config, sampler=...)`)."""
+        cfg = {"name": self.name, "trainable": self.trainable, **self._config}
+        cfg["item_genres"] = np.asarray(cfg["item_genres"]).tolist()
+        cfg["user_feature_sizes"] = {k: int(v) for k, v in
+                                     (cfg.get("user_feature_sizes") or {}).items()}
+        sampler = cfg.get("sampler")
+        cfg["sampler"] = (keras.saving.serialize_keras_object(sampler)
+                          if hasattr(sampler, "get_config") else None)
+        for key in ("hidden_units",):
+            if key in cfg:
+                cfg[key] = list(cfg[key])
+        return cfg
+
+    @classmethod
+    def from_config(cls, config, sampler=None):
+        config = dict(config)
+        stored = config.pop("sampler", None)
+        if sampler is None and stored is not None:
+            sampler = keras.saving.deserialize_keras_object(stored)
+        if sampler is None and config.get("loss") == "sampled_softmax":
+            config["loss"] = "softmax"
+        return cls(sampler=sampler, **config)
+
+    def get_build_config(self):
+        return {"history_length": int(self.max_positions)}
+
+    def build_from_config(self, config):
+        """Builds every weight by one call on a dummy batch of one user."""
+        length = int(config.get("history_length", self.max_positions))
+        dummy = {"history": np.ones((1, length), np.int32)}
+        dummy.update({n: np.zeros((1,), np.int32) for n in PROFILE})
+        self(dummy, training=False)
+
+
+@keras.saving.register_keras_serializable(package="recall_models")
+class MIND(MultiInterestModel):
+    """MIND-like multi-interest retrieval model (module docstring).
+
+    Args:
+      num_items, user_feature_sizes, item_genres, sampler, num_sampled, loss: as
+        `recall_models.models.youtubednn.YouTubeDNN` (loss "sampled_softmax" or "softmax").
+      embedding_dim: d of items, capsules and interests.
+      profile_dim: d_p of each profile embedding.
+      hidden_units: ReLU layers applied to [capsule, profile].
+      num_interests: K, the most interests per user.
+      iterations: routing iterations.
+      pow_p: p of the label-aware attention (math.inf = hard).
+      routing_init: "random" (new draws per call, the paper's) or "fixed" (one b0 drawn from
+        `seed`, kept: deterministic serving).
+      routing_stddev: sigma of the initial routing logits.
+      use_profile: concatenate the profile embeddings to each capsule.
+      shared_table, use_bias, max_positions, merge, l2: `MultiInterestModel`.
+      seed: seed of the routing logits.
+      dropout: dropout after each ReLU layer (training only).
+    """
+
+    def __init__(self, num_items, user_feature_sizes, item_genres, sampler=None,
+                 num_sampled=64, loss="sampled_softmax", embedding_dim=64, profile_dim=8,
+                 hidden_units=(128,), num_interests=4, iterations=3, pow_p=2.0,
+                 routing_init="random", routing_stddev=1.0, use_profile=True,
+                 shared_table=True, use_bias=False, max_positions=50, merge="max", seed=0,
+                 dropout=0.0, l2=0.0, output_dim=None, **kwargs):
+        config = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
+        if output_dim is not None and int(output_dim) != int(embedding_dim):
+            raise ValueError(f"`output_dim`={output_dim}: MIND's interests live in the item "
+                             f"space, so output_dim must equal embedding_dim={embedding_dim}.")
+        if routing_init not in ROUTING_INITS:
+            raise ValueError(f"`routing_init`={routing_init!r}, expected one of {ROUTING_INITS}.")
+        super().__init__(config, num_items, item_genres, sampler=sampler,
+                         num_sampled=num_sampled, loss=loss, embedding_dim=embedding_dim,
+                         num_interests=num_interests, pow_p=pow_p, shared_table=shared_table,
+                         use_bias=use_bias, max_positions=max_positions, merge=merge, l2=l2,
+                         **kwargs)
+        self.iterations = check_positive_int(iterations, "iterations")
+        self.routing_init, self.routing_stddev = routing_init, float(routing_stddev)
+        self.use_profile = bool(use_profile)
+        if self.use_profile:
+            missing = [n for n in PROFILE if n not in (user_feature_sizes or {})]
+            if missing:
+                raise ValueError(f"`user_feature_sizes` lacks {missing}; expected keys "
+                                 f"{PROFILE} (or use_profile=False).")
+            self.profile_embeddings = {
+                n: keras.layers.Embedding(int(user_feature_sizes[n]), profile_dim,
+                                          embeddings_regularizer=self.reg, name=f"{n}_embedding")
+                for n in PROFILE}
+        self.bilinear = self.add_weight(shape=(self.dim, self.dim), name="bilinear_S",
+                                        initializer="glorot_normal")
+        self.tower = [keras.layers.Dense(u, activation="relu", kernel_regularizer=self.reg,
+                                         name=f"relu_{k}") for k, u in enumerate(hidden_units)]
+        self.dropout = keras.layers.Dropout(dropout) if dropout else None
+        self.top = keras.layers.Dense(self.dim, name="interest")
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        # b0 of routing_init="fixed": N(0, sigma^2) [1, K, max_positions], drawn once.
+        init = np.random.default_rng(seed).normal(
+            0.0, self.routing_stddev, (1, self.num_interests, self.max_positions))
+        self.fixed_logits = self.add_weight(
+            shape=init.shape, name="routing_b0", trainable=False,
+            initializer=keras.initializers.Constant(init.astype(np.float32)))
+
+    def routing_logits(self, batch, length):
+        """b0 [batch, K, length] ("random": new N(0, sigma^2) draws on every call) or
+        [1, K, length] ("fixed": the same for every user and call)."""
+        if self.routing_init == "fixed":
+            return tf.convert_to_tensor(self.fixed_logits)[:, :, :length]
+        # A Philox stateless normal: keras.random.normal compiles to a ~25x slower kernel
+        # under XLA on CPU (benchmarks/mind_xla_profile.py).
+        seed = tf.cast(self.seed_generator.next(), tf.int64)
+        return self.routing_stddev * tf.random.stateless_normal(
+            tf.stack([batch, self.num_interests, length]), seed, alg="philox")
+
+    def route(self, inputs, routing_logits=None, table=None):
+        """(capsules [B, K, d], routing weights w [B, K, L], active bool [B, K])."""
+        history = tf.cast(inputs["history"], tf.int32)                       # [B, L]
+        self.check_history(history)
+        mask = history > 0
+        table = self.item_table() if table is None else table
+        behaviours = tf.gather(table, history)                               # [B, L, d]
+        k_active = num_active_interests(tf.reduce_sum(tf.cast(mask, tf.int32), 1),
+                                        self.num_interests)
+        active = tf.range(self.num_interests)[None, :] < k_active[:, None]   # [B, K]
+        if routing_logits is None:
+            routing_logits = self.routing_logits(tf.shape(history)[0], tf.shape(history)[1])
+        caps, w = dynamic_routing(behaviours, mask, self.bilinear, routing_logits, active,
+                                  self.iterations, return_weights=True)
+        return caps, w, active
+
+    def interests(self, inputs, training=None, routing_logits=None, table=None):
+        """(V [B, K, d] with zeros on inactive interests, active bool [B, K])."""
+        h, _, active = self.route(inputs, routing_logits, table)             # [B, K, d]
+        if self.use_profile:
+            profile = tf.concat([self.profile_embeddings[n](tf.cast(inputs[n], tf.int32))
+                                 for n in PROFILE], axis=-1)                 # [B, P]
+            profile = tf.tile(profile[:, None, :], [1, self.num_interests, 1])  # [B, K, P]
+            h = tf.concat([h, profile], axis=-1)
+        for layer in self.tower:
+            h = layer(h)
+            if self.dropout is not None:
+                h = self.dropout(h, training=training)
+        v = self.top(h) * tf.cast(active, h.dtype)[..., None]                # [B, K, d]
+        return v, active

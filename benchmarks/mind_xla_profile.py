@@ -1,0 +1,106 @@
+"""Why was MIND's training step slower under XLA? Each piece timed with and without XLA.
+
+    python benchmarks/mind_xla_profile.py [--repeats 200] [--json out.json]
+
+Pieces (forward and backward where there is a gradient), at the README's sizes
+B = 256, L = 50, K = 4, d = 64, each a `tf.function` run `--repeats` times after two
+warm-up calls, graph and XLA (`jit_compile=True`) side by side in one run:
+
+- routing_full_grad: the routing differentiated through all 3 iterations (before);
+- routing: `recall_models.models.mind.dynamic_routing` (gradient through the last one);
+- random_normal: the per-step draw of b0 [B, K, L], `keras.random.normal` (routing_init
+  "random");
+- stateless_philox: the same draw with `tf.random.stateless_normal(alg="philox")`;
+- attention_p2: `attention_weights` with p = 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from recall_models.models.mind import attention_weights, dynamic_routing, squash
+
+B, L, K, D = 256, 50, 4, 64
+
+
+def routing_full_grad(behaviours, mask, bilinear, routing_logits, active, iterations=3):
+    """The routing as it was: every iteration on the differentiated u_hat."""
+    u_hat = tf.tensordot(behaviours, bilinear, axes=1) * tf.cast(mask, tf.float32)[..., None]
+    u_fixed, b = tf.stop_gradient(u_hat), routing_logits
+    keep = tf.cast(mask, tf.float32)[:, None, :]
+    for it in range(iterations):
+        w = tf.nn.softmax(tf.where(active[:, :, None], b, -1e9), axis=1) * keep
+        caps = squash(tf.matmul(w, u_hat))
+        if it + 1 < iterations:
+            b = b + tf.matmul(caps, u_fixed, transpose_b=True)
+    return caps
+
+
+def pieces():
+    rng = np.random.default_rng(0)
+    e = tf.Variable(rng.normal(size=(B, L, D)).astype(np.float32))
+    s = tf.Variable(rng.normal(size=(D, D)).astype(np.float32) * 0.1)
+    mask = tf.constant(np.arange(L)[None] < rng.integers(20, L + 1, size=(B, 1)))
+    active = tf.constant(np.ones((B, K), bool))
+    b0 = tf.constant(rng.normal(size=(B, K, L)).astype(np.float32))
+    dots = tf.Variable(rng.normal(size=(B, K)).astype(np.float32))
+    gen = keras.random.SeedGenerator(0)
+    seed = tf.Variable([0, 0], dtype=tf.int64)
+
+    def grad_of(fn):
+        def step():
+            with tf.GradientTape() as tape:
+                c = fn(e, mask, s, b0, active, 3)
+                loss = tf.reduce_sum(c * c)
+            return tape.gradient(loss, [e, s])
+        return step
+
+    def attention():
+        with tf.GradientTape() as tape:
+            w = attention_weights(dots, active, 2.0)
+            loss = tf.reduce_sum(w * w)
+        return tape.gradient(loss, dots)
+
+    def philox():
+        seed.assign_add([0, 1])
+        return tf.random.stateless_normal((B, K, L), seed, alg="philox")
+
+    return {"routing_full_grad": grad_of(routing_full_grad), "routing": grad_of(dynamic_routing),
+            "random_normal": lambda: keras.random.normal((B, K, L), seed=gen),
+            "stateless_philox": philox, "attention_p2": attention}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=200)
+    p.add_argument("--json", default=None, help="also write the timings (ms) here")
+    args = p.parse_args(argv)
+    out = {}
+    for name, fn in pieces().items():
+        row = {}
+        for mode, jit in (("graph", False), ("xla", True)):
+            f = tf.function(fn, jit_compile=jit)
+            f(), f()
+            start = time.perf_counter()
+            for _ in range(args.repeats):
+                result = f()
+            tf.nest.map_structure(lambda x: x.numpy(), result)
+            row[mode] = (time.perf_counter() - start) / args.repeats * 1e3
+        row["xla/graph"] = row["xla"] / row["graph"]
+        out[name] = row
+        print(f"{name:18s} graph {row['graph']:8.3f} ms   xla {row['xla']:8.3f} ms   "
+              f"xla/graph {row['xla/graph']:.2f}", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""MIND / ComiRec-SA ablations on the ML-100K VALIDATION split (docs/recall-ablations.md).
+
+    python benchmarks/recall_ablations.py --configs mind-random-shared mind-fixed-sep ... \\
+        [--seeds 0] [--epochs 5] [--out runs/ablations.jsonl]
+
+Each config is `recall_models.train.train` with the training command's defaults
+(log-uniform sampler, S = 100, batch 256, Adam 3e-3, patience 3) and the changes listed in
+CONFIGS, on one loaded dataset. One JSON line per (config, seed) is appended to --out:
+validation HR@50 / NDCG@10 at the best epoch (chosen by validation NDCG@10, as the command
+does), the best validation HR@50 of any epoch, the validation HR@50 when the interests are
+merged by their mean instead of the max (same weights), seconds per epoch, and the test
+metrics (reported, not used to choose).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+
+CONFIGS = {
+    "ytdnn": dict(model="youtubednn", hparams={}),
+    # MIND's defaults (the paper's): random b0 per pass, item table shared with the softmax.
+    "mind-random-shared": dict(hparams=dict(routing_init="random", shared_table=True)),
+    "mind-random-sep": dict(hparams=dict(routing_init="random", shared_table=False)),
+    "mind-fixed-shared": dict(hparams=dict(routing_init="fixed", shared_table=True)),
+    "mind-fixed-sep": dict(hparams=dict(routing_init="fixed", shared_table=False)),
+    "mind-K1": dict(hparams=dict(num_interests=1, routing_init="fixed", shared_table=False)),
+    "mind-K2": dict(hparams=dict(num_interests=2)),
+    "mind-K8": dict(hparams=dict(num_interests=8)),
+    "mind-p0": dict(hparams=dict(pow_p=0.0)),
+    "mind-pinf": dict(hparams=dict(pow_p=math.inf)),
+    "mind-noprofile": dict(hparams=dict(use_profile=False)),
+    "mind-lr1e-3": dict(learning_rate=1e-3, hparams={}),
+    "comirec-shared": dict(model="comirec_sa", hparams=dict(shared_table=True)),
+    "comirec-sep": dict(model="comirec_sa", hparams=dict(shared_table=False)),
+    "comirec-p2": dict(model="comirec_sa", hparams=dict(pow_p=2.0)),
+    "comirec-K2": dict(model="comirec_sa", hparams=dict(num_interests=2)),
+    "comirec-K8": dict(model="comirec_sa", hparams=dict(num_interests=8)),
+}
+
+
+def run(ds, name: str, seed: int, epochs: int, jit) -> dict:
+    import keras
+    from recall_models.train import TrainConfig, evaluate_model, train
+
+    spec = {"model": "mind", "sampler": "log_uniform", **CONFIGS[name]}
+    hparams = dict(spec.pop("hparams"))
+    cfg = TrainConfig(seed=seed, epochs=epochs, out=tempfile.mkdtemp(), jit_compile=jit,
+                      hparams=dict(hparams), **spec)
+    grab = keras.callbacks.Callback()               # holds the model after training
+    start = time.time()
+    result = train(cfg, ds=ds, verbose=0, callbacks=[grab])
+    best = result["history"][result["best_epoch"] - 1]
+    row = {"name": name, "seed": seed, "model": cfg.model, "epochs": epochs,
+           "hparams": {k: str(v) for k, v in hparams.items()}, "lr": cfg.learning_rate,
+           "best_epoch": result["best_epoch"], "val_hr50_best": best["val_hr@50"],
+           "val_ndcg10_best": best["val_ndcg@10"],
+           "val_hr50_max": max(h["val_hr@50"] for h in result["history"]),
+           "sec_per_epoch": result["seconds_per_epoch"], "wall": time.time() - start,
+           "test_f_hr50": result["test"]["filtered"]["hr@50"],
+           "test_f_ndcg10": result["test"]["filtered"]["ndcg@10"]}
+    model = grab.model
+    if hasattr(model, "merge"):                     # the same weights, mean-merged
+        model.merge = "mean"
+        row["val_hr50_mean_merge"] = evaluate_model(model, ds, "valid")["filtered"]["hr@50"]
+        model.merge = "max"
+    return row
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--configs", nargs="+", required=True, choices=list(CONFIGS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
+                   help="jit_compile of the step (auto: the training command's choice)")
+    p.add_argument("--out", default="runs/ablations.jsonl", help="JSON lines appended here")
+    args = p.parse_args(argv)
+    from recall_models.data.dataset import load_dataset
+    ds = load_dataset("ml-100k", max_history=50)
+    jit = {"auto": None, "on": True, "off": False}[args.xla]
+    for name in args.configs:
+        for seed in args.seeds:
+            row = run(ds, name, seed, args.epochs, jit)
+            with open(args.out, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            print(json.dumps(row), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""ComiRec-SA (Cen et al., KDD 2020): self-attentive multi-interest retrieval, trained with
+w2v_tf's sampled softmax.
+
+Behaviour embeddings e_t of the L history items (the `MultiInterestModel` item table: id plus
+genres) and positional embeddings P, here counted from the most recent item (position
+r_t = n - 1 - t of a history x_0..x_{n-1} in time order, so the newest item always has
+position 0 whatever the length):
+
+    H   = tanh((E + P) W_1)              [B, L, d_a]     d_a = `attention_units` (4 d)
+    A   = softmax_t(H W_2  masked)       [B, L, K]       one attention head per interest,
+                                                          over the real behaviours t < n
+    V_j = sum_t A_tj e_t                 [B, K, d]       interest j (no positions in the value)
+
+All K interests are active for every user. Training is label-aware, as MIND: with the dots
+a_j = V_j . w_label, v_u = sum_j softmax(sign(a)|a|^p)_j V_j; the paper's hard attention is
+p = inf (v_u = V_{argmax_j a_j}), the default. The loss is the sampled softmax of v_u
+against the output table (shared with the behaviour table when `shared_table`, as in the
+paper, or separate). Serving: top-k per interest merged by score, which is the max over
+interests of `recall_models.evaluation.retrieval` (`merge="max"`).
+
+The positions are a table of `max_positions` rows; a longer history is a ValueError.
+"""
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from recall_models.models.mind import MultiInterestModel, check_positive_int
+
+
+def self_attentive_interests(behaviours, positions, mask, w1, w2):
+    """V [B, K, d] and the attention A [B, K, L] of ComiRec-SA (module docstring).
+
+    Args:
+      behaviours: E [B, L, d].
+      positions: P [B, L, d] (or broadcastable), added before the attention only.
+      mask: bool [B, L], True on real behaviours (at least one per row).
+      w1: W_1 [d, d_a];  w2: W_2 [d_a, K].
+
+    Returns:
+      (V [B, K, d], A [B, K, L] with rows summing to 1 over the real behaviours).
+    """
+    h = tf.tanh(tf.tensordot(behaviours + positions, w1, axes=1))          # [B, L, d_a]
+    scores = tf.transpose(tf.tensordot(h, w2, axes=1), [0, 2, 1])           # [B, K, L]
+    scores = tf.where(mask[:, None, :], scores, -1e9)
+    att = tf.nn.softmax(scores, axis=-1)                                    # over t
+    return tf.matmul(att, behaviours), att                                  # V_j = sum_t A_jt e_t
+
+
+@keras.saving.register_keras_serializable(package="recall_models")
+class ComiRecSA(MultiInterestModel):
+    """ComiRec-SA (module docstring).
+
+    Args:
+      num_items, item_genres, sampler, num_sampled, loss: as `recall_models.models.mind.MIND`.
+      user_feature_sizes: accepted for the common signature, unused (no profile features).
+      embedding_dim: d.
+      num_interests: K attention heads.
+      attention_units: d_a of W_1 (default 4 d, the paper's).
+      pow_p: label-aware attention power (math.inf = the paper's hard attention).
+      shared_table, use_bias, max_positions, merge, l2: `MultiInterestModel`.
+    """
+
+    def __init__(self, num_items, user_feature_sizes=None, item_genres=None, sampler=None,
+                 num_sampled=64, loss="sampled_softmax", embedding_dim=64, num_interests=4,
+                 attention_units=None, pow_p=math.inf, shared_table=True, use_bias=False,
+                 max_positions=50, merge="max", l2=0.0, seed=0, **kwargs):
+        config = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
+        super().__init__(config, num_items, item_genres, sampler=sampler,
+                         num_sampled=num_sampled, loss=loss, embedding_dim=embedding_dim,
+                         num_interests=num_interests, pow_p=pow_p, shared_table=shared_table,
+                         use_bias=use_bias, max_positions=max_positions, merge=merge, l2=l2,
+                         **kwargs)
+        units = 4 * self.dim if attention_units is None else attention_units
+        self.attention_units = check_positive_int(units, "attention_units")
+        self.position_embedding = keras.layers.Embedding(self.max_positions, self.dim,
+                                                         name="position")
+        self.w1 = self.add_weight(shape=(self.dim, self.attention_units), name="attention_W1",
+                                  initializer="glorot_uniform")
+        self.w2 = self.add_weight(shape=(self.attention_units, self.num_interests),
+                                  name="attention_W2", initializer="glorot_uniform")
+
+    def attention(self, inputs, table=None):
+        """(V [B, K, d], A [B, K, L], mask bool [B, L]) for a batch of `inputs`."""
+        history = tf.cast(inputs["history"], tf.int32)                       # [B, L]
+        self.check_history(history)
+        mask = history > 0
+        table = self.item_table() if table is None else table
+        behaviours = tf.gather(table, history)                               # [B, L, d]
+        n = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1, keepdims=True)    # [B, 1]
+        recency = tf.maximum(n - 1 - tf.range(tf.shape(history)[1])[None, :], 0)  # [B, L]
+        positions = self.position_embedding(recency)                         # [B, L, d]
+        v, att = self_attentive_interests(behaviours, positions, mask, self.w1, self.w2)
+        return v, att, mask
+
+    def interests(self, inputs, training=None, table=None):
+        """(V [B, K, d], active bool [B, K], all True)."""
+        v, _, _ = self.attention(inputs, table)
+        return v, tf.ones(tf.shape(v)[:2], tf.bool)

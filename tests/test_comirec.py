@@ -1,0 +1,175 @@
+"""ComiRec-SA against numpy, and what both multi-interest models (MIND, ComiRec-SA) share:
+Keras config, .keras save / load round trip, `evaluate`, bad input before training.
+
+Oracles: a numpy float64 self-attention, TF's softmax cross-entropy of the interest with
+the largest dot (hard attention), identical vectors after a reload.
+"""
+import argparse
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from recall_models import train_cli
+from recall_models.models.comirec import ComiRecSA, self_attentive_interests
+from recall_models.models.mind import MIND
+from test_recall_train import ds, movielens_dir  # noqa: F401 (fixtures)
+
+I, L, K, D = 19, 12, 3, 6
+SIZES = {"gender": 3, "age": 8, "occupation": 5, "zip": 4}
+
+
+def inputs(rng, lengths, with_label=True, width=L):
+    b = len(lengths)
+    hist = rng.integers(1, I, size=(b, width)) * (np.arange(width)[None] < np.c_[lengths])
+    out = {"history": hist.astype(np.int32)}
+    out.update({n: rng.integers(0, s, size=b).astype(np.int32) for n, s in SIZES.items()})
+    if with_label:
+        out["label"] = rng.integers(1, I, size=b).astype(np.int32)
+    return out
+
+
+def make(cls, rng, **kw):
+    keras.utils.set_random_seed(0)
+    genres = rng.integers(0, 4, size=(I, 2)).astype(np.int32)
+    extra = {"profile_dim": 2, "hidden_units": (8,)} if cls is MIND else {}
+    model = cls(I, SIZES, genres, loss="softmax", embedding_dim=D, num_interests=K,
+                max_positions=L, **extra, **kw)
+    model(inputs(rng, [3, 8]), training=False)
+    return model
+
+
+def test_self_attention_matches_numpy(rng):
+    b, da = 4, 7
+    e, pos = rng.normal(size=(b, L, D)), rng.normal(size=(1, L, D))
+    w1, w2 = rng.normal(size=(D, da)), rng.normal(size=(da, K))
+    mask = np.arange(L)[None] < np.c_[[1, 4, 9, 12]]
+    scores = np.tanh((e + pos) @ w1) @ w2                                # [B, L, K]
+    scores = np.where(mask[..., None], scores, -np.inf)
+    att = np.exp(scores - scores.max(1, keepdims=True))
+    att /= att.sum(1, keepdims=True)                                     # softmax over t
+    ref = np.einsum("blk,bld->bkd", att, e)
+    got, got_att = self_attentive_interests(*(tf.constant(x, tf.float32) for x in (e, pos)),
+                                            tf.constant(mask),
+                                            *(tf.constant(x, tf.float32) for x in (w1, w2)))
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(got_att.numpy(), att.transpose(0, 2, 1), rtol=1e-4, atol=1e-6)
+
+
+def test_positions_count_from_the_newest_item_and_padding_is_ignored(rng):
+    model = make(ComiRecSA, rng)
+    x = inputs(rng, [2, 5, 12], with_label=False)
+    short = {k: (v[:, :8] if k == "history" else v) for k, v in x.items()}
+    short["history"] = short["history"][:2]
+    short = {k: v[:2] for k, v in short.items()}
+    v_long, _ = model.interests({k: v[:2] for k, v in x.items()})
+    v_short, _ = model.interests(short)                   # same users, less padding
+    np.testing.assert_allclose(v_short.numpy(), v_long.numpy(), rtol=1e-5, atol=1e-6)
+    # one user's interests do not depend on the rest of the batch
+    alone, _ = model.interests({k: v[2:] for k, v in x.items()})
+    batch, _ = model.interests(x)
+    np.testing.assert_allclose(alone.numpy()[0], batch.numpy()[2], rtol=1e-5, atol=1e-6)
+
+
+def test_training_loss_is_the_softmax_of_the_best_interest(rng):
+    model = make(ComiRecSA, rng, use_bias=True)           # pow_p = inf: hard attention
+    model.item_bias.assign(rng.normal(size=I).astype(np.float32))
+    x = inputs(rng, [1, 4, 7, 12, 12])
+    loss = model(x, training=True).numpy()
+    users, mask = model.user_vectors(x)
+    items = model.item_vectors()
+    assert mask.all() and users.shape == (5, K, D + 1)
+    dots = np.einsum("bkd,bd->bk", users[..., :D], items[x["label"], :D])
+    best = users[np.arange(5), dots.argmax(1)]
+    ref = tf.nn.sparse_softmax_cross_entropy_with_logits(x["label"], best @ items.T).numpy()
+    np.testing.assert_allclose(loss, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls,kw", [  # MIND with a fixed routing start: deterministic vectors
+    (MIND, {"routing_init": "fixed"}),
+    (MIND, {"routing_init": "fixed", "shared_table": False, "pow_p": 0.0}),
+    (ComiRecSA, {}), (ComiRecSA, {"shared_table": False, "use_bias": True})])
+def test_config_save_load_round_trip_and_evaluate(rng, tmp_path, cls, kw):
+    model = make(cls, rng, **kw)
+    model.compile(keras.optimizers.Adam(1e-2))
+    x = inputs(rng, [2, 5, 9, 12, 7, 3])
+    model.fit(x, batch_size=3, epochs=1, verbose=0)
+    again = cls.from_config(model.get_config())
+    assert again.get_config() == model.get_config()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded) is cls and loaded.get_config() == model.get_config()
+    for a, b in zip(model.user_vectors(x), loaded.user_vectors(x)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(model.item_vectors(), loaded.item_vectors())
+    # evaluate: the exact full-softmax cross-entropy of the attended interest
+    users, active = model.user_vectors(x)                 # inactive interests masked out
+    items = model.item_vectors()
+    dots = np.einsum("bkd,bd->bk", users[..., :D], model.softmax_table().numpy()[x["label"]])
+    if math.isfinite(model.pow_p):
+        att = tf.nn.softmax(np.where(active, np.sign(dots) * np.abs(dots) ** model.pow_p,
+                                     -np.inf)).numpy()
+    else:
+        att = np.eye(K)[np.where(active, dots, -np.inf).argmax(1)]
+    user = np.einsum("bk,bkd->bd", att, users)
+    ref = tf.nn.sparse_softmax_cross_entropy_with_logits(x["label"], user @ items.T)
+    np.testing.assert_allclose(loaded.evaluate(x, batch_size=6, verbose=0),
+                               float(tf.reduce_mean(ref)), rtol=1e-4)
+    assert loaded.predict({k: v for k, v in x.items() if k != "label"},
+                          verbose=0).shape == (6, K, D)
+
+
+@pytest.mark.parametrize("cls", [MIND, ComiRecSA])
+def test_history_longer_than_positions_is_a_clear_error(rng, cls):
+    model = make(cls, rng)
+    with pytest.raises(ValueError, match=f"history has {L + 1} positions.*max_positions={L}"):
+        model.interests(inputs(rng, [3], width=L + 1))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"num_interests": 0}, "num_interests"), ({"pow_p": -0.5}, "pow_p"),
+    ({"attention_units": 0}, "attention_units"), ({"max_positions": -3}, "max_positions"),
+    ({"loss": "sampled_softmax"}, "sampler"), ({"merge": "sum"}, "merge"),
+])
+def test_comirec_bad_arguments_name_themselves(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ComiRecSA(I, None, np.zeros((I, 2), np.int32), **{"loss": "softmax", **kwargs})
+
+
+def run_cli(argv, capsys):
+    parser = argparse.ArgumentParser()
+    train_cli.add_arguments(parser)
+    code = train_cli.main(parser.parse_args(argv))
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra,match", [
+    (["--model", "comirec_sa", "--num-interests", "0"], "num_interests (--num-interests)"),
+    (["--model", "mind", "--pow-p", "-1"], "pow_p (--pow-p)"),
+    (["--model", "comirec_sa", "--max-history", "20", "--max-positions", "10"],
+     "max_positions=10 is shorter than max_history=20"),
+    (["--model", "comirec_sa", "--routing-init", "fixed"], "mind only"),
+])
+def test_cli_bad_multi_interest_input_fails_before_training(tmp_path, movielens_dir, capsys,
+                                                             extra, match):
+    argv = ["--dataset", str(movielens_dir), "--out", str(tmp_path / "run"),
+            "--sampler", "uniform", "--num-sampled", "5"] + extra
+    code, err = run_cli(argv, capsys)
+    assert code == 1 and match in err
+    assert not (tmp_path / "run" / "backup").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler", ["log_uniform", "unigram", "uniform", "in_batch", "mixed",
+                                     "full"])
+def test_comirec_trains_with_every_sampler_under_xla(tmp_path, ds, sampler):  # noqa: F811
+    from recall_models.train import TrainConfig, train
+    cfg = TrainConfig(model="comirec_sa", dataset="unused", sampler=sampler, num_sampled=10,
+                      epochs=1, batch_size=32, out=str(tmp_path / "run"),
+                      hparams={"embedding_dim": 8})
+    result = train(cfg, ds, verbose=0)
+    losses = [h["loss"] for h in result["history"]]
+    assert np.isfinite(losses).all() and 0 <= result["test"]["filtered"]["hr@50"] <= 1
