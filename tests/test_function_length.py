@@ -4,8 +4,9 @@ Run as a script to list every function of `w2v_tf/` and `recall_models/` over a 
 
     python tests/test_function_length.py [LIMIT]      # default 100
 
-A function's length is counted from its `def` line to its last line (docstring included,
-decorators not); the second figure is the same without the docstring.
+A function's body is counted from its first statement after the docstring to its last line
+(the docstring, where the equations live, does not count); the rows also show the length from
+the `def` line, docstring included.
 """
 import ast
 import pathlib
@@ -14,8 +15,8 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ("w2v_tf", "recall_models")
 LIMIT = 100
-# Being split in another branch of the same change (issue 19); remove once merged.
-PENDING = {"recall_models/data/dataset.py:encode"}
+# Functions allowed over the limit (none: keep it that way).
+PENDING: set = set()
 
 
 def _functions(tree):
@@ -48,8 +49,10 @@ def long_functions(limit: int = LIMIT):
         for path in sorted((ROOT / package).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for name, node in _functions(tree):
+                # The limit is on the body: code lines, the docstring not counted (a long
+                # docstring with the equations is welcome; a long body is not).
                 lines = node.end_lineno - node.lineno + 1
-                if lines > limit:
+                if _code_lines(node) > limit:
                     rows.append((f"{path.relative_to(ROOT).as_posix()}:{name}", lines,
                                  _code_lines(node)))
     return sorted(rows, key=lambda row: -row[1])

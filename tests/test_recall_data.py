@@ -95,9 +95,10 @@ def test_ml100k_histories_in_time_order(ml100k, ml100k_raw):
     r = ml100k_raw.ratings
     stamp = dict(zip(zip(r["user_id"], r["item_id"]), r["timestamp"]))
     rng = np.random.default_rng(0)
+    history = ml100k.train.history                 # built on every access: once here
     for n in rng.choice(len(ml100k.train), 2000, replace=False):
         u = ml100k.user_raw_id[ml100k.train.user[n]]
-        items = ml100k.item_raw_id[ml100k.train.history[n, :ml100k.train.length[n]]]
+        items = ml100k.item_raw_id[history[n, :ml100k.train.length[n]]]
         times = [stamp[(u, i)] for i in items] + [stamp[(u, ml100k.item_raw_id[
             ml100k.train.label[n]])]]
         assert np.all(np.diff(times) >= 0)

@@ -38,7 +38,7 @@ duplicate of it in the batch is masked; `remove_accidental_hits=True` in
 Determinism: draws come from w2v_tf.sampling's stateless Philox samplers, keyed by
 `(seed, step)` where `step` is a `keras.Variable` counter incremented on every call. A model
 that holds the sampler tracks the counter as a weight (see `track`), so it is saved in
-checkpoints and restored by `keras.callbacks.BackupAndRestore`.
+checkpoints and restored when a run resumes (`recall_models.train`'s checkpoint).
 """
 from __future__ import annotations
 
