@@ -250,23 +250,30 @@ def _columns(rows, ncols):
 
 # --------------------------------------------------------------------------- formats
 
+def _ratings_and_users(ratings_path: Path, users_path: Path, sep: str, user_sep: str,
+                       encoding: str, user_fields: tuple):
+    """(ratings, users) frames of a ratings file (user, item, rating, time) and an optional
+    user file whose five fields come in the order `user_fields`."""
+    ratings = fast_ratings(ratings_path, encoding, sep)
+    if ratings is None:                   # not clean: find and name the first bad line
+        lines, nums = read_lines(ratings_path, encoding)
+        ratings = _ratings_frame(_columns(split_fields(lines, nums, sep, 4, ratings_path), 4),
+                                 nums, ratings_path)
+    users = empty_users()
+    if users_path.exists():
+        lines, nums = read_lines(users_path, encoding)
+        cols = dict(zip(user_fields, _columns(split_fields(lines, nums, user_sep, 5,
+                                                           users_path), 5)))
+        users = _users_frame(cols["id"], cols["gender"], cols["age"], cols["occupation"],
+                             cols["zip"], nums, users_path)
+    return ratings, users
+
+
 def read_ml100k(directory, encoding: str = "latin-1") -> RawData:
     """ML-100K original files: `u.data` (tab), `u.user` and `u.item` (`|`)."""
     d = Path(directory)
-    path = d / "u.data"
-    ratings = fast_ratings(path, encoding, "\t")
-    if ratings is None:                   # not clean: find and name the first bad line
-        lines, nums = read_lines(path, encoding)
-        ratings = _ratings_frame(_columns(split_fields(lines, nums, "\t", 4, path), 4),
-                                 nums, path)
-
-    users = empty_users()
-    path = d / "u.user"
-    if path.exists():
-        lines, nums = read_lines(path, encoding)
-        ids, age, gender, occ, zips = _columns(split_fields(lines, nums, "|", 5, path), 5)
-        users = _users_frame(ids, gender, age, occ, zips, nums, path)
-
+    ratings, users = _ratings_and_users(d / "u.data", d / "u.user", "\t", "|", encoding,
+                                        ("id", "age", "gender", "occupation", "zip"))
     items = empty_items()
     path = d / "u.item"
     if path.exists():
@@ -292,20 +299,8 @@ def read_ml100k(directory, encoding: str = "latin-1") -> RawData:
 def read_ml1m(directory, encoding: str = "latin-1") -> RawData:
     """ML-1M files: `ratings.dat`, `users.dat`, `movies.dat`, fields separated by `::`."""
     d = Path(directory)
-    path = d / "ratings.dat"
-    ratings = fast_ratings(path, encoding, "::")
-    if ratings is None:                   # not clean: find and name the first bad line
-        lines, nums = read_lines(path, encoding)
-        ratings = _ratings_frame(_columns(split_fields(lines, nums, "::", 4, path), 4),
-                                 nums, path)
-
-    users = empty_users()
-    path = d / "users.dat"
-    if path.exists():
-        lines, nums = read_lines(path, encoding)
-        ids, gender, age, occ, zips = _columns(split_fields(lines, nums, "::", 5, path), 5)
-        users = _users_frame(ids, gender, age, occ, zips, nums, path)
-
+    ratings, users = _ratings_and_users(d / "ratings.dat", d / "users.dat", "::", "::",
+                                        encoding, ("id", "gender", "age", "occupation", "zip"))
     items = empty_items()
     path = d / "movies.dat"
     if path.exists():

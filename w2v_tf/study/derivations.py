@@ -195,6 +195,13 @@ def autodiff_gradients(loss_fn: Callable[..., tf.Tensor], *arrays,
 # 3. Two-class softmax = logistic regression
 
 
+def _two_class_args(x, W, b):
+    """(x [N, d], W [2, d], b [2]) checked, b = 0 when None."""
+    x = _as_matrix("x", x)
+    W = _as_matrix("W", W, rows=2, cols=x.shape[1])
+    return x, W, (np.zeros(2) if b is None else _as_vector("b", b, 2))
+
+
 def two_class_softmax(x, W, b=None) -> np.ndarray:
     """P(y = 1 | x) from a 2-way softmax: logits x W^T + b, `[N, 2]` -> `[N]`.
 
@@ -203,9 +210,7 @@ def two_class_softmax(x, W, b=None) -> np.ndarray:
         W: `[2, d]` one weight row per class.
         b: `[2]` biases (default 0).
     """
-    x = _as_matrix("x", x)
-    W = _as_matrix("W", W, rows=2, cols=x.shape[1])
-    b = np.zeros(2) if b is None else _as_vector("b", b, 2)
+    x, W, b = _two_class_args(x, W, b)
     return softmax(x @ W.T + b, axis=1)[:, 1]
 
 
@@ -220,9 +225,7 @@ def logistic_of_difference(x, W, b=None) -> np.ndarray:
         W: `[2, d]` one weight row per class.
         b: `[2]` biases (default 0).
     """
-    x = _as_matrix("x", x)
-    W = _as_matrix("W", W, rows=2, cols=x.shape[1])
-    b = np.zeros(2) if b is None else _as_vector("b", b, 2)
+    x, W, b = _two_class_args(x, W, b)
     return sigmoid(x @ (W[1] - W[0]) + (b[1] - b[0]))
 
 
