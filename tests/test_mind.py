@@ -91,6 +91,44 @@ def test_dynamic_routing_matches_numpy(rng, iters):
                                atol=1e-5)
 
 
+def routing_in_u_hat_space(behaviours, mask, bilinear, routing_logits, active, iterations):
+    """The previous formulation (every behaviour projected, u_hat = e S [B, L, d']; logits
+    [B, K, L]), kept as the oracle of the behaviour-space one."""
+    u_hat = tf.tensordot(behaviours, bilinear, axes=1) * tf.cast(mask, tf.float32)[..., None]
+    u_fixed, keep = tf.stop_gradient(u_hat), tf.cast(mask, tf.float32)[:, None, :]
+    b = tf.broadcast_to(routing_logits, [behaviours.shape[0], *routing_logits.shape[1:]])
+
+    def weights(b):
+        return tf.nn.softmax(tf.where(active[:, :, None], b, -1e9), axis=1) * keep
+    for _ in range(iterations - 1):
+        b = b + tf.matmul(squash(tf.matmul(weights(b), u_fixed)), u_fixed, transpose_b=True)
+    w = weights(b)
+    return squash(tf.matmul(w, u_hat)) * tf.cast(active, tf.float32)[..., None], w
+
+
+@pytest.mark.parametrize("iters,shared_b0", [(1, False), (3, False), (3, True)])
+def test_behaviour_space_routing_equals_the_u_hat_form(rng, iters, shared_b0):
+    """Values, routing weights and gradients (e, S) equal the u_hat formulation to float32
+    round-off, at the training sizes' d = 64 with ragged histories and K' < K."""
+    b, length, d = 8, 50, 64
+    e = tf.constant(rng.normal(size=(b, length, d)) * 0.3, tf.float32)
+    s = tf.Variable(rng.normal(size=(d, d)) / 8, dtype=tf.float32)
+    mask = tf.constant(np.arange(length)[None, :] < rng.integers(1, length + 1, (b, 1)))
+    b0 = tf.constant(rng.normal(size=(1 if shared_b0 else b, K, length)), tf.float32)
+    active = tf.constant(np.arange(K)[None, :] < rng.integers(1, K + 1, (b, 1)))
+    up = tf.constant(rng.normal(size=(b, K, d)), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(e)
+        got, w_got = dynamic_routing(e, mask, s, b0, active, iters, return_weights=True)
+        ref, w_ref = routing_in_u_hat_space(e, mask, s, b0, active, iters)
+        lg, lr = tf.reduce_sum(got * up), tf.reduce_sum(ref * up)
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w_got.numpy(), w_ref.numpy(), rtol=1e-5, atol=1e-6)
+    for x in (e, s):
+        g, g_ref = tape.gradient(lg, x).numpy(), tape.gradient(lr, x).numpy()
+        np.testing.assert_allclose(g, g_ref, rtol=1e-4, atol=1e-5 * np.abs(g_ref).max())
+
+
 def test_interests_of_one_user_ignore_the_other_users(rng):
     model = make_model(rng)
     x = tiny_inputs(rng, [16, 9, 5])

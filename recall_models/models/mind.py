@@ -91,12 +91,26 @@ def num_active_interests(length, num_interests: int):
 
 def dynamic_routing(behaviours, mask, bilinear, routing_logits, active, iterations: int = 3,
                     return_weights: bool = False):
-    """B2I dynamic routing (module docstring).
+    """B2I dynamic routing (module docstring), computed in the behaviour space.
 
-    Forward values are Algorithm 1's. In the backward pass the routing weights w of the last
-    iteration are constants (stop-gradient through the earlier iterations, as the reference
-    implementations of MIND (DeepMatch) and ComiRec do): the gradient reaches S and the
-    behaviours through c_j = squash(sum_t w_jt u_hat_t) only, which halves the step time.
+    Forward values are Algorithm 1's. S is linear and shared by all interests, so it is
+    applied to the K capsules instead of the L behaviours (K << L; the same values up to
+    float32 round-off, `tests/test_mind.py` checks them and their gradients against the
+    u_hat form):
+
+        z_j = sum_t w_jt S^T e_t = S^T (sum_t w_jt e_t)          [B, K, d']
+        c_j . u_hat_t = c_j . S^T e_t = (S c_j) . e_t            [B, K, L]
+
+    Projecting every behaviour (u_hat = e S, [B, L, d] x [d, d]: 105 MFLOP of the routing's
+    ~150) cost more than the rest of the routing together; now each iteration is two
+    batched matmuls over the [B, L, d] behaviours (w e and (S c) e^T, e^T transposed once)
+    and S touches [B, K, d] only, each product in the layout XLA's CPU dot runs fastest
+    (transposed operands of the batched dots cost 2-3x, benchmarks/mind_xla_profile.py).
+
+    In the backward pass the routing weights w of the last iteration are constants
+    (stop-gradient through the earlier iterations, as the reference implementations of
+    MIND (DeepMatch) and ComiRec do): the gradient reaches S and the behaviours through
+    c_j = squash(S^T sum_t w_jt e_t) only.
 
     Args:
       behaviours: e [B, L, d] behaviour embeddings.
@@ -111,21 +125,26 @@ def dynamic_routing(behaviours, mask, bilinear, routing_logits, active, iteratio
       capsules [B, K, d'], zero on inactive interests (and w [B, K, L] if `return_weights`:
       w_jt, the share of behaviour t routed to interest j; columns of real behaviours sum to 1).
     """
-    u_hat = tf.tensordot(behaviours, bilinear, axes=1)                      # [B, L, d']
-    u_hat *= tf.cast(mask, u_hat.dtype)[..., None]
-    u_fixed = tf.stop_gradient(u_hat)
-    keep = tf.cast(mask, u_hat.dtype)[:, None, :]                           # [B, 1, L]
+    keep = tf.cast(mask, behaviours.dtype)                                  # [B, L]
+    e = behaviours * keep[..., None]                                        # padding rows 0
+    e_fixed, s_fixed = tf.stop_gradient(e), tf.stop_gradient(bilinear)
+    e_t = tf.transpose(e_fixed, [0, 2, 1])                                  # [B, d, L]
     b = tf.broadcast_to(tf.stop_gradient(routing_logits),
-                        tf.concat([tf.shape(u_hat)[:1], tf.shape(routing_logits)[1:]], 0))
+                        tf.concat([tf.shape(e)[:1], tf.shape(routing_logits)[1:]], 0))
+    inactive = tf.where(active, 0.0, -1e9)[:, :, None]                      # [B, K, 1]
 
     def weights(b):
         # w_jt = softmax over the active interests j of b_jt (not over behaviours t).
-        return tf.nn.softmax(tf.where(active[:, :, None], b, -1e9), axis=1) * keep  # [B, K, L]
+        return tf.nn.softmax(b + inactive, axis=1) * keep[:, None, :]       # [B, K, L]
+
+    def capsules(w, e, s):
+        # c_j = squash(S^T sum_t w_jt e_t)                                  [B, K, d']
+        return squash(tf.tensordot(tf.matmul(w, e), s, axes=1))
     for _ in range(iterations - 1):
-        caps = squash(tf.matmul(weights(b), u_fixed))                        # [B, K, d']
-        b = b + tf.matmul(caps, u_fixed, transpose_b=True)                  # b += c . u_hat
+        caps = capsules(weights(b), e_fixed, s_fixed)
+        b = b + tf.matmul(tf.tensordot(caps, s_fixed, axes=[[2], [1]]), e_t)  # (S c_j) . e_t
     w = weights(b)
-    caps = squash(tf.matmul(w, u_hat)) * tf.cast(active, u_hat.dtype)[..., None]  # with grad
+    caps = capsules(w, e, bilinear) * tf.cast(active, e.dtype)[..., None]   # with gradient
     return (caps, w) if return_weights else caps
 
 
