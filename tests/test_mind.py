@@ -166,6 +166,21 @@ def test_fixed_routing_logits_are_the_same_for_every_user_and_call(rng):
     assert np.abs(np.diff(model.interests(x)[0].numpy()[0], axis=0)).max() > 1e-4  # K distinct
 
 
+def test_pool_history_feeds_the_mean_behaviour_to_every_capsule(rng):
+    """v_uj = top(ReLU(W_1 [c_uj, mean_t e_t, p_u])), recomputed by hand from the layers."""
+    model = make_model(rng, routing_init="fixed", pool_history=True)
+    x = tiny_inputs(rng, [16, 3, 9], with_label=False)
+    caps, _, active = model.route(x)
+    e = tf.gather(model.item_table(), x["history"]).numpy()
+    mask = (x["history"] > 0)[..., None]
+    pooled = (e * mask).sum(1) / mask.sum(1)                            # [B, d]
+    profile = np.concatenate([model.profile_embeddings[n](x[n]).numpy() for n in SIZES], -1)
+    user = np.concatenate([pooled, profile], -1)[:, None, :].repeat(K, 1)
+    ref = model.top(model.tower[0](np.concatenate([caps.numpy(), user], -1))).numpy()
+    ref *= active.numpy()[..., None]
+    np.testing.assert_allclose(model.interests(x)[0].numpy(), ref, rtol=1e-5, atol=1e-6)
+
+
 def test_routing_gradient_flows_through_the_last_iteration_only(rng):
     """Oracle: the last iteration with its routing weights w frozen (numpy forward)."""
     b, d = 3, 5
