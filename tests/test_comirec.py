@@ -58,33 +58,6 @@ def test_self_attention_matches_numpy(rng):
     np.testing.assert_allclose(got_att.numpy(), att.transpose(0, 2, 1), rtol=1e-4, atol=1e-6)
 
 
-def test_per_item_projection_equals_the_per_position_one(rng):
-    """A batch with more positions than items + max_positions (4 x 12 > 19 + 12) takes
-    (E + P) W_1 from the per-item rows E W_1 and P W_1; values and gradients equal the
-    per-position (E + P) W_1 to float32 round-off."""
-    model = make(ComiRecSA, rng)
-    x = inputs(rng, [1, 5, 12, 9])
-    history = tf.constant(x["history"])
-    with tf.GradientTape(persistent=True) as tape:
-        table = model.item_table()
-        got, got_att, mask = model.attention(x, table)
-        n = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1, keepdims=True)
-        recency = tf.maximum(n - 1 - tf.range(L)[None, :], 0)
-        ref, ref_att = self_attentive_interests(
-            tf.gather(table, history), model.position_embedding(recency), mask, model.w1,
-            model.w2)
-        up = tf.constant(rng.normal(size=got.shape), tf.float32)
-        lg, lr = tf.reduce_sum(got * up), tf.reduce_sum(ref * up)
-    np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(got_att.numpy(), ref_att.numpy(), rtol=1e-5, atol=1e-6)
-    for w, g, g_ref in zip(model.trainable_weights, tape.gradient(lg, model.trainable_weights),
-                           tape.gradient(lr, model.trainable_weights)):
-        if g_ref is not None:
-            np.testing.assert_allclose(tf.convert_to_tensor(g).numpy(),
-                                       tf.convert_to_tensor(g_ref).numpy(), rtol=1e-4,
-                                       atol=1e-6, err_msg=w.name)
-
-
 def test_positions_count_from_the_newest_item_and_padding_is_ignored(rng):
     model = make(ComiRecSA, rng)
     x = inputs(rng, [2, 5, 12], with_label=False)

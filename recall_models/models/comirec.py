@@ -31,7 +31,7 @@ import tensorflow as tf
 from recall_models.models.mind import MultiInterestModel, check_positive_int
 
 
-def self_attentive_interests(behaviours, positions, mask, w1, w2, projected=None):
+def self_attentive_interests(behaviours, positions, mask, w1, w2):
     """V [B, K, d] and the attention A [B, K, L] of ComiRec-SA (module docstring).
 
     Args:
@@ -39,15 +39,12 @@ def self_attentive_interests(behaviours, positions, mask, w1, w2, projected=None
       positions: P [B, L, d] (or broadcastable), added before the attention only.
       mask: bool [B, L], True on real behaviours (at least one per row).
       w1: W_1 [d, d_a];  w2: W_2 [d_a, K].
-      projected: (E + P) W_1 [B, L, d_a] if the caller has it (then `positions` and `w1`
-        are not read), e.g. gathered from the per-item rows of E W_1 (`ComiRecSA.attention`).
 
     Returns:
       (V [B, K, d], A [B, K, L] with rows summing to 1 over the real behaviours).
     """
-    if projected is None:
-        projected = tf.tensordot(behaviours + positions, w1, axes=1)       # [B, L, d_a]
-    scores = tf.transpose(tf.tensordot(tf.tanh(projected), w2, axes=1), [0, 2, 1])  # [B, K, L]
+    h = tf.tanh(tf.tensordot(behaviours + positions, w1, axes=1))          # [B, L, d_a]
+    scores = tf.transpose(tf.tensordot(h, w2, axes=1), [0, 2, 1])           # [B, K, L]
     scores = tf.where(mask[:, None, :], scores, -1e9)
     att = tf.nn.softmax(scores, axis=-1)                                    # over t
     return tf.matmul(att, behaviours), att                                  # V_j = sum_t A_jt e_t
@@ -95,21 +92,8 @@ class ComiRecSA(MultiInterestModel):
         behaviours = tf.gather(table, history)                               # [B, L, d]
         n = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1, keepdims=True)    # [B, 1]
         recency = tf.maximum(n - 1 - tf.range(tf.shape(history)[1])[None, :], 0)  # [B, L]
-        per_item = (history.shape.is_fully_defined() and self.num_items + self.max_positions
-                    < history.shape[0] * history.shape[1])
-        if per_item:
-            # (E + P) W_1 = E W_1 + P W_1 gathered from the I + max_positions rows of the
-            # tables times W_1: the same values, ~B L / (I + L_max) times fewer products
-            # (7.4x for ML-100K and batch 256) when the batch holds more positions than
-            # the catalogue has items.
-            positions = self.position_embedding(tf.range(self.max_positions))   # [L_max, d]
-            projected = (tf.gather(tf.matmul(table, self.w1), history)
-                         + tf.gather(tf.matmul(positions, self.w1), recency))  # [B, L, d_a]
-            v, att = self_attentive_interests(behaviours, None, mask, None, self.w2,
-                                              projected)
-        else:
-            v, att = self_attentive_interests(behaviours, self.position_embedding(recency),
-                                              mask, self.w1, self.w2)
+        positions = self.position_embedding(recency)                         # [B, L, d]
+        v, att = self_attentive_interests(behaviours, positions, mask, self.w1, self.w2)
         return v, att, mask
 
     def interests(self, inputs, training=None, table=None):
