@@ -91,6 +91,44 @@ def test_dynamic_routing_matches_numpy(rng, iters):
                                atol=1e-5)
 
 
+def routing_in_u_hat_space(behaviours, mask, bilinear, routing_logits, active, iterations):
+    """The previous formulation (every behaviour projected, u_hat = e S [B, L, d']; logits
+    [B, K, L]), kept as the oracle of the behaviour-space one."""
+    u_hat = tf.tensordot(behaviours, bilinear, axes=1) * tf.cast(mask, tf.float32)[..., None]
+    u_fixed, keep = tf.stop_gradient(u_hat), tf.cast(mask, tf.float32)[:, None, :]
+    b = tf.broadcast_to(routing_logits, [behaviours.shape[0], *routing_logits.shape[1:]])
+
+    def weights(b):
+        return tf.nn.softmax(tf.where(active[:, :, None], b, -1e9), axis=1) * keep
+    for _ in range(iterations - 1):
+        b = b + tf.matmul(squash(tf.matmul(weights(b), u_fixed)), u_fixed, transpose_b=True)
+    w = weights(b)
+    return squash(tf.matmul(w, u_hat)) * tf.cast(active, tf.float32)[..., None], w
+
+
+@pytest.mark.parametrize("iters,shared_b0", [(1, False), (3, False), (3, True)])
+def test_behaviour_space_routing_equals_the_u_hat_form(rng, iters, shared_b0):
+    """Values, routing weights and gradients (e, S) equal the u_hat formulation to float32
+    round-off, at the training sizes' d = 64 with ragged histories and K' < K."""
+    b, length, d = 8, 50, 64
+    e = tf.constant(rng.normal(size=(b, length, d)) * 0.3, tf.float32)
+    s = tf.Variable(rng.normal(size=(d, d)) / 8, dtype=tf.float32)
+    mask = tf.constant(np.arange(length)[None, :] < rng.integers(1, length + 1, (b, 1)))
+    b0 = tf.constant(rng.normal(size=(1 if shared_b0 else b, K, length)), tf.float32)
+    active = tf.constant(np.arange(K)[None, :] < rng.integers(1, K + 1, (b, 1)))
+    up = tf.constant(rng.normal(size=(b, K, d)), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(e)
+        got, w_got = dynamic_routing(e, mask, s, b0, active, iters, return_weights=True)
+        ref, w_ref = routing_in_u_hat_space(e, mask, s, b0, active, iters)
+        lg, lr = tf.reduce_sum(got * up), tf.reduce_sum(ref * up)
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w_got.numpy(), w_ref.numpy(), rtol=1e-5, atol=1e-6)
+    for x in (e, s):
+        g, g_ref = tape.gradient(lg, x).numpy(), tape.gradient(lr, x).numpy()
+        np.testing.assert_allclose(g, g_ref, rtol=1e-4, atol=1e-5 * np.abs(g_ref).max())
+
+
 def test_interests_of_one_user_ignore_the_other_users(rng):
     model = make_model(rng)
     x = tiny_inputs(rng, [16, 9, 5])
@@ -126,6 +164,21 @@ def test_fixed_routing_logits_are_the_same_for_every_user_and_call(rng):
     explicit = model.interests(x, routing_logits=np.repeat(b0, 3, 0))[0].numpy()
     np.testing.assert_allclose(model.interests(x)[0].numpy(), explicit, rtol=1e-6, atol=1e-6)
     assert np.abs(np.diff(model.interests(x)[0].numpy()[0], axis=0)).max() > 1e-4  # K distinct
+
+
+def test_pool_history_feeds_the_mean_behaviour_to_every_capsule(rng):
+    """v_uj = top(ReLU(W_1 [c_uj, mean_t e_t, p_u])), recomputed by hand from the layers."""
+    model = make_model(rng, routing_init="fixed", pool_history=True)
+    x = tiny_inputs(rng, [16, 3, 9], with_label=False)
+    caps, _, active = model.route(x)
+    e = tf.gather(model.item_table(), x["history"]).numpy()
+    mask = (x["history"] > 0)[..., None]
+    pooled = (e * mask).sum(1) / mask.sum(1)                            # [B, d]
+    profile = np.concatenate([model.profile_embeddings[n](x[n]).numpy() for n in SIZES], -1)
+    user = np.concatenate([pooled, profile], -1)[:, None, :].repeat(K, 1)
+    ref = model.top(model.tower[0](np.concatenate([caps.numpy(), user], -1))).numpy()
+    ref *= active.numpy()[..., None]
+    np.testing.assert_allclose(model.interests(x)[0].numpy(), ref, rtol=1e-5, atol=1e-6)
 
 
 def test_routing_gradient_flows_through_the_last_iteration_only(rng):

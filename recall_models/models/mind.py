@@ -20,9 +20,10 @@ give K equal capsules. `routing_init="random"` draws b0 ~ N(0, sigma^2) per samp
 forward pass (the paper; serving is then random too); `"fixed"` draws one b0 [K, L_max] once
 from `seed` and keeps it (a non-trainable weight: saved, the same for every user and call).
 
-Each capsule (concatenated with the profile embedding p_u when `use_profile`) goes through
-ReLU layers and a linear output layer: v_uj = W_2 ReLU(W_1 [c_uj, p_u]) [B, K, d]; masked
-interests are 0 and carry mask False.
+Each capsule (concatenated with the profile embedding p_u when `use_profile`, and with the
+mean behaviour h_u = mean_t e_{x_t} when `pool_history`) goes through ReLU layers and a
+linear output layer: v_uj = W_2 ReLU(W_1 [c_uj, h_u, p_u]) [B, K, d]; masked interests are
+0 and carry mask False.
 
 Output items (`MultiInterestModel`): with `shared_table=True` the softmax weights are the
 behaviour table e_i (the paper, and DeepMatch/ComiRec); with `shared_table=False` a separate
@@ -64,7 +65,7 @@ import tensorflow as tf
 from recall_models.models import samplers as _samplers
 
 from w2v_tf import losses as _losses
-from recall_models.models.youtubednn import PROFILE, genre_weights, model_inputs
+from recall_models.models.youtubednn import PROFILE, genre_weights, masked_mean, model_inputs
 
 _TINY = 1e-30
 _LOG_CLIP = 60.0            # exp(60) ~ 1e26 is finite in float32; exp(-exp(60)) == 0
@@ -91,12 +92,26 @@ def num_active_interests(length, num_interests: int):
 
 def dynamic_routing(behaviours, mask, bilinear, routing_logits, active, iterations: int = 3,
                     return_weights: bool = False):
-    """B2I dynamic routing (module docstring).
+    """B2I dynamic routing (module docstring), computed in the behaviour space.
 
-    Forward values are Algorithm 1's. In the backward pass the routing weights w of the last
-    iteration are constants (stop-gradient through the earlier iterations, as the reference
-    implementations of MIND (DeepMatch) and ComiRec do): the gradient reaches S and the
-    behaviours through c_j = squash(sum_t w_jt u_hat_t) only, which halves the step time.
+    Forward values are Algorithm 1's. S is linear and shared by all interests, so it is
+    applied to the K capsules instead of the L behaviours (K << L; the same values up to
+    float32 round-off, `tests/test_mind.py` checks them and their gradients against the
+    u_hat form):
+
+        z_j = sum_t w_jt S^T e_t = S^T (sum_t w_jt e_t)          [B, K, d']
+        c_j . u_hat_t = c_j . S^T e_t = (S c_j) . e_t            [B, K, L]
+
+    Projecting every behaviour (u_hat = e S, [B, L, d] x [d, d]: 105 MFLOP of the routing's
+    ~150) cost more than the rest of the routing together; now each iteration is two
+    batched matmuls over the [B, L, d] behaviours (w e and (S c) e^T, e^T transposed once)
+    and S touches [B, K, d] only, each product in the layout XLA's CPU dot runs fastest
+    (transposed operands of the batched dots cost 2-3x, benchmarks/mind_xla_profile.py).
+
+    In the backward pass the routing weights w of the last iteration are constants
+    (stop-gradient through the earlier iterations, as the reference implementations of
+    MIND (DeepMatch) and ComiRec do): the gradient reaches S and the behaviours through
+    c_j = squash(S^T sum_t w_jt e_t) only.
 
     Args:
       behaviours: e [B, L, d] behaviour embeddings.
@@ -111,21 +126,26 @@ def dynamic_routing(behaviours, mask, bilinear, routing_logits, active, iteratio
       capsules [B, K, d'], zero on inactive interests (and w [B, K, L] if `return_weights`:
       w_jt, the share of behaviour t routed to interest j; columns of real behaviours sum to 1).
     """
-    u_hat = tf.tensordot(behaviours, bilinear, axes=1)                      # [B, L, d']
-    u_hat *= tf.cast(mask, u_hat.dtype)[..., None]
-    u_fixed = tf.stop_gradient(u_hat)
-    keep = tf.cast(mask, u_hat.dtype)[:, None, :]                           # [B, 1, L]
+    keep = tf.cast(mask, behaviours.dtype)                                  # [B, L]
+    e = behaviours * keep[..., None]                                        # padding rows 0
+    e_fixed, s_fixed = tf.stop_gradient(e), tf.stop_gradient(bilinear)
+    e_t = tf.transpose(e_fixed, [0, 2, 1])                                  # [B, d, L]
     b = tf.broadcast_to(tf.stop_gradient(routing_logits),
-                        tf.concat([tf.shape(u_hat)[:1], tf.shape(routing_logits)[1:]], 0))
+                        tf.concat([tf.shape(e)[:1], tf.shape(routing_logits)[1:]], 0))
+    inactive = tf.where(active, 0.0, -1e9)[:, :, None]                      # [B, K, 1]
 
     def weights(b):
         # w_jt = softmax over the active interests j of b_jt (not over behaviours t).
-        return tf.nn.softmax(tf.where(active[:, :, None], b, -1e9), axis=1) * keep  # [B, K, L]
+        return tf.nn.softmax(b + inactive, axis=1) * keep[:, None, :]       # [B, K, L]
+
+    def capsules(w, e, s):
+        # c_j = squash(S^T sum_t w_jt e_t)                                  [B, K, d']
+        return squash(tf.tensordot(tf.matmul(w, e), s, axes=1))
     for _ in range(iterations - 1):
-        caps = squash(tf.matmul(weights(b), u_fixed))                        # [B, K, d']
-        b = b + tf.matmul(caps, u_fixed, transpose_b=True)                  # b += c . u_hat
+        caps = capsules(weights(b), e_fixed, s_fixed)
+        b = b + tf.matmul(tf.tensordot(caps, s_fixed, axes=[[2], [1]]), e_t)  # (S c_j) . e_t
     w = weights(b)
-    caps = squash(tf.matmul(w, u_hat)) * tf.cast(active, u_hat.dtype)[..., None]  # with grad
+    caps = capsules(w, e, bilinear) * tf.cast(active, e.dtype)[..., None]   # with gradient
     return (caps, w) if return_weights else caps
 
 
@@ -388,7 +408,8 @@ class MIND(MultiInterestModel):
       hidden_units: ReLU layers applied to [capsule, profile].
       num_interests: K, the most interests per user.
       iterations: routing iterations.
-      pow_p: p of the label-aware attention (math.inf = hard).
+      pow_p: p of the label-aware attention (math.inf = hard, the default: on the ML-100K
+        validation split, 3 seeds, it beat the paper's p = 2, docs/recall-ablations.md).
       routing_init: "random" (new draws per call, the paper's) or "fixed" (one b0 drawn from
         `seed`, kept: deterministic serving).
       routing_stddev: sigma of the initial routing logits.
@@ -396,14 +417,16 @@ class MIND(MultiInterestModel):
       shared_table, use_bias, max_positions, merge, l2: `MultiInterestModel`.
       seed: seed of the routing logits.
       dropout: dropout after each ReLU layer (training only).
+      pool_history: also concatenate the mean behaviour embedding of the history,
+        masked_mean_t e_{x_t} (YouTubeDNN's user input), to each capsule before the tower.
     """
 
     def __init__(self, num_items, user_feature_sizes, item_genres, sampler=None,
                  num_sampled=64, loss="sampled_softmax", embedding_dim=64, profile_dim=8,
-                 hidden_units=(128,), num_interests=4, iterations=3, pow_p=2.0,
+                 hidden_units=(128,), num_interests=4, iterations=3, pow_p=math.inf,
                  routing_init="random", routing_stddev=1.0, use_profile=True,
                  shared_table=True, use_bias=False, max_positions=50, merge="max", seed=0,
-                 dropout=0.0, l2=0.0, output_dim=None, **kwargs):
+                 dropout=0.0, l2=0.0, output_dim=None, pool_history=False, **kwargs):
         config = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
         if output_dim is not None and int(output_dim) != int(embedding_dim):
             raise ValueError(f"`output_dim`={output_dim}: MIND's interests live in the item "
@@ -417,7 +440,7 @@ class MIND(MultiInterestModel):
                          **kwargs)
         self.iterations = check_positive_int(iterations, "iterations")
         self.routing_init, self.routing_stddev = routing_init, float(routing_stddev)
-        self.use_profile = bool(use_profile)
+        self.use_profile, self.pool_history = bool(use_profile), bool(pool_history)
         if self.use_profile:
             missing = [n for n in PROFILE if n not in (user_feature_sizes or {})]
             if missing:
@@ -470,12 +493,18 @@ class MIND(MultiInterestModel):
 
     def interests(self, inputs, training=None, routing_logits=None, table=None):
         """(V [B, K, d] with zeros on inactive interests, active bool [B, K])."""
+        table = self.item_table() if table is None else table
         h, _, active = self.route(inputs, routing_logits, table)             # [B, K, d]
+        shared = []                                                          # per user
+        if self.pool_history:
+            history = tf.cast(inputs["history"], tf.int32)
+            shared.append(masked_mean(tf.gather(table, history), history > 0))  # [B, d]
         if self.use_profile:
-            profile = tf.concat([self.profile_embeddings[n](tf.cast(inputs[n], tf.int32))
-                                 for n in PROFILE], axis=-1)                 # [B, P]
-            profile = tf.tile(profile[:, None, :], [1, self.num_interests, 1])  # [B, K, P]
-            h = tf.concat([h, profile], axis=-1)
+            shared += [self.profile_embeddings[n](tf.cast(inputs[n], tf.int32))
+                       for n in PROFILE]                                     # [B, d_p] each
+        if shared:
+            user = tf.concat(shared, axis=-1)                                # [B, P]
+            h = tf.concat([h, tf.tile(user[:, None, :], [1, self.num_interests, 1])], -1)
         for layer in self.tower:
             h = layer(h)
             if self.dropout is not None:
