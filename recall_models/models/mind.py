@@ -132,7 +132,7 @@ def dynamic_routing(behaviours, mask, bilinear, routing_logits, active, iteratio
     e_t = tf.transpose(e_fixed, [0, 2, 1])                                  # [B, d, L]
     b = tf.broadcast_to(tf.stop_gradient(routing_logits),
                         tf.concat([tf.shape(e)[:1], tf.shape(routing_logits)[1:]], 0))
-    inactive = tf.where(active, 0.0, -1e9)[:, :, None]                      # [B, K, 1]
+    inactive = tf.cast(tf.where(active, 0.0, -1e9), e.dtype)[:, :, None]   # [B, K, 1]
 
     def weights(b):
         # w_jt = softmax over the active interests j of b_jt (not over behaviours t).
