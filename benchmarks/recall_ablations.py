@@ -78,6 +78,9 @@ CONFIGS = {
                                                                use_bias=True)),
     "comirec-da64-sep-bias": dict(model="comirec_sa", hparams=dict(
         attention_units=64, shared_table=False, use_bias=True)),
+    "comirec-da64-K8": dict(model="comirec_sa", hparams=dict(attention_units=64,
+                                                             num_interests=8)),
+    "comirec-da16": dict(model="comirec_sa", hparams=dict(attention_units=16)),
     "comirec-da64-profile": dict(model="comirec_sa", hparams=dict(attention_units=64,
                                                                   use_profile=True)),
 }
