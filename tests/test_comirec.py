@@ -87,6 +87,11 @@ def test_training_loss_is_the_softmax_of_the_best_interest(rng):
     np.testing.assert_allclose(loss, ref, rtol=1e-5, atol=1e-5)
 
 
+def test_attention_units_default_to_the_embedding_dim(rng):
+    assert tuple(make(ComiRecSA, rng).w1.shape) == (D, D)          # d_a = d by default
+    assert tuple(make(ComiRecSA, rng, attention_units=4 * D).w1.shape) == (D, 4 * D)
+
+
 def test_profile_moves_every_interest_by_its_projection(rng):
     model = make(ComiRecSA, rng, use_profile=True, profile_dim=3)
     x = inputs(rng, [1, 5, 12, 9])
