@@ -1,7 +1,7 @@
 """MIND / ComiRec-SA ablations on the ML-100K VALIDATION split (docs/recall-ablations.md).
 
     python benchmarks/recall_ablations.py --configs mind-random-shared mind-fixed-sep ... \\
-        [--seeds 0] [--epochs 5] [--out runs/ablations.jsonl]
+        [--seeds 0] [--epochs 5] [--patience 3] [--out runs/ablations.jsonl]
 
 Each config is `recall_models.train.train` with the training command's defaults
 (log-uniform sampler, S = 100, batch 256, Adam 3e-3, patience 3) and the changes listed in
@@ -9,7 +9,7 @@ CONFIGS, on one loaded dataset. One JSON line per (config, seed) is appended to 
 validation HR@50 / NDCG@10 at the best epoch (chosen by validation NDCG@10, as the command
 does), the best validation HR@50 of any epoch, the validation HR@50 when the interests are
 merged by their mean instead of the max (same weights), seconds per epoch, and the test
-metrics (reported, not used to choose).
+metrics (reported, not used to choose) and the validation HR@50 / NDCG@10 of every epoch.
 """
 from __future__ import annotations
 
@@ -59,16 +59,38 @@ CONFIGS = {
     "mind-p0-pool-mean": dict(hparams=dict(pow_p=0.0, pool_history=True, merge="mean")),
     "mind-p1": dict(hparams=dict(pow_p=1.0)),
     "comirec-lr1e-3": dict(model="comirec_sa", learning_rate=1e-3, hparams={}),
-    "comirec-lr1e-2": dict(model="comirec_sa", learning_rate=1e-2, hparams={}),
-    "comirec-shared": dict(model="comirec_sa", hparams=dict(shared_table=True)),
-    "comirec-sep": dict(model="comirec_sa", hparams=dict(shared_table=False)),
+    "comirec-lr1e-2": dict(model="comirec_sa", learning_rate=1e-2,
+                           hparams=dict(attention_units=256)),
+    # comirec-shared / -sep: measured with the paper's d_a = 4 d = 256 (the first two rounds).
+    "comirec-shared": dict(model="comirec_sa", hparams=dict(shared_table=True,
+                                                            attention_units=256)),
+    "comirec-sep": dict(model="comirec_sa", hparams=dict(shared_table=False,
+                                                         attention_units=256)),
     "comirec-p2": dict(model="comirec_sa", hparams=dict(pow_p=2.0)),
     "comirec-K2": dict(model="comirec_sa", hparams=dict(num_interests=2)),
     "comirec-K8": dict(model="comirec_sa", hparams=dict(num_interests=8)),
+    # Third round (ComiRec-SA): the paper's d_a = 4 d = 256 (shared table, p = inf), then
+    # d_a = 64 (= d, ~4x cheaper in the tanh layer) with one change each.
+    "comirec": dict(model="comirec_sa", hparams=dict(attention_units=256)),
+    "comirec-da64": dict(model="comirec_sa", hparams=dict(attention_units=64)),
+    "comirec-da64-lr1e-2": dict(model="comirec_sa", learning_rate=1e-2,
+                                hparams=dict(attention_units=64)),
+    "comirec-da64-K2": dict(model="comirec_sa", hparams=dict(attention_units=64,
+                                                             num_interests=2)),
+    "comirec-da64-p2": dict(model="comirec_sa", hparams=dict(attention_units=64, pow_p=2.0)),
+    "comirec-da64-bias": dict(model="comirec_sa", hparams=dict(attention_units=64,
+                                                               use_bias=True)),
+    "comirec-da64-sep-bias": dict(model="comirec_sa", hparams=dict(
+        attention_units=64, shared_table=False, use_bias=True)),
+    "comirec-da64-K8": dict(model="comirec_sa", hparams=dict(attention_units=64,
+                                                             num_interests=8)),
+    "comirec-da16": dict(model="comirec_sa", hparams=dict(attention_units=16)),
+    "comirec-da64-profile": dict(model="comirec_sa", hparams=dict(attention_units=64,
+                                                                  use_profile=True)),
 }
 
 
-def run(ds, name: str, seed: int, epochs: int, jit) -> dict:
+def run(ds, name: str, seed: int, epochs: int, jit, patience: int = 3) -> dict:
     import keras
     from recall_models.train import TrainConfig, evaluate_model, train
 
@@ -77,19 +99,22 @@ def run(ds, name: str, seed: int, epochs: int, jit) -> dict:
     if spec["model"] == "mind":         # p = 2 unless the config says otherwise (MIND's
         hparams = {"pow_p": 2.0, **hparams}     # default when these rows were measured)
     cfg = TrainConfig(seed=seed, epochs=epochs, out=tempfile.mkdtemp(), jit_compile=jit,
-                      hparams=dict(hparams), **spec)
+                      patience=patience, hparams=dict(hparams), **spec)
     grab = keras.callbacks.Callback()               # holds the model after training
     start = time.time()
     result = train(cfg, ds=ds, verbose=0, callbacks=[grab])
     best = result["history"][result["best_epoch"] - 1]
     row = {"name": name, "seed": seed, "model": cfg.model, "epochs": epochs,
+           "patience": patience, "epochs_run": result["epochs_run"],
            "hparams": {k: str(v) for k, v in hparams.items()}, "lr": cfg.learning_rate,
            "best_epoch": result["best_epoch"], "val_hr50_best": best["val_hr@50"],
            "val_ndcg10_best": best["val_ndcg@10"],
            "val_hr50_max": max(h["val_hr@50"] for h in result["history"]),
            "sec_per_epoch": result["seconds_per_epoch"], "wall": time.time() - start,
            "test_f_hr50": result["test"]["filtered"]["hr@50"],
-           "test_f_ndcg10": result["test"]["filtered"]["ndcg@10"]}
+           "test_f_ndcg10": result["test"]["filtered"]["ndcg@10"],
+           "val_hr50_per_epoch": [h["val_hr@50"] for h in result["history"]],
+           "val_ndcg10_per_epoch": [h["val_ndcg@10"] for h in result["history"]]}
     model = grab.model
     if hasattr(model, "merge"):                     # the same weights, mean-merged
         kept, model.merge = model.merge, "mean"
@@ -104,6 +129,8 @@ def main(argv=None) -> int:
     p.add_argument("--configs", nargs="+", required=True, choices=list(CONFIGS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--patience", type=int, default=3,
+                   help="epochs without a better validation NDCG@10 before stopping")
     p.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
                    help="jit_compile of the step (auto: the training command's choice)")
     p.add_argument("--out", default="runs/ablations.jsonl", help="JSON lines appended here")
@@ -113,7 +140,7 @@ def main(argv=None) -> int:
     jit = {"auto": None, "on": True, "off": False}[args.xla]
     for name in args.configs:
         for seed in args.seeds:
-            row = run(ds, name, seed, args.epochs, jit)
+            row = run(ds, name, seed, args.epochs, jit, args.patience)
             with open(args.out, "a") as f:
                 f.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)

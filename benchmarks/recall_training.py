@@ -16,11 +16,14 @@ Usage:
                                        [--steps 100] [--json]
 
 Several --model values (and --xla both) are timed in one run, interleaved by repeat, so
-their ratios are measured side by side.
+their ratios are measured side by side. A --model value may carry model keywords after a
+colon, `MODEL:key=value[,key=value]` (values read as Python literals), e.g.
+`comirec_sa:attention_units=64`, to time a variant beside the default.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import sys
@@ -29,12 +32,36 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def parse_model_spec(spec: str) -> tuple[str, dict]:
+    """'comirec_sa:attention_units=64,num_interests=2' -> ('comirec_sa', {...}).
+
+    Raises:
+      ValueError: an unknown model, or a keyword not written `key=<Python literal>`.
+    """
+    from recall_models.train import MODELS
+    name, _, rest = spec.partition(":")
+    if name not in MODELS:
+        raise ValueError(f"--model {spec!r}: unknown model {name!r}, expected one of {MODELS}.")
+    hparams = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        try:
+            if not (eq and key.isidentifier()):
+                raise ValueError
+            hparams[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"--model {spec!r}: {item!r} is not key=<Python literal>, "
+                             "e.g. attention_units=64.") from None
+    return name, hparams
+
+
 def parse_args(argv=None):
     from recall_models.models.samplers import SAMPLERS
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     from recall_models.train import MODELS
-    p.add_argument("--model", nargs="+", default=["youtubednn"], choices=MODELS)
+    p.add_argument("--model", nargs="+", default=["youtubednn"],
+                   help=f"{', '.join(MODELS)}, each optionally MODEL:key=value[,key=value]")
     p.add_argument("--xla", default="auto", choices=("auto", "on", "off", "both"),
                    help="jit_compile of the step: the train command's default, on, off, both")
     p.add_argument("--dataset", default="ml-100k")
@@ -46,6 +73,11 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = p.parse_args(argv)
+    for spec in args.model:
+        try:
+            parse_model_spec(spec)
+        except ValueError as err:
+            p.error(str(err))
     for name in ("num_sampled", "batch_size", "steps", "repeats"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -59,8 +91,9 @@ def time_configs(ds, inputs, args, configs) -> list[dict]:
     data = train_dataset(ds, inputs, args.batch_size, seed=0).repeat()
     built, rows = [], []
     for model_name, sampler, jit in configs:
-        cfg = TrainConfig(model=model_name, sampler=sampler, num_sampled=args.num_sampled,
-                          batch_size=args.batch_size, jit_compile=jit)
+        name, hparams = parse_model_spec(model_name)
+        cfg = TrainConfig(model=name, sampler=sampler, num_sampled=args.num_sampled,
+                          batch_size=args.batch_size, jit_compile=jit, hparams=hparams)
         model = build_model(cfg, ds)
         start = time.perf_counter()
         model.fit(data.take(5), verbose=0)              # tracing and compilation
@@ -101,10 +134,11 @@ def main(argv=None) -> int:
     first = rows[0]["examples_per_s"]
     print(f"{' '.join(args.model)} on {ds.name}: batch {args.batch_size}, num_sampled "
           f"{args.num_sampled}, {args.steps} steps x {args.repeats} (best, interleaved)")
-    print(f"{'model':<12}{'sampler':<12}{'xla':<6}{'examples/s':>12}{'ms/step':>10}"
+    width = max(12, *(len(m) + 2 for m in args.model))
+    print(f"{'model':<{width}}{'sampler':<12}{'xla':<6}{'examples/s':>12}{'ms/step':>10}"
           f"{'vs first':>9}{'warm-up s':>11}")
     for r in rows:
-        print(f"{r['model']:<12}{r['sampler']:<12}{r['xla']:<6}{r['examples_per_s']:>12.0f}"
+        print(f"{r['model']:<{width}}{r['sampler']:<12}{r['xla']:<6}{r['examples_per_s']:>12.0f}"
               f"{r['step_ms']:>10.1f}{r['examples_per_s'] / first:>8.2f}x{r['warmup_s']:>11.1f}")
     if args.json:
         print(json.dumps({"models": args.model, "dataset": ds.name,

@@ -87,10 +87,30 @@ def test_training_loss_is_the_softmax_of_the_best_interest(rng):
     np.testing.assert_allclose(loss, ref, rtol=1e-5, atol=1e-5)
 
 
+def test_attention_units_default_to_the_embedding_dim(rng):
+    assert tuple(make(ComiRecSA, rng).w1.shape) == (D, D)          # d_a = d by default
+    assert tuple(make(ComiRecSA, rng, attention_units=4 * D).w1.shape) == (D, 4 * D)
+
+
+def test_profile_moves_every_interest_by_its_projection(rng):
+    model = make(ComiRecSA, rng, use_profile=True, profile_dim=3)
+    x = inputs(rng, [1, 5, 12, 9])
+    v, active = model.interests(x)
+    attended, _, _ = model.attention(x)                   # V_j without the profile
+    profile = np.concatenate([model.profile_embeddings[n](x[n]).numpy() for n in SIZES], -1)
+    shift = profile.astype(np.float64) @ model.profile_projection.kernel.numpy()   # [B, d]
+    np.testing.assert_allclose(v.numpy(), attended.numpy() + shift[:, None, :],
+                               rtol=1e-5, atol=1e-6)
+    assert np.abs(shift).max() > 1e-3 and active.numpy().all()
+    plain = make(ComiRecSA, rng)                            # no profile weights, no shift
+    assert not hasattr(plain, "profile_embeddings")
+
+
 @pytest.mark.parametrize("cls,kw", [  # MIND with a fixed routing start: deterministic vectors
     (MIND, {"routing_init": "fixed"}),
     (MIND, {"routing_init": "fixed", "shared_table": False, "pow_p": 0.0}),
-    (ComiRecSA, {}), (ComiRecSA, {"shared_table": False, "use_bias": True})])
+    (ComiRecSA, {}), (ComiRecSA, {"shared_table": False, "use_bias": True}),
+    (ComiRecSA, {"use_profile": True, "profile_dim": 3})])
 def test_config_save_load_round_trip_and_evaluate(rng, tmp_path, cls, kw):
     model = make(cls, rng, **kw)
     model.compile(keras.optimizers.Adam(1e-2))
@@ -137,6 +157,14 @@ def test_history_longer_than_positions_is_a_clear_error(rng, cls):
 def test_comirec_bad_arguments_name_themselves(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ComiRecSA(I, None, np.zeros((I, 2), np.int32), **{"loss": "softmax", **kwargs})
+
+
+@pytest.mark.parametrize("sizes,kw,match", [
+    (None, {}, "user_feature_sizes"), ({"gender": 3}, {}, r"lacks \['age'"),
+    (SIZES, {"profile_dim": 0}, "profile_dim")])
+def test_comirec_profile_needs_the_profile_features(sizes, kw, match):
+    with pytest.raises(ValueError, match=match):
+        ComiRecSA(I, sizes, np.zeros((I, 2), np.int32), loss="softmax", use_profile=True, **kw)
 
 
 def run_cli(argv, capsys):

@@ -299,6 +299,26 @@ class MultiInterestModel(keras.Model):
             return self.item_table() if table is None else table
         return tf.convert_to_tensor(self.output_table)
 
+    def add_profile_embeddings(self, user_feature_sizes, profile_dim: int):
+        """One embedding table of `profile_dim` per profile feature (`PROFILE`).
+
+        Raises:
+          ValueError: `user_feature_sizes` lacks a feature of `PROFILE`.
+        """
+        missing = [n for n in PROFILE if n not in (user_feature_sizes or {})]
+        if missing:
+            raise ValueError(f"`user_feature_sizes` lacks {missing}; expected keys "
+                             f"{PROFILE} (or use_profile=False).")
+        self.profile_embeddings = {
+            n: keras.layers.Embedding(int(user_feature_sizes[n]), profile_dim,
+                                      embeddings_regularizer=self.reg, name=f"{n}_embedding")
+            for n in PROFILE}
+
+    def profile(self, inputs):
+        """p_u = [p_gender, p_age, p_occupation, p_zip] of a batch: [B, 4 d_p]."""
+        return tf.concat([self.profile_embeddings[n](tf.cast(inputs[n], tf.int32))
+                          for n in PROFILE], axis=-1)
+
     def check_history(self, history):
         """ValueError if the history has more positions than the model holds (static shape)."""
         length = history.shape[1]
@@ -442,14 +462,7 @@ class MIND(MultiInterestModel):
         self.routing_init, self.routing_stddev = routing_init, float(routing_stddev)
         self.use_profile, self.pool_history = bool(use_profile), bool(pool_history)
         if self.use_profile:
-            missing = [n for n in PROFILE if n not in (user_feature_sizes or {})]
-            if missing:
-                raise ValueError(f"`user_feature_sizes` lacks {missing}; expected keys "
-                                 f"{PROFILE} (or use_profile=False).")
-            self.profile_embeddings = {
-                n: keras.layers.Embedding(int(user_feature_sizes[n]), profile_dim,
-                                          embeddings_regularizer=self.reg, name=f"{n}_embedding")
-                for n in PROFILE}
+            self.add_profile_embeddings(user_feature_sizes, profile_dim)
         self.bilinear = self.add_weight(shape=(self.dim, self.dim), name="bilinear_S",
                                         initializer="glorot_normal")
         self.tower = [keras.layers.Dense(u, activation="relu", kernel_regularizer=self.reg,
@@ -500,8 +513,7 @@ class MIND(MultiInterestModel):
             history = tf.cast(inputs["history"], tf.int32)
             shared.append(masked_mean(tf.gather(table, history), history > 0))  # [B, d]
         if self.use_profile:
-            shared += [self.profile_embeddings[n](tf.cast(inputs[n], tf.int32))
-                       for n in PROFILE]                                     # [B, d_p] each
+            shared.append(self.profile(inputs))                              # [B, 4 d_p]
         if shared:
             user = tf.concat(shared, axis=-1)                                # [B, P]
             h = tf.concat([h, tf.tile(user[:, None, :], [1, self.num_interests, 1])], -1)
