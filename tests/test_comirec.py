@@ -89,7 +89,11 @@ def test_training_loss_is_the_softmax_of_the_best_interest(rng):
 
 def test_attention_units_default_to_the_embedding_dim(rng):
     assert tuple(make(ComiRecSA, rng).w1.shape) == (D, D)          # d_a = d by default
-    assert tuple(make(ComiRecSA, rng, attention_units=4 * D).w1.shape) == (D, 4 * D)
+    wide = make(ComiRecSA, rng, attention_units=4 * D)
+    assert tuple(wide.w1.shape) == (D, 4 * D)
+    # the config holds the value, not None: a saved model keeps its d_a if the default moves
+    assert make(ComiRecSA, rng).get_config()["attention_units"] == D
+    assert wide.get_config()["attention_units"] == 4 * D
 
 
 def test_profile_moves_every_interest_by_its_projection(rng):

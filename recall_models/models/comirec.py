@@ -92,6 +92,8 @@ class ComiRecSA(MultiInterestModel):
                          **kwargs)
         units = self.dim if attention_units is None else attention_units
         self.attention_units = check_positive_int(units, "attention_units")
+        # Saved with its value, so a model reloads with its own d_a whatever the default.
+        self._config["attention_units"] = self.attention_units
         self.position_embedding = keras.layers.Embedding(self.max_positions, self.dim,
                                                          name="position")
         self.w1 = self.add_weight(shape=(self.dim, self.attention_units), name="attention_W1",
