@@ -66,9 +66,6 @@ CONFIGS = {
                                                             attention_units=256)),
     "comirec-sep": dict(model="comirec_sa", hparams=dict(shared_table=False,
                                                          attention_units=256)),
-    "comirec-p2": dict(model="comirec_sa", hparams=dict(pow_p=2.0)),
-    "comirec-K2": dict(model="comirec_sa", hparams=dict(num_interests=2)),
-    "comirec-K8": dict(model="comirec_sa", hparams=dict(num_interests=8)),
     # Third round (ComiRec-SA): the paper's d_a = 4 d = 256 (shared table, p = inf), then
     # d_a = 64 (= d, ~4x cheaper in the tanh layer) with one change each.
     "comirec": dict(model="comirec_sa", hparams=dict(attention_units=256)),

@@ -73,11 +73,10 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = p.parse_args(argv)
-    for spec in args.model:
-        try:
-            parse_model_spec(spec)
-        except ValueError as err:
-            p.error(str(err))
+    try:                                        # {"comirec_sa:attention_units=64": (name, hparams)}
+        args.specs = {spec: parse_model_spec(spec) for spec in args.model}
+    except ValueError as err:
+        p.error(str(err))
     for name in ("num_sampled", "batch_size", "steps", "repeats"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -91,7 +90,7 @@ def time_configs(ds, inputs, args, configs) -> list[dict]:
     data = train_dataset(ds, inputs, args.batch_size, seed=0).repeat()
     built, rows = [], []
     for model_name, sampler, jit in configs:
-        name, hparams = parse_model_spec(model_name)
+        name, hparams = args.specs[model_name]
         cfg = TrainConfig(model=name, sampler=sampler, num_sampled=args.num_sampled,
                           batch_size=args.batch_size, jit_compile=jit, hparams=hparams)
         model = build_model(cfg, ds)
