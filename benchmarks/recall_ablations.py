@@ -23,6 +23,7 @@ import time
 # 10-epoch screen below made p = inf its default.
 CONFIGS = {
     "ytdnn": dict(model="youtubednn", hparams={}),
+    "ytdnn-lr1e-2": dict(model="youtubednn", learning_rate=1e-2, hparams={}),
     # MIND's defaults (the paper's): random b0 per pass, item table shared with the softmax.
     "mind-random-shared": dict(hparams=dict(routing_init="random", shared_table=True)),
     "mind-random-sep": dict(hparams=dict(routing_init="random", shared_table=False)),
@@ -84,6 +85,15 @@ CONFIGS = {
     "comirec-da16": dict(model="comirec_sa", hparams=dict(attention_units=16)),
     "comirec-da64-profile": dict(model="comirec_sa", hparams=dict(attention_units=64,
                                                                   use_profile=True)),
+    # Fourth round: a ReLU tower on every ComiRec-SA interest (MIND's and YouTubeDNN's),
+    # with and without the mean behaviour as a second tower input, at lr 3e-3 and 1e-2.
+    "comirec-tower": dict(model="comirec_sa", hparams=dict(hidden_units=(128,))),
+    "comirec-tower-pool": dict(model="comirec_sa", hparams=dict(hidden_units=(128,),
+                                                                pool_history=True)),
+    "comirec-tower-lr1e-2": dict(model="comirec_sa", learning_rate=1e-2,
+                                 hparams=dict(hidden_units=(128,))),
+    "comirec-tower-pool-lr1e-2": dict(model="comirec_sa", learning_rate=1e-2,
+                                      hparams=dict(hidden_units=(128,), pool_history=True)),
 }
 
 

@@ -110,11 +110,32 @@ def test_profile_moves_every_interest_by_its_projection(rng):
     assert not hasattr(plain, "profile_embeddings")
 
 
+@pytest.mark.parametrize("pool", [False, True])
+def test_tower_maps_every_interest_with_the_same_relu_layers(rng, pool):
+    model = make(ComiRecSA, rng, hidden_units=(5,), pool_history=pool)
+    x = inputs(rng, [1, 5, 12, 9])
+    v, _ = model.interests(x)
+    attended, _, mask = model.attention(x)
+    h = attended.numpy().astype(np.float64)                           # [B, K, d]
+    if pool:                                                          # [V_j, mean_t e_t]
+        e = tf.gather(model.item_table(), x["history"]).numpy().astype(np.float64)
+        m = mask.numpy()[..., None]
+        mean = (e * m).sum(1) / m.sum(1)
+        h = np.concatenate([h, np.repeat(mean[:, None], K, 1)], -1)
+    layer, top = model.tower[0], model.top
+    h = np.maximum(h @ layer.kernel.numpy() + layer.bias.numpy(), 0.0)
+    want = h @ top.kernel.numpy() + top.bias.numpy()
+    np.testing.assert_allclose(v.numpy(), want, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(v.numpy(), attended.numpy(), atol=1e-3)
+    assert make(ComiRecSA, rng).tower == []                           # the paper's: none
+
+
 @pytest.mark.parametrize("cls,kw", [  # MIND with a fixed routing start: deterministic vectors
     (MIND, {"routing_init": "fixed"}),
     (MIND, {"routing_init": "fixed", "shared_table": False, "pow_p": 0.0}),
     (ComiRecSA, {}), (ComiRecSA, {"shared_table": False, "use_bias": True}),
-    (ComiRecSA, {"use_profile": True, "profile_dim": 3})])
+    (ComiRecSA, {"use_profile": True, "profile_dim": 3}),
+    (ComiRecSA, {"hidden_units": (4,), "pool_history": True})])
 def test_config_save_load_round_trip_and_evaluate(rng, tmp_path, cls, kw):
     model = make(cls, rng, **kw)
     model.compile(keras.optimizers.Adam(1e-2))
@@ -157,6 +178,7 @@ def test_history_longer_than_positions_is_a_clear_error(rng, cls):
     ({"num_interests": 0}, "num_interests"), ({"pow_p": -0.5}, "pow_p"),
     ({"attention_units": 0}, "attention_units"), ({"max_positions": -3}, "max_positions"),
     ({"loss": "sampled_softmax"}, "sampler"), ({"merge": "sum"}, "merge"),
+    ({"hidden_units": (8, 0)}, "hidden_units"), ({"pool_history": True}, "pool_history"),
 ])
 def test_comirec_bad_arguments_name_themselves(kwargs, match):
     with pytest.raises(ValueError, match=match):

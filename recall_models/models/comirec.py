@@ -16,6 +16,11 @@ embeddings p_u = [p_gender, p_age, p_occupation, p_zip] [B, 4 d_p] move every in
 the same vector: V_j <- V_j + p_u W_p (W_p [4 d_p, d], no bias), so that the profile adds
 p_u W_p . w_i to every interest's score of item i.
 
+With `hidden_units` (not the paper's; MIND's and YouTubeDNN's tower) every interest then
+goes through the same ReLU layers and a linear layer back to d,
+V_j <- Dense_d(ReLU(...([V_j, m_u]))), where m_u = masked_mean_t e_t (YouTubeDNN's
+history input) is concatenated only with `pool_history`.
+
 All K interests are active for every user. Training is label-aware, as MIND: with the dots
 a_j = V_j . w_label, v_u = sum_j softmax(sign(a)|a|^p)_j V_j; the paper's hard attention is
 p = inf (v_u = V_{argmax_j a_j}), the default. The loss is the sampled softmax of v_u
@@ -41,6 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from recall_models.models.mind import MultiInterestModel, check_positive_int
+from recall_models.models.youtubednn import masked_mean
 
 
 def self_attentive_interests(behaviours, positions, mask, w1, w2):
@@ -77,13 +83,17 @@ class ComiRecSA(MultiInterestModel):
       shared_table, use_bias, max_positions, merge, l2: `MultiInterestModel`.
       use_profile: add the projected profile embeddings to every interest (module docstring).
       profile_dim: d_p of each profile embedding (with `use_profile`).
+      hidden_units: widths of a ReLU tower applied to every interest (default none, the
+        paper's: the interests are the attention-weighted behaviours themselves).
+      pool_history: with `hidden_units`, concatenate the mean behaviour embedding of the
+        history to every interest before the tower.
     """
 
     def __init__(self, num_items, user_feature_sizes=None, item_genres=None, sampler=None,
                  num_sampled=64, loss="sampled_softmax", embedding_dim=64, num_interests=4,
                  attention_units=None, pow_p=math.inf, shared_table=True, use_bias=False,
                  max_positions=50, merge="max", l2=0.0, seed=0, use_profile=False,
-                 profile_dim=8, **kwargs):
+                 profile_dim=8, hidden_units=(), pool_history=False, **kwargs):
         config = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
         super().__init__(config, num_items, item_genres, sampler=sampler,
                          num_sampled=num_sampled, loss=loss, embedding_dim=embedding_dim,
@@ -106,6 +116,15 @@ class ComiRecSA(MultiInterestModel):
                                         check_positive_int(profile_dim, "profile_dim"))
             self.profile_projection = keras.layers.Dense(self.dim, use_bias=False,
                                                          name="profile_projection")
+        units = [check_positive_int(u, "hidden_units") for u in hidden_units]
+        self.pool_history = bool(pool_history)
+        if self.pool_history and not units:
+            raise ValueError("`pool_history`=True needs a tower (`hidden_units`): the mean "
+                             "behaviour is an input of the tower's first layer.")
+        self._config["hidden_units"] = units
+        self.tower = [keras.layers.Dense(u, activation="relu", kernel_regularizer=self.reg,
+                                         name=f"relu_{k}") for k, u in enumerate(units)]
+        self.top = keras.layers.Dense(self.dim, name="interest") if units else None
 
     def attention(self, inputs, table=None):
         """(V [B, K, d], A [B, K, L], mask bool [B, L]) for a batch of `inputs`."""
@@ -122,7 +141,18 @@ class ComiRecSA(MultiInterestModel):
 
     def interests(self, inputs, training=None, table=None):
         """(V [B, K, d], active bool [B, K], all True)."""
-        v, _, _ = self.attention(inputs, table)
+        table = self.item_table() if table is None else table
+        v, _, mask = self.attention(inputs, table)
         if self.use_profile:                                  # V_j + p_u W_p, every j
             v = v + self.profile_projection(self.profile(inputs))[:, None, :]
+        if self.tower:
+            h = v
+            if self.pool_history:                             # [V_j, m_u], every j
+                history = tf.cast(inputs["history"], tf.int32)
+                pooled = masked_mean(tf.gather(table, history), mask)         # [B, d]
+                h = tf.concat([h, tf.tile(pooled[:, None, :],
+                                          [1, self.num_interests, 1])], -1)
+            for layer in self.tower:
+                h = layer(h)
+            v = self.top(h)                                   # [B, K, d]
         return v, tf.ones(tf.shape(v)[:2], tf.bool)
