@@ -70,7 +70,7 @@ MULTI_INTEREST = {"num_interests": ("mind", "comirec_sa"), "pow_p": ("mind", "co
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from recall_models.data.movielens import FORMATS
     from recall_models.models.samplers import SAMPLERS
-    from recall_models.train import MODELS, TrainConfig
+    from recall_models.train import LEARNING_RATES, MODELS, TrainConfig
     d = TrainConfig()
     parser.add_argument("--model", default=d.model, choices=MODELS,
                         help=f"model to train (default: {d.model})")
@@ -96,8 +96,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"folder for checkpoints, logs and results (default: {d.out})")
     parser.add_argument("--batch-size", type=int, default=d.batch_size,
                         help=f"examples per step (default: {d.batch_size})")
-    parser.add_argument("--learning-rate", type=float, default=d.learning_rate,
-                        help=f"Adam learning rate (default: {d.learning_rate})")
+    rates = ", ".join(f"{m} {r:g}" for m, r in LEARNING_RATES.items())
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="Adam learning rate (default: the model's own, the best measured "
+                             f"on the ML-100K validation split: {rates})")
     parser.add_argument("--patience", type=int, default=d.patience,
                         help="stop after this many epochs without a better validation "
                              f"NDCG@10 (default: {d.patience})")

@@ -224,6 +224,20 @@ def test_cli_json_last_line(tmp_path, movielens_dir, capsys):
     assert code == 1 and "already holds a finished run" in err
 
 
+@pytest.mark.parametrize("model", ["youtubednn", "mind", "comirec_sa"])
+def test_each_model_trains_at_its_own_learning_rate_unless_told(ds, model):
+    from recall_models.train import LEARNING_RATES
+    parser = argparse.ArgumentParser()
+    train_cli.add_arguments(parser)
+    for argv, want in ([], LEARNING_RATES[model]), (["--learning-rate", "0.02"], 0.02):
+        cfg = train_cli.config_from_args(parser.parse_args(["--model", model] + argv))
+        assert cfg.learning_rate == want
+    assert LEARNING_RATES["comirec_sa"] != LEARNING_RATES["youtubednn"]
+    built = build_model(TrainConfig(model=model, batch_size=8, num_sampled=5,
+                                    jit_compile=False), ds)
+    assert np.isclose(float(built.optimizer.learning_rate), LEARNING_RATES[model])
+
+
 def test_strategy_is_checked_before_training():
     from recall_models.train import TrainConfig, check_config
     with pytest.raises(ValueError, match="strategy='ps' is unknown"):
