@@ -95,6 +95,12 @@ CONFIGS = {
                                  hparams=dict(hidden_units=(128,))),
     "comirec-tower-pool-lr1e-2": dict(model="comirec_sa", learning_rate=1e-2,
                                       hparams=dict(hidden_units=(128,), pool_history=True)),
+    # The samplers other than log-uniform, YouTubeDNN against ComiRec-SA at its own lr.
+    **{f"ytdnn-{s}": dict(model="youtubednn", sampler=s, hparams={})
+       for s in ("in_batch", "mixed", "uniform")},
+    **{f"comirec-lr1e-2-{s}": dict(model="comirec_sa", sampler=s, learning_rate=1e-2,
+                                   hparams={}) for s in ("in_batch", "mixed", "uniform")},
+    "comirec-in_batch": dict(model="comirec_sa", sampler="in_batch", hparams={}),
 }
 
 
@@ -114,7 +120,8 @@ def run(ds, name: str, seed: int, epochs: int, jit, patience: int = 3) -> dict:
     start = time.time()
     result = train(cfg, ds=ds, verbose=0, callbacks=[grab])
     best = result["history"][result["best_epoch"] - 1]
-    row = {"name": name, "seed": seed, "model": cfg.model, "epochs": epochs,
+    row = {"name": name, "seed": seed, "model": cfg.model, "sampler": cfg.sampler,
+           "epochs": epochs,
            "patience": patience, "epochs_run": result["epochs_run"],
            "hparams": {k: str(v) for k, v in hparams.items()}, "lr": cfg.learning_rate,
            "best_epoch": result["best_epoch"], "val_hr50_best": best["val_hr@50"],

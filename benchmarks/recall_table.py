@@ -33,6 +33,7 @@ ROWS = {
     "mind_k1-log_uniform": ["train", "--model", "mind", "--sampler", "log_uniform",
                             "--num-interests", "1"],
     "comirec_sa-log_uniform": ["train", "--model", "comirec_sa", "--sampler", "log_uniform"],
+    "comirec_sa-in_batch": ["train", "--model", "comirec_sa", "--sampler", "in_batch"],
 }
 METRICS = ["hr@10", "hr@50", "hr@100", "ndcg@10"]
 
