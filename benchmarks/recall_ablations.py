@@ -101,6 +101,8 @@ CONFIGS = {
     **{f"comirec-lr1e-2-{s}": dict(model="comirec_sa", sampler=s, learning_rate=1e-2,
                                    hparams={}) for s in ("in_batch", "mixed", "uniform")},
     "comirec-in_batch": dict(model="comirec_sa", sampler="in_batch", hparams={}),
+    "comirec-lr5e-3-in_batch": dict(model="comirec_sa", sampler="in_batch", learning_rate=5e-3,
+                                    hparams={}),
 }
 
 
