@@ -97,9 +97,9 @@ CONFIGS = {
                                       hparams=dict(hidden_units=(128,), pool_history=True)),
     # The samplers other than log-uniform, YouTubeDNN against ComiRec-SA at its own lr.
     **{f"ytdnn-{s}": dict(model="youtubednn", sampler=s, hparams={})
-       for s in ("in_batch", "mixed", "uniform")},
+       for s in ("in_batch", "mixed")},
     **{f"comirec-lr1e-2-{s}": dict(model="comirec_sa", sampler=s, learning_rate=1e-2,
-                                   hparams={}) for s in ("in_batch", "mixed", "uniform")},
+                                   hparams={}) for s in ("in_batch", "mixed")},
     "comirec-in_batch": dict(model="comirec_sa", sampler="in_batch", hparams={}),
     "comirec-lr5e-3-in_batch": dict(model="comirec_sa", sampler="in_batch", learning_rate=5e-3,
                                     hparams={}),

@@ -122,12 +122,17 @@ class ComiRecSA(MultiInterestModel):
             raise ValueError("`pool_history`=True needs a tower (`hidden_units`): the mean "
                              "behaviour is an input of the tower's first layer.")
         self._config["hidden_units"] = units
-        self.tower = [keras.layers.Dense(u, activation="relu", kernel_regularizer=self.reg,
-                                         name=f"relu_{k}") for k, u in enumerate(units)]
-        self.top = keras.layers.Dense(self.dim, name="interest") if units else None
+        if units:
+            self.add_tower(units)
+        else:
+            self.tower, self.top = [], None
 
     def attention(self, inputs, table=None):
         """(V [B, K, d], A [B, K, L], mask bool [B, L]) for a batch of `inputs`."""
+        return self._attend(inputs, table)[:3]
+
+    def _attend(self, inputs, table=None):
+        """`attention`, and the behaviours E [B, L, d] it attended over."""
         history = tf.cast(inputs["history"], tf.int32)                       # [B, L]
         self.check_history(history)
         mask = history > 0
@@ -137,22 +142,14 @@ class ComiRecSA(MultiInterestModel):
         recency = tf.maximum(n - 1 - tf.range(tf.shape(history)[1])[None, :], 0)  # [B, L]
         positions = self.position_embedding(recency)                         # [B, L, d]
         v, att = self_attentive_interests(behaviours, positions, mask, self.w1, self.w2)
-        return v, att, mask
+        return v, att, mask, behaviours
 
     def interests(self, inputs, training=None, table=None):
         """(V [B, K, d], active bool [B, K], all True)."""
-        table = self.item_table() if table is None else table
-        v, _, mask = self.attention(inputs, table)
+        v, _, mask, behaviours = self._attend(inputs, table)
         if self.use_profile:                                  # V_j + p_u W_p, every j
             v = v + self.profile_projection(self.profile(inputs))[:, None, :]
-        if self.tower:
-            h = v
-            if self.pool_history:                             # [V_j, m_u], every j
-                history = tf.cast(inputs["history"], tf.int32)
-                pooled = masked_mean(tf.gather(table, history), mask)         # [B, d]
-                h = tf.concat([h, tf.tile(pooled[:, None, :],
-                                          [1, self.num_interests, 1])], -1)
-            for layer in self.tower:
-                h = layer(h)
-            v = self.top(h)                                   # [B, K, d]
+        if self.tower:                                        # [V_j, m_u] with pool_history
+            pooled = [masked_mean(behaviours, mask)] if self.pool_history else []
+            v = self.tower_interests(v, pooled, training)     # [B, K, d]
         return v, tf.ones(tf.shape(v)[:2], tf.bool)

@@ -319,6 +319,28 @@ class MultiInterestModel(keras.Model):
         return tf.concat([self.profile_embeddings[n](tf.cast(inputs[n], tf.int32))
                           for n in PROFILE], axis=-1)
 
+    def add_tower(self, hidden_units, dropout: float = 0.0):
+        """The interest tower, shared by every interest: ReLU layers of `hidden_units` (dropout
+        after each in training) and a linear layer back to d (`tower_interests`)."""
+        self.tower = [keras.layers.Dense(int(u), activation="relu", kernel_regularizer=self.reg,
+                                         name=f"relu_{k}") for k, u in enumerate(hidden_units)]
+        self.dropout = keras.layers.Dropout(dropout) if dropout else None
+        self.top = keras.layers.Dense(self.dim, name="interest")
+
+    def tower_interests(self, h, shared=(), training=None):
+        """Dense_d(ReLU(...([h_j, s_u]))) for every interest j: h [B, K, h] -> [B, K, d].
+
+        `shared`: per-user inputs [B, P_i], concatenated (s_u) to every h_j (none: h_j alone).
+        """
+        if shared:
+            user = tf.concat(list(shared), axis=-1)                          # [B, P]
+            h = tf.concat([h, tf.tile(user[:, None, :], [1, self.num_interests, 1])], -1)
+        for layer in self.tower:
+            h = layer(h)
+            if self.dropout is not None:
+                h = self.dropout(h, training=training)
+        return self.top(h)
+
     def check_history(self, history):
         """ValueError if the history has more positions than the model holds (static shape)."""
         length = history.shape[1]
@@ -465,10 +487,7 @@ class MIND(MultiInterestModel):
             self.add_profile_embeddings(user_feature_sizes, profile_dim)
         self.bilinear = self.add_weight(shape=(self.dim, self.dim), name="bilinear_S",
                                         initializer="glorot_normal")
-        self.tower = [keras.layers.Dense(u, activation="relu", kernel_regularizer=self.reg,
-                                         name=f"relu_{k}") for k, u in enumerate(hidden_units)]
-        self.dropout = keras.layers.Dropout(dropout) if dropout else None
-        self.top = keras.layers.Dense(self.dim, name="interest")
+        self.add_tower(hidden_units, dropout)
         self.seed_generator = keras.random.SeedGenerator(seed)
         # b0 of routing_init="fixed": N(0, sigma^2) [1, K, max_positions], drawn once.
         init = np.random.default_rng(seed).normal(
@@ -514,12 +533,6 @@ class MIND(MultiInterestModel):
             shared.append(masked_mean(tf.gather(table, history), history > 0))  # [B, d]
         if self.use_profile:
             shared.append(self.profile(inputs))                              # [B, 4 d_p]
-        if shared:
-            user = tf.concat(shared, axis=-1)                                # [B, P]
-            h = tf.concat([h, tf.tile(user[:, None, :], [1, self.num_interests, 1])], -1)
-        for layer in self.tower:
-            h = layer(h)
-            if self.dropout is not None:
-                h = self.dropout(h, training=training)
-        v = self.top(h) * tf.cast(active, h.dtype)[..., None]                # [B, K, d]
+        v = self.tower_interests(h, shared, training)                        # [B, K, d]
+        v = v * tf.cast(active, v.dtype)[..., None]
         return v, active
