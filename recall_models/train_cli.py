@@ -61,10 +61,15 @@ MODEL_FLAGS = {
     "max-positions": (int, "max_positions", "mind, comirec_sa: the longest history the model "
                                             "holds (default --max-history)"),
     "routing-init": (str, "routing_init", "mind: initial routing logits, 'fixed' or 'random'"),
+    "candidate-score": (str, "candidate_score",
+                        "mind, comirec_sa: how the loss scores each candidate item: 'max' "
+                        "(its best interest, as serving ranks) or 'attended' (the interest "
+                        "nearest the label, the papers')"),
 }
 # Flags of the multi-interest models only (the other flags apply to every model).
 MULTI_INTEREST = {"num_interests": ("mind", "comirec_sa"), "pow_p": ("mind", "comirec_sa"),
-                  "max_positions": ("mind", "comirec_sa"), "routing_init": ("mind",)}
+                  "max_positions": ("mind", "comirec_sa"), "routing_init": ("mind",),
+                  "candidate_score": ("mind", "comirec_sa")}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -156,14 +161,17 @@ def config_from_args(args):
 
 
 def _check_multi_interest(hparams: dict) -> None:
-    """--num-interests and --pow-p checked before any data is read (ValueError)."""
-    from recall_models.models.mind import check_positive_int, check_power
+    """--num-interests, --pow-p and --candidate-score checked before any data is read."""
+    from recall_models.models.mind import CANDIDATE_SCORES, check_positive_int, check_power
     if "num_interests" in hparams:
         check_positive_int(hparams["num_interests"], "num_interests (--num-interests)")
     if "max_positions" in hparams:
         check_positive_int(hparams["max_positions"], "max_positions (--max-positions)")
     if "pow_p" in hparams:
         check_power(hparams["pow_p"], "pow_p (--pow-p)")
+    if hparams.get("candidate_score", CANDIDATE_SCORES[0]) not in CANDIDATE_SCORES:
+        raise ValueError(f"--candidate-score {hparams['candidate_score']!r}: expected one of "
+                         f"{', '.join(CANDIDATE_SCORES)}")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -206,6 +206,9 @@ def run_cli(argv, capsys):
     (["--model", "comirec_sa", "--max-history", "20", "--max-positions", "10"],
      "max_positions=10 is shorter than max_history=20"),
     (["--model", "comirec_sa", "--routing-init", "fixed"], "mind only"),
+    (["--model", "comirec_sa", "--candidate-score", "sum"],
+     "--candidate-score 'sum': expected one of attended, max"),
+    (["--model", "youtubednn", "--candidate-score", "max"], "comirec_sa or mind only"),
 ])
 def test_cli_bad_multi_interest_input_fails_before_training(tmp_path, movielens_dir, capsys,
                                                              extra, match):
@@ -217,13 +220,14 @@ def test_cli_bad_multi_interest_input_fails_before_training(tmp_path, movielens_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sampler", ["log_uniform", "unigram", "uniform", "in_batch", "mixed",
-                                     "full"])
-def test_comirec_trains_with_every_sampler_under_xla(tmp_path, ds, sampler):  # noqa: F811
+@pytest.mark.parametrize("sampler,score", [
+    (s, c) for s in ("log_uniform", "unigram", "uniform", "in_batch", "mixed", "full")
+    for c in ("attended", "max")])
+def test_comirec_trains_with_every_sampler_under_xla(tmp_path, ds, sampler, score):  # noqa: F811
     from recall_models.train import TrainConfig, train
     cfg = TrainConfig(model="comirec_sa", dataset="unused", sampler=sampler, num_sampled=10,
                       epochs=1, batch_size=32, out=str(tmp_path / "run"),
-                      hparams={"embedding_dim": 8})
+                      hparams={"embedding_dim": 8, "candidate_score": score})
     result = train(cfg, ds, verbose=0)
     losses = [h["loss"] for h in result["history"]]
     assert np.isfinite(losses).all() and 0 <= result["test"]["filtered"]["hr@50"] <= 1

@@ -13,8 +13,10 @@ import pytest
 import tensorflow as tf
 
 from recall_models.evaluation import retrieval
-from recall_models.models.mind import (MIND, attention_weights, dynamic_routing,
+from recall_models.models.mind import (MIND, attention_weights, counter_hash_normal,
+                                dynamic_routing, max_interest_sampled_softmax_loss,
                                 num_active_interests, squash)
+from w2v_tf import losses
 
 I, L, K = 17, 16, 4
 SIZES = {"gender": 3, "age": 8, "occupation": 5, "zip": 4}
@@ -93,26 +95,37 @@ def test_dynamic_routing_matches_numpy(rng, iters):
 
 def routing_in_u_hat_space(behaviours, mask, bilinear, routing_logits, active, iterations):
     """The previous formulation (every behaviour projected, u_hat = e S [B, L, d']; logits
-    [B, K, L]), kept as the oracle of the behaviour-space one."""
-    u_hat = tf.tensordot(behaviours, bilinear, axes=1) * tf.cast(mask, tf.float32)[..., None]
+    [B, K, L]), kept as the oracle of the behaviour-space one. A per-interest S [K, d, d']
+    projects every behaviour once per interest: u_hat_jt = S_j^T e_t [B, K, L, d']."""
+    keep3 = tf.cast(mask, tf.float32)[..., None]
+    if bilinear.shape.rank == 3:
+        u_hat = tf.einsum("bld,kde->bkle", behaviours * keep3, bilinear)
+    else:
+        u_hat = tf.tensordot(behaviours, bilinear, axes=1) * keep3
+        u_hat = tf.tile(u_hat[:, None], [1, routing_logits.shape[1], 1, 1])
     u_fixed, keep = tf.stop_gradient(u_hat), tf.cast(mask, tf.float32)[:, None, :]
     b = tf.broadcast_to(routing_logits, [behaviours.shape[0], *routing_logits.shape[1:]])
 
     def weights(b):
         return tf.nn.softmax(tf.where(active[:, :, None], b, -1e9), axis=1) * keep
     for _ in range(iterations - 1):
-        b = b + tf.matmul(squash(tf.matmul(weights(b), u_fixed)), u_fixed, transpose_b=True)
+        caps = squash(tf.einsum("bkl,bkle->bke", weights(b), u_fixed))
+        b = b + tf.einsum("bke,bkle->bkl", caps, u_fixed)
     w = weights(b)
-    return squash(tf.matmul(w, u_hat)) * tf.cast(active, tf.float32)[..., None], w
+    caps = squash(tf.einsum("bkl,bkle->bke", w, u_hat))
+    return caps * tf.cast(active, tf.float32)[..., None], w
 
 
-@pytest.mark.parametrize("iters,shared_b0", [(1, False), (3, False), (3, True)])
-def test_behaviour_space_routing_equals_the_u_hat_form(rng, iters, shared_b0):
+@pytest.mark.parametrize("iters,shared_b0,per_interest", [
+    (1, False, False), (3, False, False), (3, True, False), (3, False, True)])
+def test_behaviour_space_routing_equals_the_u_hat_form(rng, iters, shared_b0, per_interest):
     """Values, routing weights and gradients (e, S) equal the u_hat formulation to float32
-    round-off, at the training sizes' d = 64 with ragged histories and K' < K."""
+    round-off, at the training sizes' d = 64 with ragged histories and K' < K, with one S
+    for all interests or one per interest."""
     b, length, d = 8, 50, 64
     e = tf.constant(rng.normal(size=(b, length, d)) * 0.3, tf.float32)
-    s = tf.Variable(rng.normal(size=(d, d)) / 8, dtype=tf.float32)
+    s = tf.Variable(rng.normal(size=(K, d, d) if per_interest else (d, d)) / 8,
+                    dtype=tf.float32)
     mask = tf.constant(np.arange(length)[None, :] < rng.integers(1, length + 1, (b, 1)))
     b0 = tf.constant(rng.normal(size=(1 if shared_b0 else b, K, length)), tf.float32)
     active = tf.constant(np.arange(K)[None, :] < rng.integers(1, K + 1, (b, 1)))
@@ -142,15 +155,36 @@ def test_interests_of_one_user_ignore_the_other_users(rng):
     assert np.abs(v2.numpy()[1] - v1.numpy()[1]).max() > 1e-4           # ... theirs do
 
 
-def test_routing_logits_are_redrawn_per_call_and_per_sample(rng):
-    model = make_model(rng, routing_init="random")
+@pytest.mark.parametrize("draw", ["counter_hash", "philox"])
+def test_routing_logits_are_redrawn_per_call_and_per_sample(rng, draw):
+    model = make_model(rng, routing_init="random", routing_draw=draw)
     r1, r2 = model.routing_logits(4, L).numpy(), model.routing_logits(4, L).numpy()
-    assert np.abs(r1 - r2).min() > 0                                    # new draws per call
-    assert np.abs(r1[0] - r1[1]).min() > 0                              # per sample
+    # counter_hash takes 1,021 values, so a few equal entries are expected by chance.
+    assert np.mean(r1 == r2) < 0.02 and np.abs(r1 - r2).mean() > 0.5   # new draws per call
+    assert np.mean(r1[0] == r1[1]) < 0.05 and np.abs(r1[0] - r1[1]).mean() > 0.5  # per sample
     assert abs(r1.std() - 1.0) < 0.15        # N(0, 1): 256 draws, std error of std ~0.045
     x = tiny_inputs(rng, [16, 16])
     v1, v2 = model.interests(x)[0].numpy(), model.interests(x)[0].numpy()
     assert np.abs(v1 - v2).max() > 1e-5      # K' = 4 > 1: the random start matters
+
+
+def test_counter_hash_normal_is_standard_deterministic_and_the_same_under_xla():
+    shape = [100, 4, 250]
+    z = counter_hash_normal(shape, tf.constant([0, 7], tf.int64)).numpy().ravel()
+    again = counter_hash_normal(shape, tf.constant([0, 7], tf.int64)).numpy().ravel()
+    other = counter_hash_normal(shape, tf.constant([0, 8], tf.int64)).numpy().ravel()
+    other_key = counter_hash_normal(shape, tf.constant([1, 7], tf.int64)).numpy().ravel()
+    np.testing.assert_array_equal(z, again)
+    # 100,000 draws: standard errors 0.003 (mean), 0.002 (std), ~0.015 (kurtosis).
+    assert abs(z.mean()) < 0.015 and abs(z.std() - 1.0) < 0.01
+    kurtosis = np.mean((z - z.mean()) ** 4) / z.var() ** 2
+    assert abs(kurtosis - 2.7) < 0.06                       # Irwin-Hall, n = 4 (normal: 3)
+    assert np.abs(z).max() <= math.sqrt(3 * 4) + 1e-6       # 510 / sqrt(4 (256^2 - 1) / 12)
+    for a, b in ((z, other), (z, other_key), (z[:-1], z[1:])):
+        assert abs(np.corrcoef(a, b)[0, 1]) < 0.015        # independent streams, no lag-1 link
+    compiled = tf.function(counter_hash_normal, jit_compile=True)
+    np.testing.assert_allclose(compiled(tf.constant(shape), tf.constant([0, 7], tf.int64))
+                               .numpy().ravel(), z, atol=1e-6)
 
 
 def test_fixed_routing_logits_are_the_same_for_every_user_and_call(rng):
@@ -281,7 +315,71 @@ def test_training_loss_is_softmax_of_the_attended_interest(rng):
     np.testing.assert_allclose(loss, ref, rtol=1e-5, atol=1e-5)
 
 
+def numpy_max_score_sampled_loss(v, active, table, bias, labels, sampled, true_q, sampled_q):
+    """-log softmax of the true column, every candidate scored by its best active interest."""
+    out = []
+    for b in range(len(v)):
+        scores = v[b].astype(np.float64) @ table.T.astype(np.float64) + bias   # [K, I]
+        best = np.where(active[b][:, None], scores, -np.inf).max(0)            # [I]
+        z = np.concatenate([[best[labels[b]] - np.log(true_q[b])],
+                            best[sampled] - np.log(sampled_q)])
+        z[1:][sampled == labels[b]] = -np.inf                                  # accidental hits
+        out.append(np.logaddexp.reduce(z) - z[0])
+    return np.array(out)
+
+
+def test_max_score_sampled_loss_matches_numpy(rng):
+    b, k, d, n = 6, 3, 5, 30
+    v = rng.normal(size=(b, k, d)).astype(np.float32)
+    active = rng.random((b, k)) < 0.6
+    active[:, 0] = True
+    active[1] = [True, False, False]
+    table = rng.normal(size=(n, d)).astype(np.float32)
+    bias = rng.normal(size=n).astype(np.float32)
+    labels = rng.integers(1, n, size=b)
+    sampled = np.concatenate([[labels[0], labels[2]], rng.choice(n, 6, replace=False)])
+    true_q = rng.uniform(0.1, 2.0, size=(b, 1)).astype(np.float32)
+    sampled_q = rng.uniform(0.1, 2.0, size=len(sampled)).astype(np.float32)
+    loss = max_interest_sampled_softmax_loss(
+        table, bias, labels[:, None], v, active, len(sampled), n,
+        (sampled, true_q, sampled_q)).numpy()
+    ref = numpy_max_score_sampled_loss(v, active, table, bias, labels, sampled, true_q[:, 0],
+                                       sampled_q)
+    np.testing.assert_allclose(loss, ref, rtol=1e-5, atol=1e-5)
+    # One interest: exactly the sampled softmax of that interest (the core loss).
+    one = max_interest_sampled_softmax_loss(
+        table, bias, labels[:, None], v[:, :1], active[:, :1], len(sampled), n,
+        (sampled, true_q, sampled_q)).numpy()
+    plain = losses.sampled_softmax_loss(table, bias, labels[:, None], v[:, 0], len(sampled), n,
+                                        sampled_values=(sampled, true_q, sampled_q)).numpy()
+    np.testing.assert_allclose(one, plain, rtol=1e-6, atol=1e-6)
+
+
+def test_max_score_exact_loss_ranks_as_max_merge_serving(rng):
+    model = make_model(rng, use_bias=True, routing_init="fixed", candidate_score="max")
+    model.item_bias.assign(rng.normal(size=I).astype(np.float32))
+    # Large embeddings and routing starts, so that the interests really differ.
+    model.fixed_logits.assign(10 * rng.normal(size=model.fixed_logits.shape).astype(np.float32))
+    ids = model.id_embedding.embeddings
+    ids.assign(5 * rng.normal(size=ids.shape).astype(np.float32))
+    x = tiny_inputs(rng, [3, 8, 16, 5])                    # K' = 1, 3, 4, 2
+    loss = model(x, training=True).numpy()                 # loss="softmax": the exact one
+    users, mask = model.user_vectors(x)
+    scores = np.einsum("ukd,id->uki", users, model.item_vectors())
+    logits = np.where(mask[..., None], scores, -np.inf).max(1)      # what serving ranks by
+    ref = tf.nn.sparse_softmax_cross_entropy_with_logits(x["label"], logits).numpy()
+    np.testing.assert_allclose(loss, ref, rtol=1e-5, atol=1e-5)
+    # The attended default scores the negatives by one interest only: a lower loss once a
+    # user has several interests (the true logit, the hard attention's, is the same).
+    model.candidate_score = "attended"
+    attended = model(x, training=True).numpy()
+    np.testing.assert_allclose(attended[0], loss[0], rtol=1e-5)        # K' = 1: the same
+    assert np.all(attended[1:] < loss[1:] - 1e-3)
+
+
 @pytest.mark.parametrize("kwargs,match", [
+    ({"candidate_score": "sum"}, "candidate_score"), ({"bilinear": "none"}, "bilinear"),
+    ({"routing_draw": "mt"}, "routing_draw"),
     ({"loss": "nce"}, "loss"), ({"loss": "sampled_softmax"}, "sampler"),
     ({"num_interests": 0}, "num_interests"), ({"pow_p": -1.0}, "pow_p"),
     ({"output_dim": 7}, "output_dim"), ({"pow_p": "x"}, "pow_p"),

@@ -16,8 +16,10 @@ Behaviour-to-interest (B2I) dynamic routing, one shared bilinear matrix S [d, d]
     K'_u = max(1, min(K, floor(log2 n_u))) active interests; the others are masked.
 
 With one S shared by all interests, the K capsules differ only through b0: b0 = 0 would
-give K equal capsules. `routing_init="random"` draws b0 ~ N(0, sigma^2) per sample on every
-forward pass (the paper; serving is then random too); `"fixed"` draws one b0 [K, L_max] once
+give K equal capsules. `routing_init="random"` draws b0 ~ sigma N(0, 1) per sample on every
+forward pass (the paper; serving is then random too), with a Philox normal by default
+(`routing_draw="counter_hash"`: a cheaper, approximately normal draw, `counter_hash_normal`);
+`"fixed"` draws one b0 [K, L_max] once
 from `seed` and keeps it (a non-trainable weight: saved, the same for every user and call).
 
 Each capsule (concatenated with the profile embedding p_u when `use_profile`, and with the
@@ -29,14 +31,25 @@ Output items (`MultiInterestModel`): with `shared_table=True` the softmax weight
 behaviour table e_i (the paper, and DeepMatch/ComiRec); with `shared_table=False` a separate
 output table W [I, d] (YouTubeDNN's choice), with an item bias b_i when `use_bias`.
 
-Label-aware attention for training, with a the dots V_u^T w_label [B, K]:
+The loss (`candidate_score`). By default ("max", not the papers') every candidate item c,
+the label and each sampled negative, is scored by the user's best active interest,
+
+    o_uc = max_j v_uj . w_c  (- log Q(c) for the sampled softmax)
+
+which is what max-merge serving ranks by, so training pushes each negative below the label
+for every interest, not only for the one nearest the label. On the ML-100K validation split
+(10 epochs, 3 seeds, docs/recall-ablations.md, fifth round) it lifted ComiRec-SA's HR@50 from
+0.43 to 0.55 and MIND's from 0.40 to 0.41 (log-uniform sampler). The true logit is the hard
+label-aware attention's. With "attended" (the papers' loss) the label picks one interest
+and every candidate is scored against it alone, through label-aware attention, with a the
+dots V_u^T w_label [B, K]:
 
     v_u = V_u softmax(sign(a) |a|^p)        (p finite > 0; `attention_weights`)
     p = 0: the mean of the active interests;  p = inf: hard attention, argmax_j a_j (raw dot)
 
 sign(a)|a|^p equals pow(a, p) for odd p and keeps the order of the dots for even p (a plain
 even power ranks the most negative dot first; DeepMatch's fault). It is computed without
-overflow for any |a| and p (see `attention_weights`). The loss is the sampled softmax of
+overflow for any |a| and p (see `attention_weights`). That loss is the sampled softmax of
 v_u against the output table. Serving scores every active interest of a user and the
 harness merges them by max, which is exactly ComiRec's "top-k per interest, merged by score"
 (`recall_models.evaluation.retrieval`); `merge="mean"` serves the mean active interest instead.
@@ -45,9 +58,13 @@ Speed (`benchmarks/mind_xla_profile.py`, each piece timed with and without XLA):
 XLA epoch was 2.6x slower than its graph epoch (40.8 s vs 15.9 s, one run) because of the
 per-step draw of b0: `keras.random.normal` compiles under XLA on CPU to a kernel ~20x
 slower than the graph one (19 ms per step against 1 ms), while a Philox
-`tf.random.stateless_normal` is as fast compiled as not. b0 is now drawn with Philox, the
+`tf.random.stateless_normal` is as fast compiled as not. b0 was then drawn with Philox, the
 routing itself costs the same with and without XLA, and MIND trains under XLA 1.3x faster
-than without (`benchmarks/recall_training.py --xla both`). The routing's first iterations
+than without (`benchmarks/recall_training.py --xla both`). Philox's bits still cost ~7% of
+the step (0.7 ms of 10.4 for 51,200 draws); the counter hash, elementwise integer mixes
+that XLA fuses, made MIND's step 0.04-0.10x (of YouTubeDNN's examples/s) faster in five
+runs side by side but learned worse on the validation split (fifth round), so Philox
+stays the default. The routing's first iterations
 run without gradient (`dynamic_routing`), 1.2x faster than differentiating all three.
 
 The routing logits are per sample (DeepMatch #44/#75 and fun-rec shared one variable across
@@ -65,12 +82,16 @@ import tensorflow as tf
 from recall_models.models import samplers as _samplers
 
 from w2v_tf import losses as _losses
+from w2v_tf import sampled_logits as _sampled
 from recall_models.models.youtubednn import PROFILE, genre_weights, masked_mean, model_inputs
 
 _TINY = 1e-30
 _LOG_CLIP = 60.0            # exp(60) ~ 1e26 is finite in float32; exp(-exp(60)) == 0
 ROUTING_INITS = ("random", "fixed")
 MERGES = ("max", "mean")
+CANDIDATE_SCORES = ("attended", "max")
+BILINEARS = ("shared", "per_interest")
+ROUTING_DRAWS = ("philox", "counter_hash")
 
 
 def squash(z, axis=-1):
@@ -116,7 +137,8 @@ def dynamic_routing(behaviours, mask, bilinear, routing_logits, active, iteratio
     Args:
       behaviours: e [B, L, d] behaviour embeddings.
       mask: bool [B, L], True on real behaviours.
-      bilinear: S [d, d'] shared by all interests.
+      bilinear: S [d, d'] shared by all interests, or one S_j per interest [K, d, d']
+        (`MIND(bilinear="per_interest")`, ComiRec-DR's choice; not MIND's).
       routing_logits: b0 [B, K, L] (or [1, K, L], broadcast), the initial routing logits.
       active: bool [B, K], the interests that exist for each user.
       iterations: routing iterations (3 in the paper).
@@ -138,15 +160,68 @@ def dynamic_routing(behaviours, mask, bilinear, routing_logits, active, iteratio
         # w_jt = softmax over the active interests j of b_jt (not over behaviours t).
         return tf.nn.softmax(b + inactive, axis=1) * keep[:, None, :]       # [B, K, L]
 
+    per_interest = bilinear.shape.rank == 3                                 # S_j [K, d, d']
+
     def capsules(w, e, s):
-        # c_j = squash(S^T sum_t w_jt e_t)                                  [B, K, d']
-        return squash(tf.tensordot(tf.matmul(w, e), s, axes=1))
+        # c_j = squash(S_j^T sum_t w_jt e_t)                                [B, K, d']
+        z = tf.matmul(w, e)                                                 # [B, K, d]
+        return squash(tf.einsum("bkd,kde->bke", z, s) if per_interest
+                      else tf.tensordot(z, s, axes=1))
+
+    def back(caps, s):                                                      # S_j c_j [B, K, d]
+        return (tf.einsum("bke,kde->bkd", caps, s) if per_interest
+                else tf.tensordot(caps, s, axes=[[2], [1]]))
     for _ in range(iterations - 1):
         caps = capsules(weights(b), e_fixed, s_fixed)
-        b = b + tf.matmul(tf.tensordot(caps, s_fixed, axes=[[2], [1]]), e_t)  # (S c_j) . e_t
+        b = b + tf.matmul(back(caps, s_fixed), e_t)                         # (S_j c_j) . e_t
     w = weights(b)
     caps = capsules(w, e, bilinear) * tf.cast(active, e.dtype)[..., None]   # with gradient
     return (caps, w) if return_weights else caps
+
+
+_GOLDEN = 0x9E3779B9
+
+
+def _fmix32(h):
+    """MurmurHash3's 32-bit finaliser: a bijection of uint32 that mixes every bit into all."""
+    h = tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, 16)) * tf.constant(0x85EBCA6B,
+                                                                               tf.uint32)
+    h = tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, 13)) * tf.constant(0xC2B2AE35,
+                                                                               tf.uint32)
+    return tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, 16))
+
+
+def counter_hash_normal(shape, seed):
+    """Approximately N(0, 1) draws from a counter hash: cheap, elementwise, fused by XLA.
+
+    Element n gets the 32 bits h_n = fmix(fmix(n G + k_0) xor k_1) (G the golden-ratio
+    constant, k_0 and k_1 hashed from the two seed words), read as four bytes
+    B_1..B_4 ~ U{0..255}. Their standardised sum (Irwin-Hall, n = 4),
+
+        z = (B_1 + B_2 + B_3 + B_4 - 510) / sqrt(4 (256^2 - 1) / 12),
+
+    has mean 0, variance 1, kurtosis 2.7 (a Gaussian's is 3) and |z| <= 3.46. It is not an
+    exact normal: it is for symmetry-breaking starts (MIND's routing logits), where XLA's
+    Philox draw costs 3-4x more on CPU (docs/recall-ablations.md, fifth round).
+
+    Args:
+      shape: int [rank] tensor or list.
+      seed: int [2] tensor (e.g. `keras.random.SeedGenerator.next()`).
+    """
+    shape = tf.convert_to_tensor(shape, tf.int32)
+    seed = tf.cast(seed, tf.int64)
+    words = tf.cast(tf.bitwise.bitwise_and(seed, 0xFFFFFFFF), tf.uint32)
+    k0 = _fmix32(words[0] + tf.constant(_GOLDEN, tf.uint32))
+    k1 = _fmix32(tf.bitwise.bitwise_xor(words[1], k0))
+    n = tf.cast(tf.range(tf.reduce_prod(shape)), tf.uint32)
+    h = _fmix32(tf.bitwise.bitwise_xor(_fmix32(n * tf.constant(_GOLDEN, tf.uint32) + k0), k1))
+    byte = tf.constant(0xFF, tf.uint32)
+    total = (tf.bitwise.bitwise_and(h, byte)
+             + tf.bitwise.bitwise_and(tf.bitwise.right_shift(h, 8), byte)
+             + tf.bitwise.bitwise_and(tf.bitwise.right_shift(h, 16), byte)
+             + tf.bitwise.right_shift(h, 24))
+    z = (tf.cast(total, tf.float32) - 510.0) / math.sqrt(4 * (256 ** 2 - 1) / 12)
+    return tf.reshape(z, shape)
 
 
 def attention_weights(dots, active, p):
@@ -197,6 +272,48 @@ def label_aware_attention(interests, target, active, p):
     return tf.einsum("bk,bkd->bd", w, interests), w
 
 
+def max_interest_logits(interests, active, table, biases=None):
+    """o_uc = max over active j of (v_uj . w_c + b_c), every class c: [B, I] (float32).
+
+    What max-merge serving ranks by; the exact full-softmax logits of `candidate_score="max"`.
+    """
+    logits = tf.einsum("bkd,cd->bkc", interests, tf.cast(table, interests.dtype))
+    if biases is not None:
+        logits += tf.cast(biases, logits.dtype)[None, None, :]
+    return tf.reduce_max(tf.where(active[:, :, None], logits, logits.dtype.min), axis=1)
+
+
+def max_interest_sampled_softmax_loss(weights, biases, labels, interests, active, num_sampled,
+                                      num_classes, sampled_values):
+    """Sampled softmax where every candidate is scored by its best active interest: [B].
+
+    With V_u [K, d] the interests of user u and the sampled candidates s (shared by the batch):
+
+        o_uc = max_{j active} (v_uj . w_c + b_c) - log Q(c)        c in {label_u} + samples
+
+    log Q(c) and the accidental-hit mask do not depend on j, so they commute with the max:
+    the logits are `compute_sampled_logits` of the B K rows v_uj (labels repeated K times,
+    the same samples), reshaped to [B, K, 1 + S], inactive rows set to the lowest float and
+    maxed over j. The true logit is max_j v_uj . w_label, the hard label-aware attention's
+    (p = inf); the negatives are scored as max-merge serving scores them, instead of by the
+    attended interest only.
+    """
+    sampled, true_q, sampled_q = sampled_values
+    k = tf.shape(interests)[1]
+    d = tf.shape(interests)[2]
+    rows = tf.reshape(interests, [-1, d])                                   # [B K, d]
+    row_labels = tf.repeat(labels, k, axis=0)                               # [B K, 1]
+    logits, _ = _sampled.compute_sampled_logits(
+        weights, biases, row_labels, rows, num_sampled, num_classes,
+        sampled_values=(sampled, tf.repeat(true_q, k, axis=0), sampled_q),
+        subtract_log_q=True, remove_accidental_hits=True, partition_strategy="div")
+    logits = tf.reshape(logits, tf.concat([tf.shape(interests)[:2], [-1]], 0))  # [B, K, 1+S]
+    logits = tf.reduce_max(tf.where(active[:, :, None], logits, logits.dtype.min), axis=1)
+    target = tf.one_hot(tf.zeros(tf.shape(logits)[:1], tf.int32), tf.shape(logits)[1],
+                        dtype=logits.dtype)                                 # the true column
+    return tf.nn.softmax_cross_entropy_with_logits(labels=target, logits=logits)
+
+
 def check_power(p, name="pow_p") -> float:
     """float(p) if p >= 0 (inf allowed), else ValueError naming `name`."""
     try:
@@ -229,8 +346,9 @@ class MultiInterestModel(keras.Model):
     and pass their own constructor arguments to `__init__` as `config` (for `get_config`).
 
     `call(inputs, training)`: with a "label" in `inputs` it adds a loss (`add_loss`): in
-    training the sampled softmax of the attended interest v_u (module docstring), otherwise
-    the exact full-softmax cross-entropy of v_u (what `evaluate` reports). It returns the
+    training the sampled softmax of the candidates' scores (`candidate_score`: max over the
+    interests, or the attended interest v_u; module docstring), otherwise the exact
+    full-softmax cross-entropy of the same scores (what `evaluate` reports). It returns the
     per-example training loss [B] in training, else the interests V [B, K, d] (`predict`).
 
     Args:
@@ -248,12 +366,17 @@ class MultiInterestModel(keras.Model):
       max_positions: the longest history the model accepts.
       merge: "max" (score = max over active interests) or "mean" (one mean vector) at serving.
       l2: L2 penalty on the embeddings.
+      candidate_score: how the loss scores the candidates. "max" (the default): every
+        candidate by its best active interest, max_j v_uj . w_c, as max-merge serving
+        ranks them (`max_interest_sampled_softmax_loss`; `pow_p` is then unused: the true
+        logit is the hard attention's). "attended" (the papers'): every candidate against
+        the label-attended interest v_u.
     """
 
     def __init__(self, config, num_items, item_genres, sampler=None, num_sampled=64,
                  loss="sampled_softmax", embedding_dim=64, num_interests=4, pow_p=2.0,
                  shared_table=True, use_bias=False, max_positions=50, merge="max", l2=0.0,
-                 **kwargs):
+                 candidate_score="max", **kwargs):
         super().__init__(**kwargs)
         _samplers.check_loss_and_sampler(loss, sampler)
         self.num_interests = check_positive_int(num_interests, "num_interests")
@@ -261,6 +384,10 @@ class MultiInterestModel(keras.Model):
         self.pow_p = check_power(pow_p, "pow_p")
         if merge not in MERGES:
             raise ValueError(f"`merge`={merge!r}, expected one of {MERGES}.")
+        if candidate_score not in CANDIDATE_SCORES:
+            raise ValueError(f"`candidate_score`={candidate_score!r}, expected one of "
+                             f"{CANDIDATE_SCORES}.")
+        self.candidate_score = candidate_score
         if item_genres is None:
             raise ValueError("`item_genres` [num_items, G] is required (item = id + genres).")
         self._config = dict(config)
@@ -360,6 +487,16 @@ class MultiInterestModel(keras.Model):
             return v
         out = self.softmax_table(table)
         labels = tf.cast(inputs["label"], tf.int64)[:, None]                 # [B, 1]
+        if self.candidate_score == "max":
+            if training and self.loss_name == "sampled_softmax":
+                loss = max_interest_sampled_softmax_loss(
+                    out, self.item_bias, labels, v, active, self.num_sampled, self.num_items,
+                    self.sampler(labels))
+            else:                 # the exact loss of the max-merged scores
+                logits = max_interest_logits(v, active, out, self.item_bias)
+                loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels[:, 0], logits)
+            self.add_loss(tf.reduce_mean(loss))
+            return loss if training else v
         user, _ = label_aware_attention(v, tf.gather(out, labels[:, 0]), active,
                                         self.pow_p)                          # [B, d]
         if training and self.loss_name == "sampled_softmax":
@@ -461,6 +598,11 @@ class MIND(MultiInterestModel):
       dropout: dropout after each ReLU layer (training only).
       pool_history: also concatenate the mean behaviour embedding of the history,
         masked_mean_t e_{x_t} (YouTubeDNN's user input), to each capsule before the tower.
+      candidate_score: "attended" or "max", `MultiInterestModel`.
+      bilinear: "shared" (one S for every interest, the paper's) or "per_interest" (one S_j
+        per interest, as ComiRec-DR; the interests then differ by more than b0).
+      routing_draw: how "random" draws b0: "philox" (`tf.random.stateless_normal`) or
+        "counter_hash" (`counter_hash_normal`, approximately normal, cheaper under XLA).
     """
 
     def __init__(self, num_items, user_feature_sizes, item_genres, sampler=None,
@@ -468,8 +610,13 @@ class MIND(MultiInterestModel):
                  hidden_units=(128,), num_interests=4, iterations=3, pow_p=math.inf,
                  routing_init="random", routing_stddev=1.0, use_profile=True,
                  shared_table=True, use_bias=False, max_positions=50, merge="max", seed=0,
-                 dropout=0.0, l2=0.0, output_dim=None, pool_history=False, **kwargs):
+                 dropout=0.0, l2=0.0, output_dim=None, pool_history=False,
+                 candidate_score="max", bilinear="shared", routing_draw="philox", **kwargs):
         config = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "__class__")}
+        if routing_draw not in ROUTING_DRAWS:
+            raise ValueError(f"`routing_draw`={routing_draw!r}, expected one of {ROUTING_DRAWS}.")
+        if bilinear not in BILINEARS:
+            raise ValueError(f"`bilinear`={bilinear!r}, expected one of {BILINEARS}.")
         if output_dim is not None and int(output_dim) != int(embedding_dim):
             raise ValueError(f"`output_dim`={output_dim}: MIND's interests live in the item "
                              f"space, so output_dim must equal embedding_dim={embedding_dim}.")
@@ -479,14 +626,21 @@ class MIND(MultiInterestModel):
                          num_sampled=num_sampled, loss=loss, embedding_dim=embedding_dim,
                          num_interests=num_interests, pow_p=pow_p, shared_table=shared_table,
                          use_bias=use_bias, max_positions=max_positions, merge=merge, l2=l2,
-                         **kwargs)
+                         candidate_score=candidate_score, **kwargs)
         self.iterations = check_positive_int(iterations, "iterations")
         self.routing_init, self.routing_stddev = routing_init, float(routing_stddev)
+        self.routing_draw = routing_draw
         self.use_profile, self.pool_history = bool(use_profile), bool(pool_history)
         if self.use_profile:
             self.add_profile_embeddings(user_feature_sizes, profile_dim)
-        self.bilinear = self.add_weight(shape=(self.dim, self.dim), name="bilinear_S",
-                                        initializer="glorot_normal")
+        if bilinear == "shared":
+            self.bilinear = self.add_weight(shape=(self.dim, self.dim), name="bilinear_S",
+                                            initializer="glorot_normal")
+        else:                   # one S_j per interest, each initialised as glorot_normal [d, d]
+            self.bilinear = self.add_weight(
+                shape=(self.num_interests, self.dim, self.dim), name="bilinear_S",
+                initializer=keras.initializers.TruncatedNormal(
+                    stddev=math.sqrt(1.0 / self.dim) / 0.87962566103423978, seed=seed))
         self.add_tower(hidden_units, dropout)
         self.seed_generator = keras.random.SeedGenerator(seed)
         # b0 of routing_init="fixed": N(0, sigma^2) [1, K, max_positions], drawn once.
@@ -497,15 +651,19 @@ class MIND(MultiInterestModel):
             initializer=keras.initializers.Constant(init.astype(np.float32)))
 
     def routing_logits(self, batch, length):
-        """b0 [batch, K, length] ("random": new N(0, sigma^2) draws on every call) or
-        [1, K, length] ("fixed": the same for every user and call)."""
+        """b0 [batch, K, length] ("random": new sigma N(0, 1) draws on every call, exact or
+        approximate per `routing_draw`) or [1, K, length] ("fixed": the same for every user
+        and call)."""
         if self.routing_init == "fixed":
             return tf.convert_to_tensor(self.fixed_logits)[:, :, :length]
-        # A Philox stateless normal: keras.random.normal compiles to a ~25x slower kernel
-        # under XLA on CPU (benchmarks/mind_xla_profile.py).
+        # Stateless draws from the step's seed: keras.random.normal compiles to a ~25x slower
+        # kernel under XLA on CPU (benchmarks/mind_xla_profile.py), Philox to a 3-4x slower
+        # one than the counter hash.
         seed = tf.cast(self.seed_generator.next(), tf.int64)
-        return self.routing_stddev * tf.random.stateless_normal(
-            tf.stack([batch, self.num_interests, length]), seed, alg="philox")
+        shape = tf.stack([batch, self.num_interests, length])
+        if self.routing_draw == "counter_hash":
+            return self.routing_stddev * counter_hash_normal(shape, seed)
+        return self.routing_stddev * tf.random.stateless_normal(shape, seed, alg="philox")
 
     def route(self, inputs, routing_logits=None, table=None):
         """(capsules [B, K, d], routing weights w [B, K, L], active bool [B, K])."""
