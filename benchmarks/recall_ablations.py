@@ -103,6 +103,33 @@ CONFIGS = {
     "comirec-in_batch": dict(model="comirec_sa", sampler="in_batch", hparams={}),
     "comirec-lr5e-3-in_batch": dict(model="comirec_sa", sampler="in_batch", learning_rate=5e-3,
                                     hparams={}),
+    # Fifth round: every candidate scored by its best interest in the loss (what max-merge
+    # serving ranks by), instead of by the label-attended interest only.
+    "mind-pinf-maxscore": dict(hparams=dict(pow_p=math.inf, candidate_score="max")),
+    "comirec-lr1e-2-maxscore": dict(model="comirec_sa", learning_rate=1e-2,
+                                    hparams=dict(candidate_score="max")),
+    "mind-pinf-maxscore-in_batch": dict(sampler="in_batch", hparams=dict(
+        pow_p=math.inf, candidate_score="max")),
+    "mind-pinf-in_batch": dict(sampler="in_batch", hparams=dict(pow_p=math.inf)),
+    "mind-maxscore-linear": dict(hparams=dict(pow_p=math.inf, candidate_score="max",
+                                              hidden_units=())),
+    "mind-maxscore-noprofile": dict(hparams=dict(pow_p=math.inf, candidate_score="max",
+                                                 use_profile=False)),
+    "mind-maxscore-perS": dict(hparams=dict(pow_p=math.inf, candidate_score="max",
+                                            bilinear="per_interest")),
+    "mind-maxscore-perS-in_batch": dict(sampler="in_batch", hparams=dict(
+        pow_p=math.inf, candidate_score="max", bilinear="per_interest")),
+    **{f"mind-maxscore-lr{n}{suffix}": dict(
+        learning_rate=lr, **({"sampler": "in_batch"} if suffix else {}),
+        hparams=dict(pow_p=math.inf, candidate_score="max"))
+       for n, lr in (("5e-3", 5e-3), ("1e-2", 1e-2)) for suffix in ("", "-in_batch")},
+    "mind-perS": dict(hparams=dict(pow_p=math.inf, bilinear="per_interest")),
+    "comirec-maxscore": dict(model="comirec_sa", hparams=dict(candidate_score="max")),
+    "comirec-lr5e-3-maxscore": dict(model="comirec_sa", learning_rate=5e-3,
+                                    hparams=dict(candidate_score="max")),
+    "comirec-lr1e-2-maxscore-in_batch": dict(model="comirec_sa", sampler="in_batch",
+                                             learning_rate=1e-2,
+                                             hparams=dict(candidate_score="max")),
 }
 
 
@@ -114,8 +141,11 @@ def run(ds, name: str, seed: int, epochs: int, jit, patience: int = 3) -> dict:
     # command's learning rate per model, recall_models.train.LEARNING_RATES, came later).
     spec = {"model": "mind", "sampler": "log_uniform", "learning_rate": 3e-3, **CONFIGS[name]}
     hparams = dict(spec.pop("hparams"))
-    if spec["model"] == "mind":         # p = 2 unless the config says otherwise (MIND's
-        hparams = {"pow_p": 2.0, **hparams}     # default when these rows were measured)
+    if spec["model"] == "mind":         # p = 2 and the Philox b0 unless the config says
+        hparams = {"pow_p": 2.0, "routing_draw": "philox", **hparams}   # otherwise (MIND's
+        # defaults when these rows were measured)
+    if spec["model"] in ("mind", "comirec_sa"):     # the papers' loss unless the config says
+        hparams = {"candidate_score": "attended", **hparams}    # (the default until round 5)
     cfg = TrainConfig(seed=seed, epochs=epochs, out=tempfile.mkdtemp(), jit_compile=jit,
                       patience=patience, hparams=dict(hparams), **spec)
     grab = keras.callbacks.Callback()               # holds the model after training
