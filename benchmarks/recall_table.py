@@ -30,6 +30,7 @@ ROWS = {
     **{f"youtubednn-{s}": ["train", "--model", "youtubednn", "--sampler", s]
        for s in ("log_uniform", "unigram", "uniform", "in_batch", "mixed", "full")},
     "mind-log_uniform": ["train", "--model", "mind", "--sampler", "log_uniform"],
+    "mind-in_batch": ["train", "--model", "mind", "--sampler", "in_batch"],
     "mind_k1-log_uniform": ["train", "--model", "mind", "--sampler", "log_uniform",
                             "--num-interests", "1"],
     "comirec_sa-log_uniform": ["train", "--model", "comirec_sa", "--sampler", "log_uniform"],
