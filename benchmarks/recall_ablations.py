@@ -149,9 +149,8 @@ def run(ds, name: str, seed: int, epochs: int, jit, patience: int = 3) -> dict:
     # command's learning rate per model, recall_models.train.LEARNING_RATES, came later).
     spec = {"model": "mind", "sampler": "log_uniform", "learning_rate": 3e-3, **CONFIGS[name]}
     hparams = dict(spec.pop("hparams"))
-    if spec["model"] == "mind":         # p = 2 and the Philox b0 unless the config says
-        hparams = {"pow_p": 2.0, "routing_draw": "philox", **hparams}   # otherwise (MIND's
-        # defaults when these rows were measured)
+    if spec["model"] == "mind":         # p = 2 unless the config says otherwise (MIND's
+        hparams = {"pow_p": 2.0, **hparams}     # default when these rows were measured)
     if spec["model"] in ("mind", "comirec_sa"):     # the papers' loss unless the config says
         hparams = {"candidate_score": "attended", **hparams}    # (the default until round 5)
     cfg = TrainConfig(seed=seed, epochs=epochs, out=tempfile.mkdtemp(), jit_compile=jit,

@@ -487,24 +487,24 @@ class MultiInterestModel(keras.Model):
             return v
         out = self.softmax_table(table)
         labels = tf.cast(inputs["label"], tf.int64)[:, None]                 # [B, 1]
-        if self.candidate_score == "max":
-            if training and self.loss_name == "sampled_softmax":
+        sampled = training and self.loss_name == "sampled_softmax"
+        if self.candidate_score == "max":       # every candidate scored by its best interest
+            if sampled:
                 loss = max_interest_sampled_softmax_loss(
                     out, self.item_bias, labels, v, active, self.num_sampled, self.num_items,
                     self.sampler(labels))
             else:                 # the exact loss of the max-merged scores
                 logits = max_interest_logits(v, active, out, self.item_bias)
                 loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels[:, 0], logits)
-            self.add_loss(tf.reduce_mean(loss))
-            return loss if training else v
-        user, _ = label_aware_attention(v, tf.gather(out, labels[:, 0]), active,
-                                        self.pow_p)                          # [B, d]
-        if training and self.loss_name == "sampled_softmax":
-            loss = _losses.sampled_softmax_loss(
-                out, self.item_bias, labels, user, self.num_sampled, self.num_items,
-                sampled_values=self.sampler(labels))
-        else:                     # the exact loss (training with "softmax", and evaluation)
-            loss = _losses.full_softmax_loss(out, self.item_bias, labels, user)
+        else:                                   # every candidate against the attended v_u
+            user, _ = label_aware_attention(v, tf.gather(out, labels[:, 0]), active,
+                                            self.pow_p)                      # [B, d]
+            if sampled:
+                loss = _losses.sampled_softmax_loss(
+                    out, self.item_bias, labels, user, self.num_sampled, self.num_items,
+                    sampled_values=self.sampler(labels))
+            else:                 # the exact loss (training with "softmax", and evaluation)
+                loss = _losses.full_softmax_loss(out, self.item_bias, labels, user)
         self.add_loss(tf.reduce_mean(loss))
         return loss if training else v
 
