@@ -264,13 +264,13 @@ def test_a_sampler_that_is_not_a_sampler_is_a_value_error(sampler, match):
 def test_bad_labels_and_tables_fail_at_model_construction():
     h = keras.Input((D,))
     with pytest.raises(ValueError, match="`labels` must be integer class ids.*float32"):
-        SampledSoftmaxLayer(C)(h, keras.Input((1,)))                     # float labels
+        SampledSoftmaxLayer(C, num_sampled=5)(h, keras.Input((1,)))      # float labels
     with pytest.raises(ValueError, match=r"`labels` must have shape \[batch_size, num_true=1\]"):
-        SampledSoftmaxLayer(C)(h, keras.Input((3,), dtype="int64"))
+        SampledSoftmaxLayer(C, num_sampled=5)(h, keras.Input((3,), dtype="int64"))
 
     class Tied(SampledSoftmaxLayer):                  # a table of the wrong size via the hook
         def table(self):
             return self.kernel[:-1]
     with pytest.raises(ValueError, match=r"`table\(\)` has shape \(29, 6\); expected "
                                          r"\[num_classes, dim\] = \[30, 6\]"):
-        Tied(C)(np.zeros((2, D), np.float32))
+        Tied(C, num_sampled=5)(np.zeros((2, D), np.float32))

@@ -76,9 +76,13 @@ def test_sampler_callable_receives_labels():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(num_classes=10, loss="hinge"), "`loss` must be one of"),
-    (dict(num_classes=0), "`num_classes` must be >= 1"),
-    (dict(num_classes=10, num_sampled=0), "`num_sampled` must be >= 1"),
-    (dict(num_classes=10, num_true=0), "`num_true` must be >= 1"),
+    (dict(num_classes=0), "`num_classes` must be an integer >= 1, got 0"),
+    (dict(num_classes=10.7), "`num_classes` must be an integer >= 1, got 10.7"),
+    (dict(num_classes=10, num_sampled=0), "`num_sampled` must be an integer >= 1"),
+    (dict(num_classes=10, num_sampled=2.5), "`num_sampled` must be an integer >= 1, got 2.5"),
+    (dict(num_classes=10, num_sampled=None), "`num_sampled` must be an integer >= 1, got None"),
+    (dict(num_classes=10, num_sampled=11), "`num_sampled`=11 is larger than num_classes=10"),
+    (dict(num_classes=10, num_true=0), "`num_true` must be an integer >= 1"),
     (dict(num_classes=10, eval_loss="sampled_softmax"), "`eval_loss` must be one of"),
     (dict(num_classes=10, sampler=3), "`sampler` must be None"),
 ])
@@ -113,3 +117,50 @@ def test_the_table_hook_ties_the_classes_to_another_layers_embedding():
     np.testing.assert_allclose(layer(x).numpy(),
                                x @ shared.embeddings.numpy().T + layer.bias.numpy(), rtol=1e-5,
                                atol=1e-5)
+
+
+def test_more_negatives_than_classes_is_fine_where_draws_need_not_be_unique():
+    from w2v_tf import sampling
+    assert SampledSoftmaxLayer(10, num_sampled=11, loss="softmax").num_sampled == 11
+    layer = SampledSoftmaxLayer(10, num_sampled=11, unique=False,
+                                sampler=sampling.UniformSampler(10, seed=0))
+    x, y = _data(4)
+    assert layer(x, np.minimum(y, 9), training=True).shape == (4,)
+
+
+def test_the_methods_build_the_layer_on_first_use():
+    # `training_loss`, `full_loss` and `logits` are for custom loops: they may come first.
+    x, y = _data(6)
+    for method, args in (("logits", (x,)), ("training_loss", (x, y)), ("full_loss", (x, y))):
+        layer = SampledSoftmaxLayer(V, num_sampled=5, seed=3)
+        out = getattr(layer, method)(tf.constant(x), *args[1:])
+        assert layer.built and layer.kernel.shape == (V, D)
+        assert out.shape == ((6, V) if method == "logits" else (6,))
+
+
+def test_sample_weight_weights_the_added_loss_in_training_and_evaluation():
+    x, y = _data(256)
+    w = np.random.default_rng(1).uniform(size=(256, 1)).astype(np.float32)
+    layer = SampledSoftmaxLayer(V, num_sampled=5, loss="neg", seed=3)
+    layer(x)                                                  # build
+    full = layer.full_loss(x, y).numpy()
+    got = float(SampledSoftmaxLayer._weighted_mean(tf.constant(full), w))
+    np.testing.assert_allclose(got, np.mean(w[:, 0] * full), rtol=1e-6)
+    # In a model: evaluate with weights 0 / 1 / None, and a zero weight stops SGD's update.
+    h, lab = keras.Input((D,)), keras.Input((1,), dtype="int64", optional=True)
+    sw = keras.Input((1,), optional=True)
+    model = keras.Model([h, lab, sw], SampledSoftmaxLayer(V, num_sampled=5, seed=3)(
+        h, lab, sample_weight=sw))
+    model.compile(keras.optimizers.SGD(0.5))
+    plain = model.evaluate([x, y, None], batch_size=256, verbose=0)
+    assert model.evaluate([x, y, np.zeros_like(w)], batch_size=256, verbose=0) == 0.0
+    np.testing.assert_allclose(model.evaluate([x, y, 0.5 + 0 * w], batch_size=256, verbose=0),
+                               plain / 2, rtol=1e-6)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    model.fit([x, y, np.zeros_like(w)], epochs=1, batch_size=64, verbose=0)
+    for a, v in zip(before, model.trainable_variables):
+        np.testing.assert_array_equal(a, v.numpy())
+    model.fit([x, y, w], epochs=1, batch_size=64, verbose=0)
+    assert any(np.abs(a - v.numpy()).max() > 0 for a, v in zip(before, model.trainable_variables))
+    with pytest.raises(ValueError, match="`sample_weight` must have shape"):
+        SampledSoftmaxLayer._weighted_mean(tf.constant(full), np.ones((256, 2), np.float32))

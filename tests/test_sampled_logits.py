@@ -254,11 +254,45 @@ def _call(**overrides):
     (dict(sampled_values=(SAMPLED, np.full((3, 1), .5, np.float32), np.array([.5, 0, .5, .5], np.float32))),
      "expected count of 0"),
     (dict(sampled_values=None, num_sampled=6), "`num_sampled`=6 is larger than num_classes=5"),
+    (dict(sampled_values=None, num_sampled=0), "`num_sampled` must be an integer >= 1 .*got 0"),
+    (dict(sampled_values=None, num_sampled=-1), "`num_sampled` must be an integer >= 1"),
+    (dict(labels=np.array([[1], [2]])), "`labels` has 2 rows but `inputs` has 3"),
     (dict(partition_strategy="rows"), "`partition_strategy` must be one of"),
 ])
 def test_bad_input_raises_clear_value_error(overrides, match):
     with pytest.raises(ValueError, match=match):
         _call(**overrides)
+
+
+# The exact losses take the same labels: an id out of range is an error, not a row of zeros
+# (tf.one_hot's answer for it, which would make the loss 0), in eager mode and in a graph.
+FULL_BAD = [
+    (dict(labels=np.array([[1], [5], [0]])), r"`labels` contains 5, outside \[0, num_classes=5\)"),
+    (dict(labels=np.array([[1], [-1], [0]])), "`labels` contains -1"),
+    (dict(labels=np.array([[1.0], [2.5], [0.0]])), "non-integer value 2.5"),
+    (dict(labels=np.array([[1], [2]])), "`labels` has 2 rows but `inputs` has 3"),
+    (dict(inputs=np.ones((3, 7), np.float32)), "`inputs` has dim 7 but `weights` rows have dim 10"),
+    (dict(num_classes=6), "`num_classes`=6 but the table has 5 rows"),
+]
+
+
+@pytest.mark.parametrize("loss", [full_softmax_loss, full_logistic_loss])
+@pytest.mark.parametrize("overrides, match", FULL_BAD)
+def test_full_losses_check_their_input(loss, overrides, match):
+    w, b, x, labels, _ = _problem(1)
+    args = dict(weights=w, biases=b, labels=labels, inputs=x, num_classes=NUM_CLASSES)
+    args.update(overrides)
+    with pytest.raises(ValueError, match=match):
+        loss(**args)
+
+
+@pytest.mark.parametrize("loss", [full_softmax_loss, full_logistic_loss])
+def test_full_losses_assert_the_label_range_in_a_graph(loss):
+    w, b, x, _, _ = _problem(1)
+    fn = tf.function(lambda y: loss(w, b, y, x, num_classes=NUM_CLASSES))
+    assert np.all(np.isfinite(fn(tf.constant([[1], [4], [0]], tf.int64)).numpy()))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="class ids in \\[0, num_classes=5\\)"):
+        fn(tf.constant([[1], [5], [0]], tf.int64))
 
 
 def test_mod_shards_with_wrong_sizes_rejected():

@@ -90,6 +90,13 @@ def check_sampler(sampler, num_classes):
     return sampler
 
 
+def _check_count(name, value):
+    """`value` is an integer >= 1 (numpy integers too; not bool, not 2.5)."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
+            or value < 1):
+        raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}.")
+
+
 def _required_positional(fn):
     """How many positional arguments `fn` requires, or None if Python cannot tell."""
     try:
@@ -139,6 +146,10 @@ class SampledSoftmaxLayer(keras.layers.Layer):
       inputs: `[B, dim]` float.
       labels: int `[B, num_true]` or `[B]` (int32/int64), or None for logits only.
       training: Keras' training flag.
+      sample_weight: optional float `[B]` (or `[B, 1]`), a weight per example: the added loss
+        is then mean_b w_b loss_b. Pass it here, as a model input: `fit(sample_weight=...)`
+        and `class_weight` reach only losses given to `compile`, never one added with
+        `add_loss`, so Keras would ignore them for this layer.
 
     Returns:
       training with labels: the per-example training loss `[B]`; otherwise the logits
@@ -166,12 +177,14 @@ class SampledSoftmaxLayer(keras.layers.Layer):
             raise ValueError(f"`loss` must be one of {SAMPLED_LOSSES + FULL_LOSSES}, got {loss!r}.")
         if eval_loss not in EVAL_LOSSES:
             raise ValueError(f"`eval_loss` must be one of {EVAL_LOSSES}, got {eval_loss!r}.")
-        if int(num_classes) < 1:
-            raise ValueError(f"`num_classes` must be >= 1, got {num_classes}.")
-        if loss in SAMPLED_LOSSES and not 1 <= int(num_sampled):
-            raise ValueError(f"`num_sampled` must be >= 1, got {num_sampled}.")
-        if int(num_true) < 1:
-            raise ValueError(f"`num_true` must be >= 1, got {num_true}.")
+        _check_count("num_classes", num_classes)
+        _check_count("num_true", num_true)
+        if loss in SAMPLED_LOSSES:
+            _check_count("num_sampled", num_sampled)
+            if sampler is None and unique and num_sampled > num_classes:
+                raise ValueError(f"`num_sampled`={num_sampled} is larger than num_classes="
+                                 f"{num_classes}; the default sampler draws unique classes, so "
+                                 "it needs num_sampled <= num_classes.")
         self.num_classes = int(num_classes)
         self.num_sampled = int(num_sampled)
         self.loss_name = loss
@@ -203,6 +216,8 @@ class SampledSoftmaxLayer(keras.layers.Layer):
         return self.kernel
 
     def _checked_table(self, inputs):
+        if not self.built:              # `training_loss`, `logits`, ... called before `call`
+            self.build(tuple(inputs.shape))
         table = self.table()
         rows, dim = table.shape[0], table.shape[-1]
         if (rows is not None and rows != self.num_classes) or (
@@ -273,14 +288,26 @@ class SampledSoftmaxLayer(keras.layers.Layer):
         """Full logits `[B, num_classes]` = inputs table^T + b."""
         return _losses.full_logits(self._checked_table(inputs), self.bias, inputs)
 
-    def call(self, inputs, labels=None, training=None):
+    def call(self, inputs, labels=None, training=None, sample_weight=None):
         if labels is not None and training:
             loss = self.training_loss(inputs, labels)
-            self.add_loss(tf.reduce_mean(loss))
+            self.add_loss(self._weighted_mean(loss, sample_weight))
             return loss
         if labels is not None:
-            self.add_loss(tf.reduce_mean(self.full_loss(inputs, labels)))
+            self.add_loss(self._weighted_mean(self.full_loss(inputs, labels), sample_weight))
         return self.logits(inputs)
+
+    @staticmethod
+    def _weighted_mean(loss, sample_weight):
+        """mean_b w_b loss_b (Keras' "sum_over_batch_size": divided by B, not by sum w)."""
+        if sample_weight is None:
+            return tf.reduce_mean(loss)
+        w = tf.convert_to_tensor(sample_weight)
+        if w.shape.rank is not None and not (w.shape.rank == 1 or
+                                             w.shape.rank == 2 and w.shape[1] in (1, None)):
+            raise ValueError(f"`sample_weight` must have shape [batch_size] or [batch_size, 1], "
+                             f"got {w.shape}.")
+        return tf.reduce_mean(tf.reshape(tf.cast(w, loss.dtype), [-1]) * loss)
 
     def _labels(self, labels):
         labels = tf.convert_to_tensor(labels)
@@ -300,7 +327,7 @@ class SampledSoftmaxLayer(keras.layers.Layer):
             raise ValueError(f"`labels` must have shape [batch_size, num_true={self.num_true}]"
                              f" (or [batch_size] when num_true is 1), got {shape}.")
 
-    def compute_output_spec(self, inputs, labels=None, training=None):
+    def compute_output_spec(self, inputs, labels=None, training=None, sample_weight=None):
         if len(inputs.shape) != 2:
             raise ValueError(f"`inputs` must have shape [batch_size, dim], got {inputs.shape}.")
         if labels is not None:

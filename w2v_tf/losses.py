@@ -34,7 +34,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from w2v_tf import shards as _shards
-from w2v_tf.sampled_logits import compute_sampled_logits
+from w2v_tf.sampled_logits import (_check_batch, _check_labels, _check_table,
+                                   compute_sampled_logits)
 
 
 def _loss_dtype(logits):
@@ -60,6 +61,41 @@ def _softmax_xent(logits, labels, out_dtype):
     return tf.cast(loss, out_dtype)
 
 
+_SHARED_ARGS = """
+    Args:
+      weights: class embeddings `[num_classes, dim]`, or a list of shards whose rows add up
+        to `num_classes` (laid out by `partition_strategy`).
+      biases: class biases `[num_classes]` (or shards, like `weights`), or None for none.
+      labels: int `[batch_size, num_true]`, the target class ids, in `[0, num_classes)`.
+      inputs: float `[batch_size, dim]`, the input representations x.
+      num_sampled: S, the classes the default sampler draws per batch, shared by every row.
+      num_classes: C, the number of classes.
+      num_true: true classes per example; each gets the target 1/num_true.
+      sampled_values: `(sampled_candidates [S], true_expected_count [batch_size, num_true],
+        sampled_expected_count [S])` from any sampler (`w2v_tf.sampling`, `tf.random.*`);
+        None draws S unique classes with TensorFlow's log-uniform sampler (ids must then be
+        sorted by decreasing frequency).
+      remove_accidental_hits: mask a sampled class that equals one of the row's true classes.
+      name: name scope.
+      partition_strategy: how sharded `weights`/`biases` split the ids, "div" (the default
+        of the v2 `tf.nn` functions) or "mod"; ignored for a single tensor.
+      seed: op seed of the default sampler.
+
+    Returns:
+      `[batch_size]` float, the loss of each example (no reduction, as `tf.nn`).
+
+    Raises:
+      ValueError: bad input, naming the argument (`compute_sampled_logits` lists the checks).
+"""
+
+
+def _shared_args(fn):
+    """Appends the arguments all six losses share to `fn`'s docstring."""
+    fn.__doc__ = fn.__doc__.rstrip() + "\n" + _SHARED_ARGS
+    return fn
+
+
+@_shared_args
 def nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
              sampled_values=None, remove_accidental_hits=False, name="nce_loss", *,
              partition_strategy="div", seed=None):
@@ -68,10 +104,6 @@ def nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true
     Each true class is a "data" sample and each sampled class a "noise" sample; logistic
     regression separates them on the logit o - log(k Q): P(d=1 | y, x) = P / (P + kQ).
     With `remove_accidental_hits=True` TensorFlow's docs call this "Sampled Logistic".
-
-    Args: as `compute_sampled_logits` (`weights` `[num_classes, dim]`, `labels`
-      `[batch_size, num_true]`, `inputs` `[batch_size, dim]`).
-    Returns: `[batch_size]` float, the NCE loss of each example.
     """
     logits, out_labels = compute_sampled_logits(
         weights, biases, labels, inputs, num_sampled, num_classes, num_true=num_true,
@@ -81,6 +113,7 @@ def nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true
     return _sigmoid_xent_sum(logits, out_labels, logits.dtype)
 
 
+@_shared_args
 def sampled_softmax_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
                          sampled_values=None, remove_accidental_hits=True, seed=None,
                          name="sampled_softmax_loss", *, partition_strategy="div"):
@@ -89,8 +122,6 @@ def sampled_softmax_loss(weights, biases, labels, inputs, num_sampled, num_class
     The logits are corrected by -log Q, which makes the sampled softmax a consistent (but
     biased) estimate of the full softmax gradient. It is a training loss: it underestimates
     the full loss, so evaluate with `full_softmax_loss` or full logits.
-
-    Returns: `[batch_size]` float.
     """
     logits, out_labels = compute_sampled_logits(
         weights, biases, labels, inputs, num_sampled, num_classes, num_true=num_true,
@@ -100,6 +131,7 @@ def sampled_softmax_loss(weights, biases, labels, inputs, num_sampled, num_class
     return _softmax_xent(logits, out_labels, logits.dtype)
 
 
+@_shared_args
 def negative_sampling_loss(weights, biases, labels, inputs, num_sampled, num_classes,
                            num_true=1, sampled_values=None, remove_accidental_hits=True,
                            name="negative_sampling_loss", *, partition_strategy="div",
@@ -113,8 +145,6 @@ def negative_sampling_loss(weights, biases, labels, inputs, num_sampled, num_cla
     the default here is the log-uniform sampler, as in `tf.nn`. word2vec skips a negative equal
     to the target, hence `remove_accidental_hits=True` by default. With num_true > 1 the true
     labels are 1/num_true, as in `tf.nn.nce_loss`.
-
-    Returns: `[batch_size]` float.
     """
     logits, out_labels = compute_sampled_logits(
         weights, biases, labels, inputs, num_sampled, num_classes, num_true=num_true,
@@ -124,13 +154,13 @@ def negative_sampling_loss(weights, biases, labels, inputs, num_sampled, num_cla
     return _sigmoid_xent_sum(logits, out_labels, logits.dtype)
 
 
+@_shared_args
 def sampled_logistic_loss(weights, biases, labels, inputs, num_sampled, num_classes,
                           num_true=1, sampled_values=None, remove_accidental_hits=True,
                           name="sampled_logistic_loss", *, partition_strategy="div", seed=None):
     """Sampled logistic: NCE's logits (log Q subtracted) with accidental hits removed.
 
     Trains F(x, y) towards the log-odds log(P(y|x) / (1 - P(y|x))) of each class.
-    Returns: `[batch_size]` float.
     """
     return nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true,
                     sampled_values, remove_accidental_hits, name,
@@ -140,7 +170,11 @@ def sampled_logistic_loss(weights, biases, labels, inputs, num_sampled, num_clas
 def full_logits(weights, biases, inputs, partition_strategy="div"):
     """o = x W^T + b over every class: `[batch_size, num_classes]` (for evaluation/serving)."""
     w_shards = _shards.as_shard_list(weights, "weights")
+    b_shards = None if biases is None else _shards.as_shard_list(biases, "biases")
     inputs = tf.convert_to_tensor(inputs)
+    rows = _shards.shard_sizes(w_shards)
+    if None not in rows:
+        _check_table(w_shards, b_shards, inputs, sum(rows), partition_strategy)
     if len(w_shards) == 1:
         table = w_shards[0]
     else:
@@ -148,8 +182,7 @@ def full_logits(weights, biases, inputs, partition_strategy="div"):
         table = _shards.lookup(w_shards, tf.range(num_classes, dtype=tf.int64),
                                partition_strategy)
     logits = tf.matmul(inputs, tf.cast(table, inputs.dtype), transpose_b=True)    # [B, C]
-    if biases is not None:
-        b_shards = _shards.as_shard_list(biases, "biases")
+    if b_shards is not None:
         if len(b_shards) == 1:
             b = b_shards[0]
         else:
@@ -159,41 +192,51 @@ def full_logits(weights, biases, inputs, partition_strategy="div"):
     return logits
 
 
-def _full_labels(labels, num_true, num_classes, dtype):
-    """Dense targets `[B, C]`: 1/num_true at each true class (repeats add up)."""
-    labels = tf.cast(tf.convert_to_tensor(labels), tf.int64)
-    if labels.shape.rank != 2 or (labels.shape[1] is not None and labels.shape[1] != num_true):
-        raise ValueError(f"`labels` must have shape [batch_size, num_true={num_true}], "
-                         f"got {labels.shape}.")
-    return tf.reduce_sum(tf.one_hot(labels, num_classes, dtype=dtype), axis=1) / num_true
+def _full_labels(labels, num_true, num_classes, logits):
+    """Dense targets `[B, C]`: 1/num_true at each true class (repeats add up).
+
+    The labels get the checks of the sampled losses (integer ids in `[0, num_classes)`, shape
+    `[batch_size, num_true]`, one row per input): `tf.one_hot` would turn an id out of range
+    into a row of zeros, i.e. a loss of 0, silently.
+    """
+    rows = logits.shape[1]
+    if num_classes is None:
+        num_classes = rows
+    elif rows is not None and num_classes != rows:
+        raise ValueError(f"`num_classes`={num_classes} but the table has {rows} rows; expected "
+                         "the same number (or num_classes=None).")
+    labels = _check_labels(labels, num_true, num_classes)
+    _check_batch(labels, logits)                  # logits [B, C]: B is the inputs' batch
+    return tf.reduce_sum(tf.one_hot(labels, num_classes, dtype=logits.dtype), axis=1) / num_true
 
 
+@_shared_args
 def full_softmax_loss(weights, biases, labels, inputs, num_sampled=None, num_classes=None,
                       num_true=1, sampled_values=None, remove_accidental_hits=None,
                       name="full_softmax_loss", *, partition_strategy="div", seed=None):
     """Softmax cross-entropy over all classes (the exact loss the sampled ones estimate).
 
     `num_sampled`, `sampled_values`, `remove_accidental_hits` and `seed` are accepted for the
-    shared signature and ignored. Returns: `[batch_size]` float.
+    shared signature and ignored; `num_classes` may be None (the table's rows).
     """
     with tf.name_scope(name):
         logits = full_logits(weights, biases, inputs, partition_strategy)
-        num_classes = num_classes or logits.shape[1]
-        targets = _full_labels(labels, num_true, num_classes, logits.dtype)
+        targets = _full_labels(labels, num_true, num_classes, logits)
         return _softmax_xent(logits, targets, logits.dtype)
 
 
+@_shared_args
 def full_logistic_loss(weights, biases, labels, inputs, num_sampled=None, num_classes=None,
                        num_true=1, sampled_values=None, remove_accidental_hits=None,
                        name="full_logistic_loss", *, partition_strategy="div", seed=None):
     """Independent binary cross-entropy on every class (true: 1/num_true, others: 0).
 
-    Returns: `[batch_size]` float.
+    `num_sampled`, `sampled_values`, `remove_accidental_hits` and `seed` are accepted for the
+    shared signature and ignored; `num_classes` may be None (the table's rows).
     """
     with tf.name_scope(name):
         logits = full_logits(weights, biases, inputs, partition_strategy)
-        num_classes = num_classes or logits.shape[1]
-        targets = _full_labels(labels, num_true, num_classes, logits.dtype)
+        targets = _full_labels(labels, num_true, num_classes, logits)
         return _sigmoid_xent_sum(logits, targets, logits.dtype)
 
 

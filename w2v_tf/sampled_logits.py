@@ -63,6 +63,9 @@ def default_sampler(labels, num_true, num_sampled, num_classes, seed=None) -> Sa
     sorted by decreasing frequency. Our compilable, deterministic samplers are in
     `w2v_tf.sampling`; pass their result as `sampled_values`.
     """
+    if isinstance(num_sampled, bool) or int(num_sampled) != num_sampled or num_sampled < 1:
+        raise ValueError(f"`num_sampled` must be an integer >= 1 (the number of classes the "
+                         f"default sampler draws), got {num_sampled!r}.")
     if num_sampled > num_classes:
         raise ValueError(f"`num_sampled`={num_sampled} is larger than num_classes={num_classes}; "
                          "the default sampler draws unique classes, so it needs "
@@ -106,8 +109,8 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
 
     Raises:
       ValueError: for labels of the wrong dtype, rank/width or out of range, a table whose
-        rows do not add up to `num_classes`, mismatched dims or shard sizes,
-        `num_sampled > num_classes` with the default unique sampler, malformed
+        rows do not add up to `num_classes`, mismatched dims, batch sizes or shard sizes,
+        `num_sampled` < 1 or > `num_classes` with the default unique sampler, malformed
         `sampled_values`, or a zero expected count with `subtract_log_q`.
     """
     w_shards = _shards.as_shard_list(weights, "weights")
@@ -116,6 +119,7 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
         inputs = tf.convert_to_tensor(inputs)
         labels = _check_labels(labels, num_true, num_classes)
         _check_table(w_shards, b_shards, inputs, num_classes, partition_strategy)
+        _check_batch(labels, inputs)
 
         # Step 1. Negatives: S classes shared by the whole batch, with their expected counts.
         sampled_values_unique = sampled_values is None     # the default sampler's are unique
@@ -310,6 +314,14 @@ def _check_table(w_shards, b_shards, inputs, num_classes, strategy):
                          "Dense kernel) with the same dim as inputs.")
     if not inputs.dtype.is_floating:
         raise ValueError(f"`inputs` must be floating point, got {inputs.dtype.name}.")
+
+
+def _check_batch(labels, inputs):
+    """`labels [B, num_true]` and `inputs [B, dim]` have the same B (when both are known)."""
+    b_labels, b_inputs = labels.shape[0], inputs.shape[0]
+    if b_labels is not None and b_inputs is not None and b_labels != b_inputs:
+        raise ValueError(f"`labels` has {b_labels} rows but `inputs` has {b_inputs}; expected "
+                         "one row of labels per input row (the same batch_size).")
 
 
 def _check_sampled_values(sampled, true_q, sampled_q, num_true, labels, subtract_log_q):
