@@ -10,7 +10,7 @@ COMMANDS = {
     "recommend": "recall_models.recommend_cli",
 }
 
-DESCRIPTION = """Recall models (YouTubeDNN, MIND-like) on MovieLens, trained with w2v_tf's sampled softmax.
+DESCRIPTION = """Recall models (YouTubeDNN, MIND, ComiRec-SA) on MovieLens, trained with w2v_tf's sampled softmax.
 
 Examples:
   python -m recall_models fetch                       # MovieLens-100K from the recbole wheel, once

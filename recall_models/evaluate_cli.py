@@ -20,7 +20,7 @@ import json
 import sys
 import time
 
-HELP = "evaluate a baseline (random, mostpop, itemknn) with HR/NDCG/MRR, filtered and not"
+HELP = "evaluate a baseline (random, mostpop, itemknn, item2vec) with HR/NDCG/MRR, filtered and not"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -43,6 +43,7 @@ def main(args: argparse.Namespace) -> int:
     from recall_models.serving import export_run
 
     try:
+        print(f"exporting {args.run_dir} (user states, then the SavedModel) ...", flush=True)
         info = export_run(args.run_dir, args.out, k=args.k, upto=args.upto)
     except (ValueError, TypeError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -55,8 +55,10 @@ def recommend(export, user: str, k: int) -> list[dict]:
     try:
         out = served(user_id=tf.constant([str(user)]))
     except tf.errors.InvalidArgumentError:
-        raise ValueError(f"user={user!r} is not a user of this run; the SavedModel's "
-                         "new_user signature ranks for new users") from None
+        raise ValueError(f"user={user!r} is not a user of this run (not in the ratings, or "
+                         "one of the users with fewer than 3 ratings, whom the split leaves "
+                         "out); the SavedModel's new_user signature ranks for new users"
+                         ) from None
     ids = [i.decode() for i in out["item_ids"].numpy()[0][:k]]
     scores = out["scores"].numpy()[0][:k]
     return [{"rank": r + 1, "item_id": i, "title": titles.get(i, ""), "score": float(s)}

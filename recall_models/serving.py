@@ -157,8 +157,13 @@ def _user_side(model, inputs):
 
 
 def _lookup(keys, values, default):
+    """A string -> int64 hash table; `default` for a missing key. Without keys (a dataset with
+    no user file has no profile vocabulary) every lookup gives `default`: TensorFlow refuses
+    an empty table, so it holds one entry, "" -> default."""
     import tensorflow as tf
 
+    if len(keys) == 0:
+        keys, values = [""], np.array([default], np.int64)
     init = tf.lookup.KeyValueTensorInitializer(tf.constant(keys, tf.string),
                                                tf.constant(values, tf.int64))
     return tf.lookup.StaticHashTable(init, default_value=default)
@@ -187,6 +192,8 @@ def _server(model, ds, users, mask, items, known, k: int):
     module.known_splits = tf.Variable(known.indptr.astype(np.int64), trainable=False)
     k = int(min(k, num_items - 1))
     max_history, zip_prefix = int(ds.max_history), int(getattr(ds, "zip_prefix", 1))
+    # Without a user file (ml-latest, ML-20M) training saw age code 0 only: so does serving.
+    ages_known = bool(np.any(np.asarray(ds.user_features["age"]) > 0))
 
     def rank(vectors, active, exclude):
         """Top-k of max_j <x_bj, e_i> with item 0 and `exclude` (ragged [B, None]) left out."""
@@ -232,7 +239,7 @@ def _server(model, ds, users, mask, items, known, k: int):
         bounds = tf.constant(AGE_BUCKETS[1:], tf.int32)
         bucket = 1 + tf.reduce_sum(tf.cast(age[:, None] >= bounds[None, :], tf.int32), 1)
         inputs = {"history": tf.cast(hist, tf.int32),
-                  "age": tf.where(age < 0, 0, bucket),
+                  "age": tf.where(age < 0, 0, bucket) if ages_known else tf.zeros_like(age),
                   "gender": module.vocab_tables["gender"].lookup(gender),
                   "occupation": module.vocab_tables["occupation"].lookup(occupation),
                   "zip": module.vocab_tables["zip"].lookup(
@@ -279,6 +286,8 @@ def export_model(model, ds, out, k: int = 100, upto: str = "all", meta: dict | N
     if k > ds.num_items - 1:
         raise ValueError(f"k={k} is larger than the catalogue of {ds.num_items - 1} items")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out={str(out)!r} is a file; expected a new folder")
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"out={str(out)!r} exists and is not empty; expected a new folder")
     users, mask, items, known = user_states(model, ds, upto) if states is None else states

@@ -104,6 +104,33 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.strategy not in STRATEGIES:
         raise ValueError(f"strategy={cfg.strategy!r} is unknown; expected one of "
                          f"{', '.join(STRATEGIES)}.")
+    check_hparams(cfg.hparams)
+
+
+# Model settings whose bad values would otherwise surface as a Keras layer's own argument
+# (`output_dim`, `rate`) or only at the first step: checked by name (the flag is the name
+# with dashes: embedding_dim -> --embedding-dim).
+POSITIVE_INT_HPARAMS = ("embedding_dim", "profile_dim", "output_dim", "num_interests",
+                        "max_positions", "iterations", "attention_units")
+
+
+def check_hparams(hparams: dict) -> None:
+    """ValueError naming the setting for a model hyperparameter that cannot train."""
+    def bad(name, value, expected):
+        raise ValueError(f"{name}={value!r} (--{name.replace('_', '-')}): expected {expected}.")
+    for name in POSITIVE_INT_HPARAMS:
+        value = hparams.get(name, 1)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            bad(name, value, "a positive integer")
+    units = hparams.get("hidden_units", ())
+    if any(isinstance(u, bool) or not isinstance(u, (int, np.integer)) or u < 1 for u in units):
+        bad("hidden_units", units, "positive integers")
+    if not 0 <= hparams.get("dropout", 0.0) < 1:
+        bad("dropout", hparams["dropout"], "a rate in [0, 1)")
+    if not hparams.get("temperature", 1.0) > 0:
+        bad("temperature", hparams["temperature"], "a number > 0")
+    if not hparams.get("l2", 0.0) >= 0:
+        bad("l2", hparams["l2"], "a number >= 0")
 
 
 def check_against_dataset(cfg: TrainConfig, ds) -> None:
@@ -303,6 +330,28 @@ class Checkpoint(keras.callbacks.Callback):
         return int(state["epochs_done"]), bool(state["stopped"])
 
 
+def _same_place(a, b) -> bool:
+    """Two spellings of one dataset: equal, or paths to the same existing folder."""
+    if a == b:
+        return True
+    return (isinstance(a, str) and isinstance(b, str) and os.path.exists(a)
+            and os.path.exists(b) and os.path.samefile(a, b))
+
+
+def _check_same_config(saved: dict, current: dict, out: Path, what: str) -> None:
+    """ValueError listing the settings that differ. The folder itself (`out`) is not a
+    setting: a run folder may be moved or named another way; nor is another spelling of
+    the same dataset folder."""
+    diff = sorted(k for k in set(saved) | set(current)
+                  if k != "out" and saved.get(k) != current.get(k)
+                  and not (k == "dataset" and _same_place(saved.get(k), current.get(k))))
+    if diff:
+        changes = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in diff)
+        raise ValueError(f"out={str(out)!r} holds {what} with another configuration "
+                         f"({changes}); rerun it with its own settings or choose a new "
+                         "folder.")
+
+
 def check_same_run(cfg: TrainConfig, out: Path) -> bool:
     """Refuses a folder holding another configuration's interrupted run; records `cfg`.
 
@@ -312,14 +361,13 @@ def check_same_run(cfg: TrainConfig, out: Path) -> bool:
     path = out / "config.json"
     current = json.loads(json.dumps(dataclasses.asdict(cfg)))   # tuples -> lists, as saved
     if path.exists():
-        saved = json.loads(path.read_text())
-        diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
-        if diff:
-            changes = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in diff)
-            raise ValueError(f"out={str(out)!r} holds an interrupted run with another "
-                             f"configuration ({changes}); rerun it with its own settings "
-                             "or choose a new folder.")
+        _check_same_config(json.loads(path.read_text()), current, out, "an interrupted run")
         return (out / "checkpoint.npz").exists()
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"out={str(out)!r} is not empty and holds no run (no config.json); "
+                         "expected a new or empty folder, or the folder of an interrupted "
+                         "run. Nothing was written.")
+    out.mkdir(parents=True, exist_ok=True)
     part = out / "config.part.json"
     part.write_text(json.dumps(current, indent=1))
     os.replace(part, path)
@@ -375,14 +423,27 @@ def tensorboard_available() -> bool:
     return importlib.util.find_spec("tensorboard") is not None
 
 
-def prepare_out(cfg: TrainConfig, out: Path) -> bool:
-    """Checks the output folder; returns True when it holds this run interrupted."""
+def finished_run(cfg: TrainConfig, out: Path):
+    """The stored result when `out` holds this configuration's finished run, else None.
+
+    Raises:
+        ValueError: `out` is a file, or holds a finished run of another configuration.
+    """
     if out.exists() and not out.is_dir():
         raise ValueError(f"out={str(out)!r} exists and is not a directory.")
-    if (out / "results.json").exists():
-        raise ValueError(f"out={str(out)!r} already holds a finished run (results.json); "
-                         "expected a new folder, or the folder of an interrupted run.")
-    out.mkdir(parents=True, exist_ok=True)
+    if not (out / "results.json").exists():
+        return None
+    result = json.loads((out / "results.json").read_text())
+    current = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    _check_same_config(result.get("config", {}), current, out, "a finished run")
+    return {**result, "already_finished": True}
+
+
+def prepare_out(cfg: TrainConfig, out: Path) -> bool:
+    """Checks the output folder and records `cfg` there; True when it holds this run
+    interrupted (to resume)."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out={str(out)!r} exists and is not a directory.")
     return check_same_run(cfg, out)
 
 
@@ -431,7 +492,9 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
                           encoding=cfg.encoding)
     check_against_dataset(cfg, ds)
     out = Path(cfg.out)
-    resuming = prepare_out(cfg, out)
+    done = finished_run(cfg, out)
+    if done is not None:
+        return done                         # the same command again: nothing to train
 
     keras.utils.set_random_seed(cfg.seed)
     from w2v_tf.distribute import make_strategy
@@ -442,11 +505,17 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
                          f"replicas of strategy={cfg.strategy!r}.")
     with strategy.scope():          # the default strategy's scope is a no-op
         model = build_model(cfg, ds, replicas)
+    # Only now is the folder written to: a setting the model refuses leaves no config.json
+    # behind that would lock the folder against the corrected command.
+    resuming = prepare_out(cfg, out)
     validation = fit(model, ds, cfg, out, resuming, verbose, callbacks)
 
     if validation.weights_path.exists():
         model.load_weights(validation.weights_path)
     state = validation.state
+    if verbose:
+        print(f"best epoch {state['best_epoch']}: evaluating it on the test split, then writing "
+              f"{out / 'vectors.npz'} and the faiss indexes ...", flush=True)
     test = evaluate_model(model, ds, "test")
     # Every user's vectors (whole sequence), the item vectors and faiss indexes over them.
     from recall_models.serving import write_vectors

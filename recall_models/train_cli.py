@@ -7,8 +7,9 @@ OUT/logs when the tensorboard package is installed), and resumption: run
 the same command again after an interruption and training continues after the last
 finished epoch: the whole state (weights, optimizer, samplers, random seeds) is saved
 at every epoch end in OUT/checkpoint.npz and the interrupted epoch is repeated in the same
-order, so a run killed at any moment ends exactly like an uninterrupted one. A folder
-holding another configuration's interrupted run (OUT/config.json) is refused. At the end
+order, so a run killed at any moment ends exactly like an uninterrupted one; the same
+command on a finished run prints its results and trains nothing. A folder holding another
+configuration's run (OUT/config.json), or files but no run, is refused. At the end
 the best weights are evaluated on the test items (filtered and unfiltered HR@K, NDCG@K,
 MRR) and written to OUT/results.json, with OUT/vectors.npz and faiss indexes for serving
 (docs/serving.md; then `python -m recall_models export`).
@@ -22,7 +23,7 @@ format detected from the file names or given with --format:
               models train on the history alone
   recbole     NAME.inter, NAME.user, NAME.item (RecBole atomic files)
 
-Samplers (see recall_models/samplers.py): log_uniform (ids are sorted by frequency),
+Samplers (see recall_models/models/samplers.py): log_uniform (ids are sorted by frequency),
 unigram (training counts ^ 0.75), uniform, in_batch (the batch's labels, log-Q corrected;
 --num-sampled is ignored, S = --batch-size), mixed (in-batch plus --num-sampled uniform
 draws), full (full softmax, no sampling).
@@ -187,6 +188,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - start
+    if result.get("already_finished"):
+        print(f"{cfg.out} already holds this finished run: nothing was trained or written; "
+              "its results:")
     print(f"{cfg.model} ({cfg.sampler}, num_sampled {cfg.num_sampled}) on {result['dataset']}, "
           f"seed {cfg.seed}: best epoch {result['best_epoch']} of {result['epochs_run']}, "
           f"{result['seconds_per_epoch']:.1f} s/epoch, {seconds:.0f} s in all; test:")

@@ -84,3 +84,18 @@ def test_vectorised_ratings_reader_equals_the_line_reader(tmp_path, writer, read
     assert M.fast_ratings(tmp_path / name, "latin-1", sep, header) is None
     with pytest.raises(M.DataFormatError, match="line 4"):
         getattr(M, reader)(tmp_path)
+
+
+@pytest.mark.parametrize("writer, ratings", [(write_ml1m, "ratings.dat"), (write_ml100k, "u.data")])
+def test_an_empty_ratings_file_says_so(tmp_path, writer, ratings):
+    writer(tmp_path)
+    (tmp_path / ratings).write_text("")
+    with pytest.raises(ValueError, match="holds no ratings"):
+        load_dataset(str(tmp_path))
+
+
+def test_a_format_given_by_hand_that_does_not_match_the_folder(tmp_path):
+    write_ml1m(tmp_path)
+    with pytest.raises(ValueError, match=r"format='ml-latest' expects ratings.csv .*looks like "
+                                         r"'ml-1m'"):
+        load_dataset(str(tmp_path), format="ml-latest")

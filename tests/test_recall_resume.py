@@ -153,3 +153,37 @@ def test_rerun_with_another_configuration_is_refused(tmp_path, ds_dir, ds):
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == before
     train(cfg, ds, verbose=0)                              # its own settings still resume
     assert (tmp_path / "run" / "results.json").exists()
+
+
+def test_a_moved_folder_and_another_spelling_of_the_dataset_still_resume(tmp_path, ds_dir, ds):
+    cfg = config(ds_dir, tmp_path / "run", epochs=2)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, ds, verbose=0, callbacks=[StopAt(epoch=1, batch=1)])
+    os.rename(tmp_path / "run", tmp_path / "moved")
+    moved = config(str(ds_dir) + "/", tmp_path / "moved", epochs=2)    # trailing slash
+    result = train(moved, ds, verbose=0)
+    assert result["epochs_run"] == 2 and (tmp_path / "moved" / "results.json").exists()
+
+
+def test_a_refused_setting_leaves_the_folder_free(tmp_path, ds_dir, ds):
+    # Settings that fail only when the model is built write nothing, so the corrected
+    # command can use the same folder; settings with a flag are named by it.
+    bad = config(ds_dir, tmp_path / "run", model="mind", hparams={"routing_init": "bogus"})
+    with pytest.raises(ValueError, match="routing_init"):
+        train(bad, ds, verbose=0)
+    assert not (tmp_path / "run" / "config.json").exists()
+    for hparams, flag in (({"dropout": 1.5}, "--dropout"), ({"embedding_dim": 0}, "--embedding-dim"),
+                          ({"temperature": 0.0}, "--temperature")):
+        with pytest.raises(ValueError, match=flag):
+            train(config(ds_dir, tmp_path / "run", hparams=hparams), ds, verbose=0)
+    train(config(ds_dir, tmp_path / "run", epochs=1), ds, verbose=0)
+    assert (tmp_path / "run" / "results.json").exists()
+
+
+def test_a_folder_with_files_but_no_run_is_refused_untouched(tmp_path, ds_dir, ds):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "log.csv").write_text("precious")
+    with pytest.raises(ValueError, match="is not empty and holds no run"):
+        train(config(ds_dir, tmp_path / "mine", epochs=1), ds, verbose=0)
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["log.csv"]
+    assert (tmp_path / "mine" / "log.csv").read_text() == "precious"

@@ -234,3 +234,28 @@ def test_export_refuses_unfinished_runs_and_used_folders(run, ds, tmp_path, caps
     assert (tmp_path / "used" / "keep.txt").read_text() == "mine"
     with pytest.raises(ValueError, match="k=0"):
         export_run(run, tmp_path / "k0", k=0)
+
+
+def test_export_of_a_dataset_without_user_file(tmp_path):
+    # ml-latest folders (and ML-1M / ML-100K ones without users.dat / u.user) have no profile
+    # vocabulary: the export holds empty profile tables and accepts any profile value.
+    from recall_testdata import write_ml_latest
+    (tmp_path / "ml-latest").mkdir()
+    data = write_ml_latest(tmp_path / "ml-latest")
+    ds_latest = load_dataset(str(data), max_history=MAX_HISTORY)
+    out = tmp_path / "run"
+    train(TrainConfig(model="youtubednn", dataset=str(data), sampler="uniform", num_sampled=10,
+                      epochs=1, batch_size=32, out=str(out), max_history=MAX_HISTORY,
+                      jit_compile=False, hparams=dict(SMALL)), ds_latest, verbose=0)
+    export_run(out, tmp_path / "exp", k=5, upto="test")
+    sig = tf.saved_model.load(str(tmp_path / "exp")).signatures
+    user = str(ds_latest.user_raw_id[2])
+    known = sig["serving_default"](user_id=tf.constant([user]))
+    seen = [str(ds_latest.item_raw_id[i]) for i in ds_latest.test_seen[2]]
+    new = sig["new_user"](history=tf.constant([seen]), gender=tf.constant(["F"]),
+                          age=tf.constant([30]), occupation=tf.constant([""]),
+                          zip_code=tf.constant(["12345"]))
+    assert known["item_ids"].shape == new["item_ids"].shape == (1, 5)
+    # No profile: the history alone decides, whatever profile values come in.
+    assert_same_top(new["item_ids"].numpy(), new["scores"].numpy(),
+                    known["item_ids"].numpy(), known["scores"].numpy())

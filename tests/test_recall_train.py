@@ -220,8 +220,14 @@ def test_cli_json_last_line(tmp_path, movielens_dir, capsys):
     last = json.loads(out.strip().splitlines()[-1])
     assert code == 0 and last["sampler"] == "full" and last["epochs_run"] == 1
     assert last["seconds_per_epoch"] > 0 and set(last["test"]) >= {"filtered", "unfiltered"}
-    code, _, err = run_cli(argv, capsys)              # a finished run is never overwritten
-    assert code == 1 and "already holds a finished run" in err
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").iterdir()}
+    code, out, _ = run_cli(argv, capsys)              # the same command: its results again
+    again = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and "already holds this finished run" in out
+    assert again["test"] == last["test"] and again["already_finished"]
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run").iterdir()} == before
+    code, _, err = run_cli(argv[:-1] + ["--seed", "1", "--json"], capsys)
+    assert code == 1 and "holds a finished run with another configuration (seed: 0 -> 1)" in err
 
 
 @pytest.mark.parametrize("model", ["youtubednn", "mind", "comirec_sa"])

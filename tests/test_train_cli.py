@@ -204,3 +204,28 @@ def test_help_lists_every_command_without_importing_tensorflow():
     assert out.strip().splitlines()[-1] == "False"
     for name in COMMANDS:
         assert f"    {name}" in out
+
+
+def test_commands_drop_tensorflows_import_chatter_only():
+    from w2v_tf.cli import _IMPORT_CHATTER
+    chatter = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1796396264.431126   31961 cudart_stub.cc:31] Could not find cuda drivers "
+        "on your machine, GPU will not be used.",
+        "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild "
+        "TensorFlow with the appropriate compiler flags."]
+    assert all(_IMPORT_CHATTER.match(line) for line in chatter)
+    kept = ["E0000 00:00:1796396264.431126   31961 cuda_dnn.cc:8] Unable to load cuDNN",
+            "W0000 00:00:1796395925.017595   27634 assert_op.cc:39] Ignoring Assert operator",
+            "Traceback (most recent call last):"]
+    assert not any(_IMPORT_CHATTER.match(line) for line in kept)
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = subprocess.run([sys.executable, "-m", "recall_models", "train", "--help"],
+                           capture_output=True, text=True, env={**env, "PYTHONPATH": root},
+                           cwd=root, timeout=300)
+    assert quiet.returncode == 0 and "usage:" in quiet.stdout
+    assert "I0000" not in quiet.stderr and "absl::InitializeLog" not in quiet.stderr

@@ -20,7 +20,44 @@ import sys
 # TensorFlow's C++ start-up chatter (CUDA probes on a CPU machine, oneDNN notes) is not for
 # our users; Python-level errors still surface as exceptions. Set it to 0 to see everything.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import re
+import tempfile
 from typing import Mapping, Sequence
+
+# What TensorFlow 2.21 prints on import before its logging is set up, which
+# TF_CPP_MIN_LOG_LEVEL no longer silences: information lines (oneDNN, CUDA probes on a CPU
+# machine, CPU instructions) and the notice that precedes them. Warnings and errors stay.
+_IMPORT_CHATTER = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
+    r"STDERR|I\d{4} [\d:.]+ +\d+ [\w.]+\.cc:\d+\] .*|To enable the following "
+    r"instructions: .*in other operations, rebuild TensorFlow with the appropriate compiler "
+    r"flags\.)$")
+
+
+def _import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with its start-up information lines dropped from stderr.
+
+    Only with TF_CPP_MIN_LOG_LEVEL=3 (our default); every other line, and everything when the
+    import fails, is written back.
+    """
+    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        failed = True
+        try:
+            import tensorflow  # noqa: F401
+            failed = False
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines = capture.read().decode("utf-8", "replace").splitlines(keepends=True)
+            kept = [line for line in lines if failed or not _IMPORT_CHATTER.match(line.rstrip())]
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
 
 
 def run(prog: str, description: str, commands: Mapping[str, str],
@@ -36,6 +73,7 @@ def run(prog: str, description: str, commands: Mapping[str, str],
     if argv and argv[0] in available:
         # Import only the command that runs (each may pull in TensorFlow).
         available = {argv[0]: available[argv[0]]}
+        _import_tensorflow_quietly()
     modules = {}
     for name, mod_name in available.items():
         module = importlib.import_module(mod_name)

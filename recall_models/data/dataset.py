@@ -306,6 +306,9 @@ def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def sort_ratings(raw: RawData) -> Sequences:
     """Drops users with < 3 ratings and sorts stably by (user, timestamp, file row)."""
     ratings = raw.ratings
+    if len(ratings) == 0:
+        raise ValueError(f"{raw.source}: holds no ratings (an empty file?); expected one "
+                         "rating per line")
     user_ids, user_code = dense_codes(ratings["user_id"].to_numpy(np.int64))
     per_user = np.bincount(user_code, minlength=len(user_ids))
     keep = per_user[user_code] >= 3          # a train, a valid and a test item

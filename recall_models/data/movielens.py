@@ -429,6 +429,23 @@ def detect_format(directory) -> str:
                      "u.data, ratings.dat, ratings.csv or a RecBole NAME.inter")
 
 
+RATINGS_FILES = {"ml-100k": "u.data", "ml-1m": "ratings.dat", "ml-latest": "ratings.csv",
+                 "recbole": "*.inter"}
+
+
+def _check_format_files(directory, fmt: str) -> None:
+    """A format given by hand (`--format`) whose ratings file is absent: say what is there."""
+    d = Path(directory)
+    if not d.is_dir() or any(d.glob(RATINGS_FILES[fmt])):
+        return                                # (a missing folder: the reader says so)
+    try:
+        found = f"; the folder looks like {detect_format(d)!r}"
+    except ValueError:
+        found = ""
+    raise ValueError(f"format={fmt!r} expects {RATINGS_FILES[fmt]} in {str(d)!r}, which has "
+                     f"none{found} (leave the format out to detect it)")
+
+
 def read_movielens(directory, format: str | None = None, encoding: str | None = None) -> RawData:
     """Parses the MovieLens files in `directory` into the common schema.
 
@@ -449,6 +466,8 @@ def read_movielens(directory, format: str | None = None, encoding: str | None = 
     fmt = detect_format(directory) if format is None else format
     if fmt not in READERS:
         raise ValueError(f"format={fmt!r} is not one of {', '.join(FORMATS)}")
+    if format is not None:
+        _check_format_files(directory, fmt)
     if encoding is None:
         return READERS[fmt](directory)
     return READERS[fmt](directory, encoding=check_encoding(encoding))
