@@ -265,7 +265,7 @@ assert all(v < 5 for v in worst.values()), worst
 # number of draws among the words that fill the first half of the table is $S/2$ (up to the one
 # slice that straddles the boundary) instead of a binomial $S/2 \pm \sqrt{S}/2$. For CBOW,
 # where every shared negative stands for ~1024 windows' updates, this let $S$ drop from 32 to
-# 16 at the same wordsim353 Spearman (README, "Word2Vec").
+# 16 at the same wordsim353 Spearman ([docs/word2vec.md](../docs/word2vec.md#tried-and-not-kept)).
 
 # %%
 from w2v_tf.word2vec import fast_sgd
