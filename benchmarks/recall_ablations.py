@@ -182,14 +182,16 @@ def run(ds, name: str, seed: int, epochs: int, jit, patience: int = 3) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--configs", nargs="+", required=True, choices=list(CONFIGS))
-    p.add_argument("--seeds", nargs="+", type=int, default=[0])
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--configs", nargs="+", required=True, choices=list(CONFIGS),
+                   metavar="CONFIG", help="one or more of: " + ", ".join(CONFIGS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds (default: 0)")
+    p.add_argument("--epochs", type=int, default=5, help="most epochs per run (default: 5)")
     p.add_argument("--patience", type=int, default=3,
                    help="epochs without a better validation NDCG@10 before stopping")
     p.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
                    help="jit_compile of the step (auto: the training command's choice)")
-    p.add_argument("--out", default="runs/ablations.jsonl", help="JSON lines appended here")
+    p.add_argument("--out", default="runs/ablations.jsonl",
+                   help="JSON lines appended here (default: runs/ablations.jsonl)")
     args = p.parse_args(argv)
     from recall_models.data.dataset import load_dataset
     ds = load_dataset("ml-100k", max_history=50)

@@ -4,6 +4,7 @@
     python benchmarks/word2vec_vs_gensim.py --epochs 1 # one pass: our fixed XLA compile weighs most
     python benchmarks/word2vec_vs_gensim.py --quick    # 1 copy of the corpus, 1 seed
     python benchmarks/word2vec_vs_gensim.py --json     # last line: one JSON object
+    python benchmarks/word2vec_vs_gensim.py --out benchmarks/results/word2vec_vs_gensim.json
 
 Runs alternate (gensim, ours, gensim, ours, ... one seed each) so both see the same machine
 load; the 1-minute load average is recorded with each run. Both train on the same sentences with the same hyper-parameters (dim 100, window 5, 5
@@ -87,8 +88,9 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=5,
                         help="passes over the corpus, the same for both (default 5, word2vec.c's "
                              "and gensim's default)")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--archs", default="skipgram,cbow")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N per arch (3)")
+    parser.add_argument("--archs", default="skipgram,cbow",
+                        help="comma-separated: skipgram, cbow (both)")
     parser.add_argument("--loss", default="neg_shared",
                         help="our loss (default neg_shared, as `python -m w2v_tf train`)")
     parser.add_argument("--batch-size", type=int, default=None)
@@ -99,7 +101,11 @@ def main(argv=None) -> int:
                         help="draw the S shared negatives independently instead of one per "
                              "slice of the unigram table (fast_sgd.draw_stratified_negatives)")
     parser.add_argument("--no-xla", action="store_true", help="run our step without XLA")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as one JSON object on the last line")
+    parser.add_argument("--out", default=None,
+                        help="also write that JSON report to this file (the committed ones: "
+                             "benchmarks/results/word2vec_vs_gensim*.json); default: none")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -156,15 +162,20 @@ def main(argv=None) -> int:
               f"{r['speed_ratio_wall']:7.2f}{r['speed_ratio_cpu']:10.2f}"
               f"{o['wordsim353_spearman']:10.3f}{g['wordsim353_spearman']:11.3f}  "
               f"{'met' if r['goal_met'] else 'not met'}")
+    report = dict(corpus_copies=copies, tokens=n_base * copies, epochs=args.epochs,
+                  seeds=seeds, hyper=HYPER, loss=args.loss,
+                  num_shared={a: args.num_shared or w2v.default_num_shared(a)
+                              for a in rows} if args.loss == "neg_shared" else None,
+                  stratified=not args.independent_negatives
+                  if args.loss == "neg_shared" else None,
+                  load_1min=dict(min=min(loads), max=max(loads)),
+                  cpus=os.cpu_count(), results=rows)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1)
+        print(f"wrote {args.out}", file=sys.stderr)
     if args.json:
-        print(json.dumps(dict(corpus_copies=copies, tokens=n_base * copies, epochs=args.epochs,
-                              seeds=seeds, hyper=HYPER, loss=args.loss,
-                              num_shared={a: args.num_shared or w2v.default_num_shared(a)
-                                          for a in rows} if args.loss == "neg_shared" else None,
-                              stratified=not args.independent_negatives
-                              if args.loss == "neg_shared" else None,
-                              load_1min=dict(min=min(loads), max=max(loads)),
-                              cpus=os.cpu_count(), results=rows)))
+        print(json.dumps(report))
     return 0
 
 

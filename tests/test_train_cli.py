@@ -144,6 +144,36 @@ def test_neighbours_unknown_word_is_a_clear_error(trained, capsys):
     _, out, _ = trained
     assert cli("neighbours", out, "sun33") == 2
     assert "'sun33' is not in the vocabulary" in capsys.readouterr().err
+    assert cli("neighbours", out, "Sun3", "--json") == 0         # the corpus was lower-cased
+    assert last_json(capsys.readouterr().out)["neighbours"]
+    assert cli("neighbours", out, "sun3", "--topn", 0) == 2
+    assert "--topn must be >= 1" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_word_vectors_is_named(tmp_path, capsys):
+    text = tmp_path / "notes.txt"
+    text.write_text("Hundreds of words, not vectors\n")
+    assert cli("neighbours", text, "words") == 2
+    err = capsys.readouterr().err
+    assert "notes.txt' is not a vector file in word2vec text format" in err
+
+
+def test_parity_size_options_exclude_each_other(capsys):
+    with pytest.raises(SystemExit):
+        cli("parity", "--quick", "--full")
+    assert "not allowed with argument --quick" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_force_drops_an_older_runs_checkpoints(tmp_path, capsys):
+    corpus, out = write_corpus(tmp_path / "c.txt", n=40), tmp_path / "run"
+    common = ["train", "--corpus", corpus, "--dim", 8, "--min-count", 1, "--no-eval",
+              "--xla", "off", "--out", out]
+    assert cli(*common, "--epochs", 3) == 0
+    assert sorted(p.name for p in (out / "checkpoints").glob("ckpt-*.index")) == [
+        "ckpt-2.index", "ckpt-3.index"]
+    assert cli(*common, "--epochs", 1, "--force") == 0
+    assert sorted(p.name for p in (out / "checkpoints").glob("ckpt-*.index")) == ["ckpt-1.index"]
 
 
 # ------------------------------------------------------------------------------ bad input
@@ -164,6 +194,8 @@ def _bad_corpus(tmp_path, kind):
         p.write_text("  \n...\n", encoding="utf-8")
     elif kind == "utf8":
         p.write_bytes(b"good words here\nbad \xff\xfe bytes\n")
+    elif kind == "onewordlines":                     # a vocabulary, but no (centre, context)
+        p.write_text("".join(f"word{i % 3}\n" for i in range(60)), encoding="utf-8")
     else:  # every word once, min_count 5 removes all
         p.write_text("alpha beta gamma delta\n", encoding="utf-8")
     return p
@@ -177,6 +209,9 @@ def _bad_corpus(tmp_path, kind):
     ("topics", ["--dim", 0], "--dim must be >= 1, got 0"),
     ("topics", ["--negatives", 50, "--min-count", 1], "negatives=50 must be smaller than the "
                                                      "vocabulary size 19"),
+    ("topics", ["--negatives", 0], "--negatives must be >= 1, got 0"),
+    ("topics", ["--sample", "nan"], "--sample must be >= 0, got nan"),
+    ("onewordlines", [], "no line has two words of the vocabulary"),
 ])
 def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, capsys, kind, extra, message):
     corpus = (write_corpus(tmp_path / "t.txt", n=20) if kind == "topics"

@@ -16,9 +16,10 @@ HELP = "compare our sampled logits, losses and gradients with TensorFlow's, per 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quick", action="store_true",
-                   help="one configuration per (num_true, log-Q, hits): 16 + 4")
-    p.add_argument("--full", action="store_true",
+    size = p.add_mutually_exclusive_group()          # the default: the pairwise covering (28)
+    size.add_argument("--quick", action="store_true",
+                      help="one configuration per (num_true, log-Q, hits): 16 + 4")
+    size.add_argument("--full", action="store_true",
                    help="the whole product of the axes (768 + 4 configurations, minutes)")
     p.add_argument("--json", action="store_true", help="last line: the report as one JSON object")
     p.add_argument("--verbose", action="store_true", help="print every configuration's errors")

@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from w2v_tf.word2vec import wordvectors
+    if args.topn < 1:
+        print(f"error: --topn must be >= 1, got {args.topn}", file=sys.stderr)
+        return 2
     try:
         kv = wordvectors.load_vectors(args.path)
         neighbours = wordvectors.nearest_neighbours(kv, args.word, args.topn)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from typing import Optional
 
@@ -39,7 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from w2v_tf.word2vec.choices import ARCHS, DEFAULT_LOSS, LOSS_NAMES
 
     parser.add_argument("--corpus", default="both", help=f"{CORPUS_HELP} (default: both)")
-    parser.add_argument("--arch", choices=ARCHS, default="skipgram")
+    parser.add_argument("--arch", choices=ARCHS, default="skipgram",
+                        help="skipgram (predict each context word from the centre word) or cbow "
+                             "(predict the centre word from the mean of its context); default "
+                             "skipgram")
     parser.add_argument("--loss", choices=LOSS_NAMES, default=DEFAULT_LOSS,
                         help="training loss (default: neg_shared, word2vec's negative "
                              "sampling objective estimated with S negatives shared by the "
@@ -72,7 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
                         help="compile the step with XLA (auto: for neg, neg_shared, nce and "
                              "sampled_softmax)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the initial vectors, the window sizes, subsampling and the negatives (0)")
     parser.add_argument("--strategy", default="none", choices=("none", "mirrored", "multi_worker"),
                         help="tf.distribute strategy: one device (the fast compiled path), "
                              "MirroredStrategy over the local GPUs (else CPU devices), or "
@@ -94,7 +99,7 @@ def _fail(message: str) -> int:
 
 def _argument_error(args: argparse.Namespace) -> Optional[str]:
     """What is wrong with the arguments, checked before TensorFlow or the corpus is loaded."""
-    for name in ("dim", "window", "epochs", "min_count"):
+    for name in ("dim", "window", "epochs", "min_count", "negatives"):
         if getattr(args, name) < 1:
             return f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}"
     for name, low in (("batch_size", 1), ("max_row_step", 0), ("max_row_updates", 0),
@@ -104,7 +109,7 @@ def _argument_error(args: argparse.Namespace) -> Optional[str]:
             return f"--{name.replace('_', '-')} must be >= {low}, got {value}"
     if args.alpha is not None and not args.alpha > 0:
         return f"--alpha must be > 0, got {args.alpha}"
-    if args.sample < 0:
+    if not args.sample >= 0:                             # NaN too
         return f"--sample must be >= 0, got {args.sample}"
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         return f"--out {args.out!r} exists and is not a directory"
@@ -194,6 +199,10 @@ def main(args: argparse.Namespace) -> int:
         return _fail(str(e))
     encoded = vocab.encode(sentences)
     del sentences
+    if not any(len(s) >= 2 for s in encoded):
+        return _fail(f"--corpus {args.corpus!r}: no line has two words of the vocabulary, so "
+                     "there is no (centre, context) pair to train on; expected sentences of "
+                     "several words per line (or a lower --min-count)")
 
     from w2v_tf import word2vec as w2v
     options = _train_options(args)
@@ -205,6 +214,8 @@ def main(args: argparse.Namespace) -> int:
 
     from w2v_tf.word2vec import export
     os.makedirs(args.out, exist_ok=True)
+    checkpoints = os.path.join(args.out, "checkpoints")
+    shutil.rmtree(checkpoints, ignore_errors=True)    # --force: no epochs of an older run
     print(f"corpus {args.corpus}: {vocab.total:,} words, vocabulary {len(vocab):,} "
           f"(min_count {args.min_count}); {args.arch}/{args.loss}, dim {args.dim}, window "
           f"{args.window}, {args.epochs} epochs, batch {options['batch_size']}", file=sys.stderr)
@@ -214,6 +225,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         paths = export.export_all(args.out, vocab, vectors, overwrite=True)
     except ValueError as e:   # NaN vectors: training diverged
+        shutil.rmtree(checkpoints, ignore_errors=True)       # they hold the diverged model
         return _fail(str(e))
     result = _result(args, vocab, options, stats, paths)
     print(f"trained {stats.words:,} words in {stats.seconds:.1f} s "

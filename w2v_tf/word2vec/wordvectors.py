@@ -50,6 +50,7 @@ def load_vectors(path):
 
     Raises:
         FileNotFoundError: no vector file there.
+        ValueError: the file is not in word2vec format (the message names it).
     """
     from gensim.models import KeyedVectors
 
@@ -58,12 +59,25 @@ def load_vectors(path):
         for kind, binary in (("binary", True), ("text", False)):
             candidate = os.path.join(path, FILES[kind])
             if os.path.isfile(candidate):
-                return KeyedVectors.load_word2vec_format(candidate, binary=binary)
+                return _load_word2vec_format(KeyedVectors, candidate, binary)
         raise FileNotFoundError(f"{path!r} holds neither {FILES['binary']} nor {FILES['text']}; "
                                 "expected the --out directory of `python -m w2v_tf train`")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path!r} does not exist")
-    return KeyedVectors.load_word2vec_format(path, binary=path.endswith(".bin"))
+    return _load_word2vec_format(KeyedVectors, path, path.endswith(".bin"))
+
+
+def _load_word2vec_format(keyed_vectors, path: str, binary: bool):
+    """gensim's reader, with its parse errors turned into one that names the file."""
+    try:
+        return keyed_vectors.load_word2vec_format(path, binary=binary)
+    except (ValueError, UnicodeDecodeError, EOFError) as err:
+        kind = ("binary word2vec format (a header line 'count dim', then each word and its "
+                "float32 bytes)" if binary else "word2vec text format (a header line 'count "
+                "dim', then one word and its dim numbers per line); a name ending in .bin is "
+                "read as binary")
+        raise ValueError(f"{path!r} is not a vector file in {kind} ({type(err).__name__}: "
+                         f"{err})") from None
 
 
 def _finite(x):
@@ -138,6 +152,8 @@ def nearest_neighbours(kv, word: str, topn: int = 10) -> list[tuple[str, float]]
     """
     if isinstance(topn, bool) or not isinstance(topn, int) or topn < 1:
         raise ValueError(f"topn must be an int >= 1, got {topn!r}")
+    if word not in kv.key_to_index and word.lower() in kv.key_to_index:
+        word = word.lower()                  # `train` lower-cases its corpus
     if word not in kv.key_to_index:
         import difflib
         close = difflib.get_close_matches(word, kv.index_to_key[:50_000], n=5)
