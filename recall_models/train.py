@@ -363,7 +363,8 @@ def check_same_run(cfg: TrainConfig, out: Path) -> bool:
     if path.exists():
         _check_same_config(json.loads(path.read_text()), current, out, "an interrupted run")
         return (out / "checkpoint.npz").exists()
-    if out.exists() and any(out.iterdir()):
+    # Hidden files (a marker such as `python -m w2v_tf demo`'s, .gitkeep) do not count.
+    if out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
         raise ValueError(f"out={str(out)!r} is not empty and holds no run (no config.json); "
                          "expected a new or empty folder, or the folder of an interrupted "
                          "run. Nothing was written.")

@@ -187,3 +187,9 @@ def test_a_folder_with_files_but_no_run_is_refused_untouched(tmp_path, ds_dir, d
         train(config(ds_dir, tmp_path / "mine", epochs=1), ds, verbose=0)
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["log.csv"]
     assert (tmp_path / "mine" / "log.csv").read_text() == "precious"
+    # Only hidden files count as empty: `make demo` trains into a folder holding its marker.
+    from w2v_tf.demo_cli import MARKER, _fresh_dir
+    _fresh_dir(str(tmp_path / "marked"))
+    assert [p.name for p in (tmp_path / "marked").iterdir()] == [MARKER]
+    train(config(ds_dir, tmp_path / "marked", epochs=1), ds, verbose=0)
+    assert (tmp_path / "marked" / "results.json").exists()
