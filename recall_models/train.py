@@ -91,7 +91,7 @@ def check_config(cfg: TrainConfig) -> None:
                          f"{', '.join(_samplers.SAMPLERS)}.")
     for name in ("num_sampled", "epochs", "batch_size", "patience", "max_history"):
         value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        if not _is_positive_int(value):
             raise ValueError(f"{name}={value!r}, expected a positive integer.")
     if cfg.learning_rate is None or not cfg.learning_rate > 0:
         raise ValueError(f"learning_rate={cfg.learning_rate!r}, expected > 0.")
@@ -107,6 +107,10 @@ def check_config(cfg: TrainConfig) -> None:
     check_hparams(cfg.hparams)
 
 
+def _is_positive_int(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= 1
+
+
 # Model settings whose bad values would otherwise surface as a Keras layer's own argument
 # (`output_dim`, `rate`) or only at the first step: checked by name (the flag is the name
 # with dashes: embedding_dim -> --embedding-dim).
@@ -119,11 +123,10 @@ def check_hparams(hparams: dict) -> None:
     def bad(name, value, expected):
         raise ValueError(f"{name}={value!r} (--{name.replace('_', '-')}): expected {expected}.")
     for name in POSITIVE_INT_HPARAMS:
-        value = hparams.get(name, 1)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            bad(name, value, "a positive integer")
+        if not _is_positive_int(hparams.get(name, 1)):
+            bad(name, hparams[name], "a positive integer")
     units = hparams.get("hidden_units", ())
-    if any(isinstance(u, bool) or not isinstance(u, (int, np.integer)) or u < 1 for u in units):
+    if not all(map(_is_positive_int, units)):
         bad("hidden_units", units, "positive integers")
     if not 0 <= hparams.get("dropout", 0.0) < 1:
         bad("dropout", hparams["dropout"], "a rate in [0, 1)")
@@ -330,6 +333,11 @@ class Checkpoint(keras.callbacks.Callback):
         return int(state["epochs_done"]), bool(state["stopped"])
 
 
+def _saved_form(cfg: TrainConfig) -> dict:
+    """`cfg` as config.json and results.json hold it (tuples -> lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
 def _same_place(a, b) -> bool:
     """Two spellings of one dataset: equal, or paths to the same existing folder."""
     if a == b:
@@ -359,7 +367,7 @@ def check_same_run(cfg: TrainConfig, out: Path) -> bool:
         True when `out` holds an interrupted run of this same configuration (to resume).
     """
     path = out / "config.json"
-    current = json.loads(json.dumps(dataclasses.asdict(cfg)))   # tuples -> lists, as saved
+    current = _saved_form(cfg)
     if path.exists():
         _check_same_config(json.loads(path.read_text()), current, out, "an interrupted run")
         return (out / "checkpoint.npz").exists()
@@ -435,17 +443,8 @@ def finished_run(cfg: TrainConfig, out: Path):
     if not (out / "results.json").exists():
         return None
     result = json.loads((out / "results.json").read_text())
-    current = json.loads(json.dumps(dataclasses.asdict(cfg)))
-    _check_same_config(result.get("config", {}), current, out, "a finished run")
+    _check_same_config(result.get("config", {}), _saved_form(cfg), out, "a finished run")
     return {**result, "already_finished": True}
-
-
-def prepare_out(cfg: TrainConfig, out: Path) -> bool:
-    """Checks the output folder and records `cfg` there; True when it holds this run
-    interrupted (to resume)."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out={str(out)!r} exists and is not a directory.")
-    return check_same_run(cfg, out)
 
 
 def fit(model, ds, cfg: TrainConfig, out: Path, resuming: bool, verbose: int = 1,
@@ -508,7 +507,7 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
         model = build_model(cfg, ds, replicas)
     # Only now is the folder written to: a setting the model refuses leaves no config.json
     # behind that would lock the folder against the corrected command.
-    resuming = prepare_out(cfg, out)
+    resuming = check_same_run(cfg, out)
     validation = fit(model, ds, cfg, out, resuming, verbose, callbacks)
 
     if validation.weights_path.exists():

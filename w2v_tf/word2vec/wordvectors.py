@@ -52,25 +52,25 @@ def load_vectors(path):
         FileNotFoundError: no vector file there.
         ValueError: the file is not in word2vec format (the message names it).
     """
-    from gensim.models import KeyedVectors
-
     path = os.fspath(path)
     if os.path.isdir(path):
         for kind, binary in (("binary", True), ("text", False)):
             candidate = os.path.join(path, FILES[kind])
             if os.path.isfile(candidate):
-                return _load_word2vec_format(KeyedVectors, candidate, binary)
+                return _load_word2vec_format(candidate, binary)
         raise FileNotFoundError(f"{path!r} holds neither {FILES['binary']} nor {FILES['text']}; "
                                 "expected the --out directory of `python -m w2v_tf train`")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path!r} does not exist")
-    return _load_word2vec_format(KeyedVectors, path, path.endswith(".bin"))
+    return _load_word2vec_format(path, path.endswith(".bin"))
 
 
-def _load_word2vec_format(keyed_vectors, path: str, binary: bool):
+def _load_word2vec_format(path: str, binary: bool):
     """gensim's reader, with its parse errors turned into one that names the file."""
+    from gensim.models import KeyedVectors
+
     try:
-        return keyed_vectors.load_word2vec_format(path, binary=binary)
+        return KeyedVectors.load_word2vec_format(path, binary=binary)
     except (ValueError, UnicodeDecodeError, EOFError) as err:
         kind = ("binary word2vec format (a header line 'count dim', then each word and its "
                 "float32 bytes)" if binary else "word2vec text format (a header line 'count "
