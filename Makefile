@@ -35,10 +35,11 @@ parity: setup
 	$(PY) -m w2v_tf parity
 
 # Quick runs of every benchmark (each prints ratios measured side by side in one run).
+# Their tables and plots go to runs/bench/: the committed ones in benchmarks/results/ stay.
 bench: setup
-	$(PY) benchmarks/sampled_losses.py --quick
+	$(PY) benchmarks/sampled_losses.py --quick --out-dir runs/bench
 	$(PY) benchmarks/pipeline.py --quick
-	$(PY) benchmarks/hierarchical_cost.py --quick
+	$(PY) benchmarks/hierarchical_cost.py --quick --out runs/bench/hierarchical_cost.png
 	$(PY) benchmarks/samplers.py --quick
 
 # Rebuild and re-execute the notebooks from notebooks/src/ (commit the results).

@@ -19,11 +19,23 @@ import argparse
 import json
 import time
 
-import keras
-import numpy as np
-import tensorflow as tf
 
-from recall_models.models.mind import attention_weights, dynamic_routing, squash
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=200, help="timed calls per piece (default 200)")
+    p.add_argument("--json", default=None, help="also write the timings (ms) to this file")
+    return p
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # --help and a bad flag answer before TensorFlow loads
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from recall_models.models.mind import attention_weights, dynamic_routing, squash  # noqa: E402
 
 B, L, K, D = 256, 50, 4, 64
 
@@ -76,11 +88,7 @@ def pieces():
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repeats", type=int, default=200)
-    p.add_argument("--json", default=None, help="also write the timings (ms) here")
-    args = p.parse_args(argv)
+    args = build_parser().parse_args(argv)
     out = {}
     for name, fn in pieces().items():
         row = {}

@@ -38,7 +38,7 @@ def parse_model_spec(spec: str) -> tuple[str, dict]:
     Raises:
       ValueError: an unknown model, or a keyword not written `key=<Python literal>`.
     """
-    from recall_models.train import MODELS
+    from recall_models.config import MODELS
     name, _, rest = spec.partition(":")
     if name not in MODELS:
         raise ValueError(f"--model {spec!r}: unknown model {name!r}, expected one of {MODELS}.")
@@ -56,10 +56,10 @@ def parse_model_spec(spec: str) -> tuple[str, dict]:
 
 
 def parse_args(argv=None):
-    from recall_models.models.samplers import SAMPLERS
+    from recall_models.config import SAMPLERS
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    from recall_models.train import MODELS
+    from recall_models.config import MODELS
     p.add_argument("--model", nargs="+", default=["youtubednn"],
                    help=f"{', '.join(MODELS)}, each optionally MODEL:key=value[,key=value]")
     p.add_argument("--xla", default="auto", choices=("auto", "on", "off", "both"),

@@ -19,7 +19,9 @@ rounds of:
 
 Reported: ratios ours/TF (< 1 means ours is faster) and full/sampled speed-ups. Absolute
 times are printed for context only; they depend on the machine and its load.
-A plot goes to `benchmarks/results/sampled_losses.png` and the table to `...json`.
+A plot goes to `OUT_DIR/sampled_losses.png` and the table to `...json` (`_quick` for
+`--quick`); OUT_DIR is `benchmarks/results` unless `--out-dir` says otherwise, and the files
+there are replaced.
 
 `--profile V S` instead times one cell op by op (TensorFlow's step stats, a graph-mode
 session, 10 traced steps each): the total microseconds per op type for `tf.nn` and for ours,
@@ -36,15 +38,39 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np
-import tensorflow as tf
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from w2v_tf import full_softmax_loss, sampled_softmax_loss  # noqa: E402
-
 STATS = {"median": statistics.median, "min": min}
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 BATCH, DIM = 1024, 128
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="num_classes 1e4 and 1e5 only, 5 repeats (a smoke run)")
+    p.add_argument("--repeats", type=int, default=None, help="timed rounds (default 10; quick 5)")
+    p.add_argument("--json", action="store_true", help="last line: results as one JSON object")
+    p.add_argument("--no-plot", action="store_true", help="do not write the plot")
+    p.add_argument("--profile", nargs=2, type=int, metavar=("V", "S"),
+                   help="per-op profile of one cell (num_classes V, num_sampled S)")
+    p.add_argument("--given", action="store_true", help="--profile with given sampled_values")
+    p.add_argument("--stat", choices=sorted(STATS), default="median",
+                   help="statistic of the rounds: median (default) or min, the best round, "
+                        "which is what load from other processes disturbs least")
+    p.add_argument("--out-dir", default=RESULTS,
+                   help="folder for the JSON table and the plot (default benchmarks/results; "
+                        "files of the same name there are replaced)")
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    parse_args()  # --help and a bad flag answer before TensorFlow loads (seconds)
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from w2v_tf import full_softmax_loss, sampled_softmax_loss  # noqa: E402
 
 
 def make_steps(num_classes: int, num_sampled: int, seed: int = 0, full: bool = True):
@@ -105,20 +131,7 @@ def time_steps(steps, repeats: int, stat=statistics.median):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true",
-                   help="num_classes 1e4 and 1e5 only, 5 repeats (a smoke run)")
-    p.add_argument("--repeats", type=int, default=None, help="timed rounds (default 10; quick 5)")
-    p.add_argument("--json", action="store_true", help="last line: results as one JSON object")
-    p.add_argument("--no-plot", action="store_true", help="do not write the plot")
-    p.add_argument("--profile", nargs=2, type=int, metavar=("V", "S"),
-                   help="per-op profile of one cell (num_classes V, num_sampled S)")
-    p.add_argument("--given", action="store_true", help="--profile with given sampled_values")
-    p.add_argument("--stat", choices=sorted(STATS), default="median",
-                   help="statistic of the rounds: median (default) or min, the best round, "
-                        "which is what load from other processes disturbs least")
-    args = p.parse_args(argv)
+    args = parse_args(argv)
     if args.profile:
         return profile(*args.profile, given=args.given, repeats=args.repeats or 10)
     repeats = args.repeats or (5 if args.quick else 10)
@@ -154,12 +167,14 @@ def main(argv=None) -> int:
                    tensorflow=tf.__version__, rows=rows,
                    max_ours_over_tf=max(r["ours_over_tf"] for r in rows),
                    max_ours_over_tf_given=max(r["ours_over_tf_given"] for r in rows))
-    os.makedirs(RESULTS, exist_ok=True)
+    os.makedirs(args.out_dir, exist_ok=True)
     name = "sampled_losses_quick" if args.quick else "sampled_losses"
-    with open(os.path.join(RESULTS, name + ".json"), "w") as f:
+    with open(os.path.join(args.out_dir, name + ".json"), "w") as f:
         json.dump(summary, f, indent=1)
+    print(f"table: {os.path.join(args.out_dir, name + '.json')}", file=sys.stderr)
     if not args.no_plot:
-        plot(rows, os.path.join(RESULTS, name + ".png"))
+        plot(rows, os.path.join(args.out_dir, name + ".png"))
+        print(f"plot: {os.path.join(args.out_dir, name + '.png')}", file=sys.stderr)
     if args.json:
         print(json.dumps(summary))
     return 0

@@ -32,16 +32,37 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np
-import tensorflow as tf
+KINDS = ("uniform", "log_uniform", "fixed_unigram", "learned_unigram")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller range and fewer calls (about a minute)")
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON object, last line")
+    parser.add_argument("--repeats", type=int, default=10, help="interleaved rounds per variant (>= 10)")
+    parser.add_argument("--range-max", type=int, default=None, help="number of classes (default 100000, quick 10000)")
+    parser.add_argument("--num-sampled", type=int, default=64, help="candidates per call (default 64)")
+    parser.add_argument("--batch", type=int, default=128, help="rows of true classes (default 128)")
+    parser.add_argument("--calls", type=int, default=None, help="samplings per timed loop (default 100, quick 20)")
+    parser.add_argument("--samplers", nargs="+", choices=KINDS, default=list(KINDS), help="which samplers")
+    parser.add_argument("--first-call", action="store_true",
+                        help="only the first-call table (setup of unique sampling at a large V)")
+    parser.add_argument("--first-call-range", type=int, default=10_000_000,
+                        help="V of the first-call table (default 1e7)")
+    return parser
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()  # --help and a bad flag answer before TensorFlow loads
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")  # each case is its own tf.function: retracing notes are expected
-from tqdm import tqdm
+from tqdm import tqdm  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from w2v_tf import sampling  # noqa: E402
-
-KINDS = ("uniform", "log_uniform", "fixed_unigram", "learned_unigram")
 
 
 def make_pair(kind, range_max, counts):
@@ -83,19 +104,7 @@ def timed(fn, n=1):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smaller range and fewer calls (about a minute)")
-    parser.add_argument("--json", action="store_true", help="print the results as one JSON object, last line")
-    parser.add_argument("--repeats", type=int, default=10, help="interleaved rounds per variant (>= 10)")
-    parser.add_argument("--range-max", type=int, default=None, help="number of classes (default 100000, quick 10000)")
-    parser.add_argument("--num-sampled", type=int, default=64, help="candidates per call (default 64)")
-    parser.add_argument("--batch", type=int, default=128, help="rows of true classes (default 128)")
-    parser.add_argument("--calls", type=int, default=None, help="samplings per timed loop (default 100, quick 20)")
-    parser.add_argument("--samplers", nargs="+", choices=KINDS, default=list(KINDS), help="which samplers")
-    parser.add_argument("--first-call", action="store_true",
-                        help="only the first-call table (setup of unique sampling at a large V)")
-    parser.add_argument("--first-call-range", type=int, default=10_000_000,
-                        help="V of the first-call table (default 1e7)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.first_call:
         return first_call(args)

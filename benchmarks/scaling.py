@@ -18,7 +18,9 @@ Each (N, method) runs in its own process, so the peak resident memory it reports
 process's memory just before the table was made, and "table" is N*dim*4 bytes. Time is the
 median over `--steps` steps after 3 warm-up steps; ratios are relative to the smallest N of
 the same method. The machine's load moves absolute times; the ratios are the result.
-A plot goes to benchmarks/results/scaling.png and the table to benchmarks/results/scaling.json.
+A plot goes to OUT_DIR/scaling.png and the table to OUT_DIR/scaling.json (`scaling_quick.*` for
+`--quick`); OUT_DIR is benchmarks/results unless `--out-dir` says otherwise, and the files there
+are replaced.
 """
 from __future__ import annotations
 
@@ -110,6 +112,9 @@ def main(argv=None) -> int:
                    help="largest N for the full softmax (default 1e6)")
     p.add_argument("--json", action="store_true", help="last line: results as one JSON object")
     p.add_argument("--no-plot", action="store_true", help="do not write the plot")
+    p.add_argument("--out-dir", default=RESULTS,
+                   help="folder for the JSON table and the plot (default benchmarks/results; "
+                        "files of the same name there are replaced)")
     p.add_argument("--case", nargs=2, metavar=("N", "METHOD"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     steps = args.steps or (5 if args.quick else 20)
@@ -168,12 +173,13 @@ def main(argv=None) -> int:
             print(f"{r['num_classes']:>10.0e} {r['method']:>8}   skipped: {r['skipped']}")
     result = {"dim": args.dim, "batch": args.batch, "num_sampled": args.num_sampled,
               "shards": args.shards, "steps": steps, "rows": rows}
-    os.makedirs(RESULTS, exist_ok=True)
+    os.makedirs(args.out_dir, exist_ok=True)
     name = "scaling_quick" if args.quick else "scaling"
-    with open(os.path.join(RESULTS, name + ".json"), "w") as f:
+    with open(os.path.join(args.out_dir, name + ".json"), "w") as f:
         json.dump(result, f, indent=1)
+    print(f"table: {os.path.join(args.out_dir, name + '.json')}", file=sys.stderr)
     if not args.no_plot:
-        _plot(rows, os.path.join(RESULTS, name + ".png"), args)
+        _plot(rows, os.path.join(args.out_dir, name + ".png"), args)
     if args.json:
         print(json.dumps(result))
     return 0

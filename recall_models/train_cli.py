@@ -75,8 +75,7 @@ MULTI_INTEREST = {"num_interests": ("mind", "comirec_sa"), "pow_p": ("mind", "co
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from recall_models.data.movielens import FORMATS
-    from recall_models.models.samplers import SAMPLERS
-    from recall_models.train import LEARNING_RATES, MODELS, TrainConfig
+    from recall_models.config import LEARNING_RATES, MODELS, SAMPLERS, TrainConfig
     d = TrainConfig()
     parser.add_argument("--model", default=d.model, choices=MODELS,
                         help=f"model to train (default: {d.model})")

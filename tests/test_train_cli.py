@@ -259,8 +259,36 @@ def test_commands_drop_tensorflows_import_chatter_only():
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    quiet = subprocess.run([sys.executable, "-m", "recall_models", "train", "--help"],
+    # A command that imports TensorFlow, then stops at a refused flag.
+    quiet = subprocess.run([sys.executable, "-c", "import sys, recall_models.__main__ as m\n"
+                            "from w2v_tf.cli import run\n"
+                            "code = run('recall', m.DESCRIPTION, m.COMMANDS, sys.argv[1:])\n"
+                            "assert 'tensorflow' in sys.modules\nsys.exit(code)",
+                            "train", "--epochs", "0", "--out", "never-made"],
                            capture_output=True, text=True, env={**env, "PYTHONPATH": root},
                            cwd=root, timeout=300)
-    assert quiet.returncode == 0 and "usage:" in quiet.stdout
+    assert quiet.returncode == 1, quiet.stderr
+    assert "epochs=0, expected a positive integer" in quiet.stderr
     assert "I0000" not in quiet.stderr and "absl::InitializeLog" not in quiet.stderr
+    assert not os.path.exists(os.path.join(root, "never-made"))
+
+
+@pytest.mark.parametrize("package", ["w2v_tf", "recall_models"])
+def test_every_commands_help_answers_without_tensorflow(package):
+    """`python -m PACKAGE COMMAND --help` builds only that command's parser and imports no
+    TensorFlow (it took 9-10 s when it did)."""
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = (f"import sys\nfrom {package}.__main__ import COMMANDS, DESCRIPTION\n"
+            "from w2v_tf.cli import run\n"
+            "for name in COMMANDS:\n"
+            "    try:\n        run('cli', DESCRIPTION, COMMANDS, [name, '--help'])\n"
+            "    except SystemExit as e:\n        assert e.code == 0, (name, e.code)\n"
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": root}, cwd=root, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("usage: cli ") >= 5
+    assert out.stdout.strip().splitlines()[-1] == "[]"

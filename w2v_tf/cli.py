@@ -73,7 +73,8 @@ def run(prog: str, description: str, commands: Mapping[str, str],
     if argv and argv[0] in available:
         # Import only the command that runs (each may pull in TensorFlow).
         available = {argv[0]: available[argv[0]]}
-        _import_tensorflow_quietly()
+        if not {"-h", "--help"} & set(argv[1:]):   # help is answered without TensorFlow
+            _import_tensorflow_quietly()
     modules = {}
     for name, mod_name in available.items():
         module = importlib.import_module(mod_name)

@@ -46,9 +46,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from recall_models.config import SAMPLERS  # noqa: F401  (the names, without TensorFlow)
 from w2v_tf import sampling as _sampling
-
-SAMPLERS = ("log_uniform", "unigram", "uniform", "in_batch", "mixed", "full")
 
 
 class ItemSampler:

@@ -22,7 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     size.add_argument("--full", action="store_true",
                    help="the whole product of the axes (768 + 4 configurations, minutes)")
     p.add_argument("--json", action="store_true", help="last line: the report as one JSON object")
-    p.add_argument("--verbose", action="store_true", help="print every configuration's errors")
+    p.add_argument("--verbose", action="store_true",
+                   help="with --json, still print every configuration's row (without --json "
+                        "every row is printed; with it, only those over tolerance)")
 
 
 def print_summary(rep: Dict, verbose: bool = False) -> None:
