@@ -5,8 +5,8 @@ Everything runs in this one process on loopback (127.0.0.1): `--workers` worker 
 this process is the coordinator. (A real cluster starts one server per machine with the
 same ClusterSpec, or passes it in TF_CONFIG; nothing else changes.)
 
-    python examples/parameter_server.py                  # 2 workers, 2 ps, 30 steps
-    python examples/parameter_server.py --steps 60 --json
+    python examples/parameter_server.py                  # 2 workers, 2 ps, 300 steps
+    python examples/parameter_server.py --steps 600 --json
 
 What it shows:
 * `variable_partitioner=MinSizePartitioner(2 KiB, max_shards=ps)` turns the item table
@@ -20,10 +20,11 @@ What it shows:
   concatenated table.
 
 The data are synthetic MovieLens-shaped inputs (no download): each user's next item is a
-fixed function of their last watched item plus noise, so the sampled loss must fall. (In
-the first few dozen asynchronous Adam steps the *full* softmax loss can rise while the
-sampled one falls: the user vectors grow before the unsampled items have moved; the
-output shows it.)
+fixed function of their last watched item plus noise, so the losses fall and HR@10 rises
+far above chance. It takes a few hundred steps: the 20 x 128 training users each carry one
+of 1,682 possible "last items", and in the first few dozen asynchronous Adam steps the
+*full* softmax loss can even rise while the sampled one falls (the user vectors grow before
+the unsampled items have moved).
 Its output is committed in examples/parameter_server_output.txt.
 """
 from __future__ import annotations
@@ -83,8 +84,11 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker servers (default 2)")
     parser.add_argument("--ps", type=int, default=2, help="parameter servers = table shards (2)")
     parser.add_argument("--items", type=int, default=1683, help="catalogue size I (ML-100K's)")
-    parser.add_argument("--steps", type=int, default=30, help="training steps (default 30)")
+    parser.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
     parser.add_argument("--batch-size", type=int, default=128, help="examples per step (128)")
+    parser.add_argument("--learning-rate", type=float, default=0.005,
+                        help="Adam's learning rate (default 0.005; at 0.01 two runs in eight "
+                             "blew up in their first steps)")
     parser.add_argument("--num-sampled", type=int, default=64, help="negatives per step (64)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
@@ -124,7 +128,7 @@ def main(argv=None) -> int:
                            sampler=sampler, num_sampled=args.num_sampled, use_genres=False,
                            embedding_dim=32, hidden_units=(64,), output_dim=32)
         model({k: v[:2] for k, v in inputs.items()}, training=False)      # create the weights
-        optimizer = keras.optimizers.Adam(0.01)
+        optimizer = keras.optimizers.Adam(args.learning_rate)
     table = model.output_layer.kernel.value
     bias = model.output_layer.bias.value
     print(f"item table W: {type(table).__name__} {list(table.shape)}")
@@ -191,7 +195,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(summary))
     # Exit status: the sharded retrieval must be exact. The loss is reported, not asserted:
-    # a dozen asynchronous steps on a loaded machine need not lower it.
+    # a few dozen asynchronous steps need not lower it (the test asserts it over 150).
     return 0 if same and np.isfinite(sampled).all() else 1
 
 

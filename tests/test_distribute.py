@@ -195,7 +195,7 @@ def test_parameter_server_example_trains_youtubednn_on_a_sharded_item_table():
     """examples/parameter_server.py: in-process cluster on loopback (2 workers, 2 ps)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "parameter_server.py"),
-                           "--steps", "12", "--items", "500", "--json"],
+                           "--steps", "150", "--items", "500", "--json"],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -204,9 +204,13 @@ def test_parameter_server_example_trains_youtubednn_on_a_sharded_item_table():
     assert len({s["device"] for s in out["shards"]}) == 2               # one shard per ps
     assert all("/job:ps/" in s["device"] for s in out["shards"])
     assert out["sharded_top_k_exact"] is True
-    # A dozen asynchronous steps need not lower the loss; they must run and stay finite.
-    assert np.isfinite([out["sampled_loss_first"], out["sampled_loss_last"],
-                        out["full_loss_after"]]).all()
+    # It learns: 150 asynchronous steps took the sampled loss from 4.16-4.17 to 3.04-3.21
+    # and HR@10 to 0.35-0.42 in four runs (chance 0.02). The test ran 12 steps before and
+    # only checked that the losses were finite, so nothing noticed that the example's 30
+    # steps did not learn (sampled loss 4.16 -> 4.14 and 4.16 -> 4.17).
+    assert out["sampled_loss_last"] < out["sampled_loss_first"] - 0.5
+    assert out["full_loss_after"] < out["full_loss_before"]
+    assert out["hr@10"] > 5 * 10 / 499
 
 
 # ============================================================================ in-process (one device)
