@@ -172,8 +172,22 @@ def test_force_drops_an_older_runs_checkpoints(tmp_path, capsys):
     assert cli(*common, "--epochs", 3) == 0
     assert sorted(p.name for p in (out / "checkpoints").glob("ckpt-*.index")) == [
         "ckpt-2.index", "ckpt-3.index"]
+    (out / "checkpoints" / "my_model.ckpt").write_text("the user's own")
     assert cli(*common, "--epochs", 1, "--force") == 0
     assert sorted(p.name for p in (out / "checkpoints").glob("ckpt-*.index")) == ["ckpt-1.index"]
+    assert (out / "checkpoints" / "my_model.ckpt").read_text() == "the user's own"
+
+
+def test_force_refuses_to_overwrite_the_corpus(tmp_path, capsys):
+    """--force once replaced a corpus called vectors.txt inside --out with the vectors."""
+    out = tmp_path / "run"
+    out.mkdir()
+    corpus = write_corpus(out / "vectors.txt", n=20)
+    before = open(corpus).read()
+    assert cli("train", "--corpus", corpus, "--out", out, "--force", "--min-count", 1) == 2
+    err = capsys.readouterr().err
+    assert "--corpus" in err and "would be overwritten" in err
+    assert open(corpus).read() == before
 
 
 # ------------------------------------------------------------------------------ bad input

@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
+import re
 import sys
 from typing import Optional
 
@@ -86,7 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: none)")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--force", action="store_true",
-                        help="write into a non-empty --out, replacing our files there")
+                        help="write into a non-empty --out, replacing the files a run writes "
+                             "there (vectors.*, metadata.tsv, vocab.txt, results.json, "
+                             "checkpoints/ckpt-*); other files stay")
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation")
     parser.add_argument("--json", action="store_true",
                         help="print the results as one JSON object on the last line")
@@ -115,7 +117,29 @@ def _argument_error(args: argparse.Namespace) -> Optional[str]:
         return f"--out {args.out!r} exists and is not a directory"
     if os.path.isdir(args.out) and os.listdir(args.out) and not args.force:
         return f"--out {args.out!r} is not empty; pass --force to write into it"
+    corpus = os.path.realpath(args.corpus)
+    if corpus in map(os.path.realpath, _written_paths(args.out)):
+        return (f"--corpus {args.corpus!r} would be overwritten by the output in --out "
+                f"{args.out!r}; expected another --out, or the corpus under another name")
     return None
+
+
+def _written_paths(out: str) -> list:
+    """The files a run writes in `out` (checkpoints aside), which --force replaces."""
+    from w2v_tf.word2vec.export import FILES
+    return [os.path.join(out, name) for name in [*FILES.values(), "results.json"]]
+
+
+def _remove_checkpoints(folder: str) -> None:
+    """Removes what `_checkpointer` writes in `folder` (`checkpoint`, `ckpt-N.*`) and the
+    folder if that empties it; other files there stay."""
+    if not os.path.isdir(folder):
+        return
+    for name in os.listdir(folder):
+        if name == "checkpoint" or re.fullmatch(r"ckpt-\d+\.(index|data-\d+-of-\d+)", name):
+            os.remove(os.path.join(folder, name))
+    if not os.listdir(folder):
+        os.rmdir(folder)
 
 
 def _train_options(args: argparse.Namespace) -> dict:
@@ -215,7 +239,7 @@ def main(args: argparse.Namespace) -> int:
     from w2v_tf.word2vec import export
     os.makedirs(args.out, exist_ok=True)
     checkpoints = os.path.join(args.out, "checkpoints")
-    shutil.rmtree(checkpoints, ignore_errors=True)    # --force: no epochs of an older run
+    _remove_checkpoints(checkpoints)    # --force: no epochs of an older run
     print(f"corpus {args.corpus}: {vocab.total:,} words, vocabulary {len(vocab):,} "
           f"(min_count {args.min_count}); {args.arch}/{args.loss}, dim {args.dim}, window "
           f"{args.window}, {args.epochs} epochs, batch {options['batch_size']}", file=sys.stderr)
@@ -225,7 +249,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         paths = export.export_all(args.out, vocab, vectors, overwrite=True)
     except ValueError as e:   # NaN vectors: training diverged
-        shutil.rmtree(checkpoints, ignore_errors=True)       # they hold the diverged model
+        _remove_checkpoints(checkpoints)       # they hold the diverged model
         return _fail(str(e))
     result = _result(args, vocab, options, stats, paths)
     print(f"trained {stats.words:,} words in {stats.seconds:.1f} s "
