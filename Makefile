@@ -34,13 +34,17 @@ test-fast: setup
 parity: setup
 	$(PY) -m w2v_tf parity
 
-# Quick runs of every benchmark (each prints ratios measured side by side in one run).
-# Their tables and plots go to runs/bench/: the committed ones in benchmarks/results/ stay.
+# Quick runs of the benchmarks that have a quick mode (each prints ratios measured side by
+# side in one run; recall_scale prints times and memory). Their tables and plots go to
+# runs/bench/: the committed ones in benchmarks/results/ stay. About 5 minutes on 2 cores.
 bench: setup
 	$(PY) benchmarks/sampled_losses.py --quick --out-dir runs/bench
 	$(PY) benchmarks/pipeline.py --quick
 	$(PY) benchmarks/hierarchical_cost.py --quick --out runs/bench/hierarchical_cost.png
 	$(PY) benchmarks/samplers.py --quick
+	$(PY) benchmarks/scaling.py --quick --out-dir runs/bench
+	$(PY) benchmarks/word2vec_vs_gensim.py --quick
+	$(PY) benchmarks/recall_scale.py --quick
 
 # Rebuild and re-execute the notebooks from notebooks/src/ (commit the results).
 notebooks: data

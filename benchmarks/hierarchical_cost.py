@@ -10,7 +10,7 @@ backward step (loss and gradients w.r.t. the output vectors and h) of
 
 Both run inside one `tf.function` each, on `--threads` CPU threads (default 1, so that the
 figure measures work rather than contention on a shared machine); times are the fastest of
-repeated steps (the median is in the JSON), divided by the batch size. Prints a table (the
+repeated steps, timed round-robin (the median is in the JSON), divided by the batch size. Prints a table (the
 last line is one JSON object with --json) and saves a log-log plot of time per example vs V.
 
 Examples:
@@ -38,22 +38,28 @@ def zipf_counts(vocab_size: int) -> np.ndarray:
     return np.maximum(1, 1e9 / np.arange(1, vocab_size + 1)).astype(np.int64)
 
 
-def time_step(step, args, min_steps: int, min_seconds: float) -> tuple[float, float]:
-    """(min, median) wall time of `step(*args)`, after two warm-up calls that trace it.
+def time_steps(steps: dict, args, min_steps: int, min_seconds: float) -> dict:
+    """name -> (min, median) wall time of `step(*args)` for each of `steps`, timed round-robin
+    (one call of each per round, so load from other processes falls on all alike) after two
+    warm-up calls that trace them.
 
     The minimum is the figure reported: on a shared machine other processes only ever add
     time, so the fastest of several identical steps is the best estimate of the work itself.
     """
-    for _ in range(2):
-        _ = [t.numpy() if hasattr(t, "numpy") else t for t in step(*args)]
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_steps or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
+    def call(step):
         out = step(*args)
         _ = [t.numpy() if hasattr(t, "numpy") else t for t in out]   # wait for the result
-        times.append(time.perf_counter() - t0)
-    return float(np.min(times)), float(np.median(times))
+
+    for step in steps.values():
+        call(step), call(step)
+    times = {name: [] for name in steps}
+    start = time.perf_counter()
+    while len(times[next(iter(steps))]) < min_steps or time.perf_counter() - start < min_seconds:
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            call(step)
+            times[name].append(time.perf_counter() - t0)
+    return {name: (float(np.min(t)), float(np.median(t))) for name, t in times.items()}
 
 
 def measure(vocab_size: int, dim: int, batch: int, min_steps: int, min_seconds: float,
@@ -79,17 +85,7 @@ def measure(vocab_size: int, dim: int, batch: int, min_steps: int, min_seconds: 
         d_inner, d_h = tape.gradient(loss, [inner, h])     # d_inner: IndexedSlices (sparse)
         return loss, d_inner.values, d_h
 
-    hs_min, hs_median = time_step(hs_step, (h, words), min_steps, min_seconds)
-    row = {
-        "vocab_size": vocab_size,
-        "mean_code_length": tree.expected_code_length(),
-        "max_code_length": tree.max_code_length,
-        "tree_build_s": build_s,
-        "hs_us_per_example": 1e6 * hs_min / batch,
-        "hs_us_per_example_median": 1e6 * hs_median / batch,
-        "softmax_us_per_example": None,
-        "softmax_us_per_example_median": None,
-    }
+    steps = {"hs": hs_step}
     if vocab_size <= skip_softmax_above:
         out_w = tf.Variable(rng.normal(scale=0.1, size=(vocab_size, dim)).astype(np.float32))
 
@@ -101,10 +97,19 @@ def measure(vocab_size: int, dim: int, batch: int, min_steps: int, min_seconds: 
                     labels=words, logits=logits))
             return (loss, *tape.gradient(loss, [out_w, h]))
 
-        soft_min, soft_median = time_step(softmax_step, (h, words), min_steps, min_seconds)
-        row["softmax_us_per_example"] = 1e6 * soft_min / batch
-        row["softmax_us_per_example_median"] = 1e6 * soft_median / batch
-    return row
+        steps["softmax"] = softmax_step
+    times = time_steps(steps, (h, words), min_steps, min_seconds)
+    soft = times.get("softmax", (None, None))
+    return {
+        "vocab_size": vocab_size,
+        "mean_code_length": tree.expected_code_length(),
+        "max_code_length": tree.max_code_length,
+        "tree_build_s": build_s,
+        "hs_us_per_example": 1e6 * times["hs"][0] / batch,
+        "hs_us_per_example_median": 1e6 * times["hs"][1] / batch,
+        "softmax_us_per_example": None if soft[0] is None else 1e6 * soft[0] / batch,
+        "softmax_us_per_example_median": None if soft[1] is None else 1e6 * soft[1] / batch,
+    }
 
 
 def save_plot(rows: list[dict], path: Path, title: str) -> None:
@@ -149,18 +154,21 @@ def format_table(rows: list[dict]) -> str:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--vocab-sizes", type=int, nargs="+",
-                        default=[1000, 3000, 10000, 30000, 100000],
-                        help="vocabulary sizes V to measure (each >= 2)")
+    parser.add_argument("--vocab-sizes", type=int, nargs="+", default=None,
+                        help="vocabulary sizes V to measure (each >= 2; default 1000 3000 "
+                             "10000 30000 100000, quick 1000 10000 30000)")
     parser.add_argument("--dim", type=int, default=100, help="embedding size (word2vec: 100)")
     parser.add_argument("--batch", type=int, default=1024, help="examples per step")
-    parser.add_argument("--min-steps", type=int, default=5, help="timed steps per measurement")
-    parser.add_argument("--min-seconds", type=float, default=1.0,
-                        help="keep timing until at least this long has passed")
+    parser.add_argument("--min-steps", type=int, default=None,
+                        help="timed steps per measurement (default 5, quick 3)")
+    parser.add_argument("--min-seconds", type=float, default=None,
+                        help="keep timing until at least this long has passed (default 1.0, "
+                             "quick 0.2)")
     parser.add_argument("--skip-softmax-above", type=int, default=300000,
                         help="do not time the full softmax above this V (memory B*V floats)")
     parser.add_argument("--quick", action="store_true",
-                        help="V in {1000, 10000, 30000}, 3 steps, 0.2 s: a smoke run")
+                        help="V in {1000, 10000, 30000}, 3 steps, 0.2 s: a smoke run (flags "
+                             "given as well win)")
     parser.add_argument("--threads", type=int, default=1,
                         help="TensorFlow intra- and inter-op threads (0 = TensorFlow's default)")
     parser.add_argument("--seed", type=int, default=0)
@@ -170,8 +178,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true",
                         help="print the results as one JSON object on the last line")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.vocab_sizes, args.min_steps, args.min_seconds = [1000, 10000, 30000], 3, 0.2
+    defaults = ([1000, 10000, 30000], 3, 0.2) if args.quick else \
+        ([1000, 3000, 10000, 30000, 100000], 5, 1.0)
+    for name, value in zip(("vocab_sizes", "min_steps", "min_seconds"), defaults):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     if args.threads < 0:
         parser.error(f"--threads must be >= 0, got {args.threads}")
     for name in ("dim", "batch", "min_steps"):

@@ -4,7 +4,8 @@
 
 Pieces (forward and backward where there is a gradient), at the README's sizes
 B = 256, L = 50, K = 4, d = 64, each a `tf.function` run `--repeats` times after two
-warm-up calls, graph and XLA (`jit_compile=True`) side by side in one run:
+warm-up calls, graph and XLA (`jit_compile=True`) side by side in one run (alternating
+blocks of a tenth of the calls each):
 
 - routing_full_grad: the routing differentiated through all 3 iterations (before);
 - routing: `recall_models.models.mind.dynamic_routing` (gradient through the last one);
@@ -23,7 +24,8 @@ import time
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repeats", type=int, default=200, help="timed calls per piece (default 200)")
+    p.add_argument("--repeats", type=int, default=200,
+                   help="timed calls per piece and mode (default 200, at least 10)")
     p.add_argument("--json", default=None, help="also write the timings (ms) to this file")
     return p
 
@@ -38,6 +40,7 @@ import tensorflow as tf  # noqa: E402
 from recall_models.models.mind import attention_weights, dynamic_routing, squash  # noqa: E402
 
 B, L, K, D = 256, 50, 4, 64
+ROUNDS = 10   # the repeats are split into this many graph / XLA blocks, alternating
 
 
 def routing_full_grad(behaviours, mask, bilinear, routing_logits, active, iterations=3):
@@ -88,18 +91,25 @@ def pieces():
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.repeats < ROUNDS:
+        parser.error(f"--repeats must be >= {ROUNDS}, got {args.repeats}")
     out = {}
     for name, fn in pieces().items():
-        row = {}
-        for mode, jit in (("graph", False), ("xla", True)):
-            f = tf.function(fn, jit_compile=jit)
-            f(), f()
-            start = time.perf_counter()
-            for _ in range(args.repeats):
-                result = f()
-            tf.nest.map_structure(lambda x: x.numpy(), result)
-            row[mode] = (time.perf_counter() - start) / args.repeats * 1e3
+        modes = {"graph": tf.function(fn), "xla": tf.function(fn, jit_compile=True)}
+        seconds = dict.fromkeys(modes, 0.0)
+        for f in modes.values():
+            f(), f()                                              # trace and compile
+        for block in range(ROUNDS):      # round-robin blocks: load falls on both alike
+            calls = args.repeats // ROUNDS + (block < args.repeats % ROUNDS)
+            for mode, f in modes.items():
+                start = time.perf_counter()
+                for _ in range(calls):
+                    result = f()
+                tf.nest.map_structure(lambda x: x.numpy(), result)
+                seconds[mode] += time.perf_counter() - start
+        row = {mode: seconds[mode] / args.repeats * 1e3 for mode in modes}
         row["xla/graph"] = row["xla"] / row["graph"]
         out[name] = row
         print(f"{name:18s} graph {row['graph']:8.3f} ms   xla {row['xla']:8.3f} ms   "

@@ -162,8 +162,9 @@ def main(argv=None) -> int:
         p.error(f"--window, --batch-size(s) and --epochs must be >= 1, got {args.window}, "
                 f"{batch_sizes}, {args.epochs}")
     corpus = args.corpus or ("lee" if args.quick else "both")
-    repeats = args.repeats or (3 if args.quick else 5)
-    legacy_tokens = args.legacy_tokens or (20_000 if args.quick else 100_000)
+    repeats = (3 if args.quick else 5) if args.repeats is None else args.repeats
+    legacy_tokens = ((20_000 if args.quick else 100_000) if args.legacy_tokens is None
+                     else args.legacy_tokens)
     if repeats < 1 or legacy_tokens < 1:
         p.error("--repeats and --legacy-tokens must be >= 1")
 

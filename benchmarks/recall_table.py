@@ -11,7 +11,8 @@ for the models, default settings) with `--json`, and keeps its JSON in
 script can be stopped and resumed. At the end it prints the table (test split, mean +- std
 (population) over the seeds found; for trained models also the validation metrics of the
 best epoch, `v:`) as Markdown and writes `OUT/table.json`, and the file given by
-`--results` (never overwritten unless that flag names it).
+`--results` (never written unless that flag names it): the rows of this run replace theirs
+there, and the file's other rows stay. A run that finds no results writes nothing.
 """
 from __future__ import annotations
 
@@ -75,6 +76,17 @@ def metrics_of(result: dict) -> dict:
     return out
 
 
+def write_table(path: str, table: dict) -> None:
+    """Writes `table` to `path`, keeping the rows of a table already there that it lacks."""
+    merged = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            merged = json.load(f)
+    merged.update(table)
+    with open(path, "w") as f:
+        json.dump(merged, f, indent=1)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,7 +95,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="runs/recall_table")
     p.add_argument("--results", default=None,
                    help="also write the table (JSON) to this file, e.g. "
-                        "benchmarks/results/recall_ml100k.json")
+                        "benchmarks/results/recall_ml100k.json; its rows that this run "
+                        "does not measure stay")
     p.add_argument("--report-only", action="store_true",
                    help="only tabulate the JSON files already in --out")
     args = p.parse_args(argv)
@@ -101,9 +114,11 @@ def main(argv=None) -> int:
             table[row] = {k: (statistics.mean(f[k] for f in found),
                               statistics.pstdev(f[k] for f in found) if len(found) > 1 else 0.0)
                           for k in keys} | {"seeds": len(found)}
+    if not table:
+        p.error(f"no results for --rows {' '.join(args.rows)} and --seeds "
+                f"{' '.join(map(str, args.seeds))} in --out {args.out!r}; nothing written")
     for path in filter(None, [os.path.join(args.out, "table.json"), args.results]):
-        with open(path, "w") as f:
-            json.dump(table, f, indent=1)
+        write_table(path, table)
     cols = ([f"{m[0]}:{k}" for m in ("filtered", "unfiltered") for k in METRICS]
             + ["v:hr@50", "v:ndcg@10", "s/epoch"])
     print("| model | seeds | " + " | ".join(c.replace("f:", "F ").replace("u:", "U ")

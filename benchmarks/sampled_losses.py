@@ -16,6 +16,9 @@ rounds of:
 * `ours given + XLA` : the same inside `tf.function(jit_compile=True)` (TensorFlow's sampler
   kernels cannot be compiled, so only precomputed values can);
 * `full softmax`     : `w2v_tf.full_softmax_loss` over every class (the cost sampling avoids).
+  It does not depend on num_sampled, so it is timed once per num_classes, in the rounds of
+  the smallest num_sampled; the full/sampled ratio of the other cells divides that time by
+  theirs (same run, other rounds).
 
 Reported: ratios ours/TF (< 1 means ours is faster) and full/sampled speed-ups. Absolute
 times are printed for context only; they depend on the machine and its load.
@@ -60,7 +63,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out-dir", default=RESULTS,
                    help="folder for the JSON table and the plot (default benchmarks/results; "
                         "files of the same name there are replaced)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.repeats is not None and args.repeats < 1:
+        p.error(f"--repeats must be >= 1, got {args.repeats}")
+    if args.given and not args.profile:
+        p.error("--given only applies to --profile V S")
+    return args
 
 
 if __name__ == "__main__":
@@ -133,8 +141,9 @@ def time_steps(steps, repeats: int, stat=statistics.median):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.profile:
-        return profile(*args.profile, given=args.given, repeats=args.repeats or 10)
-    repeats = args.repeats or (5 if args.quick else 10)
+        return profile(*args.profile, given=args.given,
+                       repeats=10 if args.repeats is None else args.repeats)
+    repeats = (5 if args.quick else 10) if args.repeats is None else args.repeats
     class_grid = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     sample_grid = [64, 1024, 8192]
     rows = []

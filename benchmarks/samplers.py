@@ -107,6 +107,14 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.first_call:
+        ignored = [f"--{n.replace('_', '-')}" for n in ("quick", "range_max", "batch", "calls",
+                                                         "samplers")
+                   if getattr(args, n) != parser.get_default(n)]
+        if ignored:
+            parser.error(f"--first-call times uniform and log_uniform at --first-call-range "
+                         f"with --num-sampled and --repeats; {', '.join(ignored)} do not apply")
+        if args.repeats < 1:
+            parser.error(f"--repeats must be >= 1, got {args.repeats}")
         return first_call(args)
     if args.repeats < 10:
         parser.error(f"--repeats must be >= 10 for a stable median, got {args.repeats}")

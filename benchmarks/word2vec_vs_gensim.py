@@ -78,6 +78,24 @@ def spearman(kv):
     return evaluate(kv)["wordsim353"]["spearman"]
 
 
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuses, before any training, what would fail after the first (minutes-long) run."""
+    from w2v_tf.word2vec.choices import ARCHS, LOSS_NAMES
+    for name in ("epochs", "seeds", "min_words"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    archs = args.archs.split(",")
+    if not archs or not set(archs) <= set(ARCHS):
+        parser.error(f"--archs must be a comma-separated subset of {', '.join(ARCHS)}, "
+                     f"got {args.archs!r}")
+    if args.loss not in LOSS_NAMES:
+        parser.error(f"--loss must be one of {', '.join(LOSS_NAMES)}, got {args.loss!r}")
+    for name in ("batch_size", "num_shared"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -107,6 +125,7 @@ def main(argv=None) -> int:
                         help="also write that JSON report to this file (the committed ones: "
                              "benchmarks/results/word2vec_vs_gensim*.json); default: none")
     args = parser.parse_args(argv)
+    check_args(parser, args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     from w2v_tf import word2vec as w2v
