@@ -123,7 +123,8 @@ def refresh_markdown(source: Path) -> nbformat.NotebookNode:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("names", nargs="*", help="prefixes of the notebooks to build (default: all)")
     p.add_argument("--no-execute", action="store_true", help="write the cells without running them")
     p.add_argument("--allow-errors", action="store_true",
