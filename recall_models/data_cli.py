@@ -49,6 +49,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"items          {s['items']:,} (ids 1..{s['items']}, sorted by training "
           "frequency; 0 = padding)")
     print(f"ratings        {s['ratings']:,}")
+    print(f"repeated       {s['repeated_ratings']:,} ratings of a (user, item) pair rated "
+          "before (the filtered metrics never drop the target)")
     print(f"density        {s['density']:.4%}")
     print(f"samples        train {s['train_samples']:,}, valid {s['valid_samples']:,}, "
           f"test {s['test_samples']:,} (history cap {s['max_history']})")

@@ -45,6 +45,21 @@ def test_ml100k_counts(ml100k, ml100k_raw):
     assert len(ml100k.train) == 100_000 - 3 * 943
 
 
+def test_ml100k_has_no_repeated_ratings(ml100k, ml100k_raw):
+    """The filtered metrics keep a target the user rated before; ML-100K has no such
+    repeat, so its committed figures do not depend on that rule."""
+    assert not ml100k_raw.ratings.duplicated(["user_id", "item_id"]).any()
+    assert data_mod.summary(ml100k)["repeated_ratings"] == 0
+
+
+def test_repeated_ratings_are_counted(tmp_path):
+    write(tmp_path / "ratings.dat", "1::10::5::1\n1::11::5::2\n1::10::5::3\n1::10::5::4\n"
+          "2::10::5::1\n2::11::5::2\n2::12::5::3\n")
+    ds = encode(read_movielens(tmp_path))
+    assert data_mod.summary(ds)["repeated_ratings"] == 2        # user 1 re-rates 10 twice
+    assert ItemSets.from_lists([[3, 1, 3, 3], [], [2, 1]]).repeats() == 2
+
+
 def test_ml100k_split_matches_python_oracle(ml100k, ml100k_raw):
     seqs = oracle_sequences(ml100k_raw.ratings)
     raw = ml100k.item_raw_id
@@ -383,8 +398,10 @@ def test_data_cli_json_summary(capsys):
     parser = argparse.ArgumentParser()
     data_cli.add_arguments(parser)
     assert data_cli.main(parser.parse_args(["ml-100k", "--json"])) == 0
-    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    text = capsys.readouterr().out
+    out = json.loads(text.strip().splitlines()[-1])
     assert (out["users"], out["items"], out["ratings"]) == (943, 1682, 100_000)
+    assert "repeated       0 ratings of a (user, item) pair" in text
     assert out["density"] == pytest.approx(100_000 / (943 * 1682))
     assert out["ratings_per_user_quantiles"]["q0"] == 20
     assert data_cli.main(parser.parse_args(["/nonexistent/ml"])) == 1

@@ -43,7 +43,9 @@ I = num_items including padding):
                         of real items), label int32 [N] (encoded item id); `.mask` bool [N, L]
     valid_seen, test_seen  `ItemSets`: per user, every item before the held-out one
                         (s_1..s_{n-2}, resp. s_1..s_{n-1}), for history-filtered metrics;
-                        valid_seen is also each user's full training sequence.
+                        valid_seen is also each user's full training sequence. A user
+                        who rated the held-out item before has it here too; the metrics
+                        never filter out the target (`ItemSets.without`).
     user_sequence      `ItemSets`: each user's whole sorted sequence s_1..s_n.
 
 Rows of `valid` and `test` are users 0..U-1 in order (`test.user[u] == u`).
@@ -100,6 +102,24 @@ class ItemSets:
         # Gather every position start_b + j, j < length_b, without a Python loop.
         offsets = np.arange(indptr[-1]) - np.repeat(indptr[:-1], lengths)
         return ItemSets(indptr, self.indices[np.repeat(starts, lengths) + offsets])
+
+    def without(self, items) -> "ItemSets":
+        """These sets with `items[u]` (int [U], one id per row) taken out of row u."""
+        items = np.asarray(items, dtype=np.int64)
+        if items.shape != (len(self),):
+            raise ValueError(f"items has shape {items.shape}, expected [{len(self)}] "
+                             "(one id per row)")
+        rows = np.repeat(np.arange(len(self)), self.lengths)
+        keep = self.indices != items[rows]                                 # [nnz]
+        lengths = np.bincount(rows[keep], minlength=len(self))
+        return ItemSets(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                        self.indices[keep])
+
+    def repeats(self) -> int:
+        """Members that repeat an earlier member of the same row (a re-rated item)."""
+        rows, items = self.pairs()
+        span = int(items.max()) + 1 if len(items) else 1
+        return int(len(items) - len(np.unique(rows * span + items)))
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(row [nnz], item [nnz]) coordinates of every member."""
@@ -484,7 +504,7 @@ def summary(ds: Dataset) -> dict:
     num_catalogue = ds.num_items - 1
     return {
         "dataset": ds.name, "users": ds.num_users, "items": num_catalogue,
-        "ratings": ds.num_ratings,
+        "ratings": ds.num_ratings, "repeated_ratings": ds.user_sequence.repeats(),
         "density": ds.num_ratings / (ds.num_users * num_catalogue),
         "train_samples": len(ds.train), "valid_samples": len(ds.valid),
         "test_samples": len(ds.test), "max_history": ds.max_history,
