@@ -8,6 +8,7 @@ import pytest
 
 from recall_models import train_cli
 from recall_models.data.dataset import load_dataset
+from recall_models.data.movielens import DataFormatError
 from recall_testdata import run_cli as run_testdata_cli, write_ml100k, write_ml1m, write_ml_latest
 
 
@@ -99,3 +100,39 @@ def test_a_format_given_by_hand_that_does_not_match_the_folder(tmp_path):
     with pytest.raises(ValueError, match=r"format='ml-latest' expects ratings.csv .*looks like "
                                          r"'ml-1m'"):
         load_dataset(str(tmp_path), format="ml-latest")
+
+
+def write_ratings(d, fmt, rows):
+    """A ratings file of (user, item) rows (rating 3, timestamp 4) in format `fmt`."""
+    if fmt == "ml-1m":
+        (d / "ratings.dat").write_text("".join(f"{u}::{i}::3::4\n" for u, i in rows))
+    elif fmt == "ml-latest":
+        (d / "ratings.csv").write_text("userId,movieId,rating,timestamp\n"
+                                       + "".join(f"{u},{i},3,4\n" for u, i in rows))
+    else:
+        (d / "x.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n"
+                                   + "".join(f"{u}\t{i}\t4\n" for u, i in rows))
+    return d
+
+
+BIG = 2 ** 53 + 1                   # float64 rounds it to 2^53: ids BIG and BIG - 1 merged
+
+
+@pytest.mark.parametrize("fmt", ["ml-1m", "ml-latest", "recbole"])
+@pytest.mark.parametrize("text,want", [
+    (str(BIG), BIG), (f"{BIG}.0", BIG), ("7.0", 7), (" 7", 7), (str(2 ** 63 - 1), 2 ** 63 - 1),
+    (str(-2 ** 63), -2 ** 63), ("1e3", "expected an integer"), ("7.5", "expected an integer"),
+    (str(2 ** 63), "int64's range"), (str(-2 ** 63 - 1), "int64's range"),
+    ("99999999999999999999", "int64's range")])
+def test_ids_are_parsed_exactly_or_refused_with_their_line(tmp_path, fmt, text, want):
+    """Oracle: Python's int. Ids beyond 2^53 went through float64 (BIG read as BIG - 1),
+    beyond 2^63 they wrapped, "1e3" was 1000; now exact, or an error naming the line."""
+    from recall_models.data.movielens import read_movielens
+    write_ratings(tmp_path, fmt, [(1, 5), (1, 6), (1, text), (2, 5), (2, BIG - 1)])
+    if isinstance(want, str):
+        line = 3 if fmt == "ml-1m" else 4
+        with pytest.raises(DataFormatError, match=f"line {line}: item id is .*{want}"):
+            read_movielens(tmp_path)
+    else:
+        items = read_movielens(tmp_path).ratings["item_id"].tolist()
+        assert items == [5, 6, want, 5, BIG - 1]
