@@ -253,7 +253,7 @@ def test_invalid_bytes_for_encoding_name_line(tmp_path):
 
 def test_unknown_encoding_and_format(tmp_path):
     write(tmp_path / "u.data", "1\t2\t3\t4\n")
-    with pytest.raises(ValueError, match="encoding='klingon' is not a text encoding"):
+    with pytest.raises(ValueError, match="encoding='klingon' .--encoding. is not a text encoding"):
         read_movielens(tmp_path, encoding="klingon")
     with pytest.raises(ValueError, match="format='ml-20m' is not one of"):
         read_movielens(tmp_path, format="ml-20m")

@@ -136,3 +136,15 @@ def test_ids_are_parsed_exactly_or_refused_with_their_line(tmp_path, fmt, text, 
     else:
         items = read_movielens(tmp_path).ratings["item_id"].tolist()
         assert items == [5, 6, want, 5, BIG - 1]
+
+
+@pytest.mark.parametrize("encoding", ["zip", "hex", "base64", "rot13", "no-such-codec"])
+def test_an_encoding_that_is_not_a_text_encoding_is_named(tmp_path, capsys, encoding):
+    """'zip' and the like are codecs (codecs.lookup knows them) but not text encodings:
+    pandas raised a LookupError traceback."""
+    write_ml1m(tmp_path)
+    with pytest.raises(ValueError, match=f"encoding='{encoding}' .--encoding. is not a text"):
+        load_dataset(str(tmp_path), encoding=encoding)
+    from recall_models import data_cli
+    code, _, err = run_testdata_cli(data_cli, [str(tmp_path), "--encoding", encoding], capsys)
+    assert code == 1 and f"encoding='{encoding}' (--encoding) is not a text encoding" in err

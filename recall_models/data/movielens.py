@@ -79,12 +79,16 @@ class RawData:
 # --------------------------------------------------------------------------- low level
 
 def check_encoding(encoding: str) -> str:
-    """Returns `encoding` if Python knows it, else raises a `ValueError` naming it."""
+    """Returns `encoding` if Python knows it as a text encoding, else raises a `ValueError`
+    naming it (and --encoding). Bytes-to-bytes codecs such as 'zip', 'hex' or 'base64' and
+    'rot13' (str to str) are known to `codecs` but are not text encodings."""
     try:
-        codecs.lookup(encoding)
+        known = codecs.lookup(encoding)._is_text_encoding
     except (LookupError, TypeError):
-        raise ValueError(f"encoding={encoding!r} is not a text encoding Python knows; "
-                         "expected e.g. 'utf-8' or 'latin-1'") from None
+        known = False
+    if not known:
+        raise ValueError(f"encoding={encoding!r} (--encoding) is not a text encoding Python "
+                         "knows; expected e.g. 'utf-8' or 'latin-1'")
     return encoding
 
 
