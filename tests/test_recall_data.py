@@ -405,3 +405,22 @@ def test_data_cli_json_summary(capsys):
     assert out["density"] == pytest.approx(100_000 / (943 * 1682))
     assert out["ratings_per_user_quantiles"]["q0"] == 20
     assert data_cli.main(parser.parse_args(["/nonexistent/ml"])) == 1
+
+
+def test_no_training_samples_is_a_clear_error(tmp_path, capsys):
+    """Every user with exactly 3 ratings: 0 training samples. `data` crashed in np.quantile
+    (IndexError) and `train` advised a smaller batch than 1."""
+    import argparse
+    from recall_models import data_cli, train_cli
+    write(tmp_path / "ratings.dat", "".join(f"{u}::{i}::3::{i}\n" for u in (1, 2)
+                                            for i in (10, 11, 12)))
+    with pytest.raises(ValueError, match="no training samples: every user has at most 3"):
+        load_dataset(str(tmp_path))
+    for module, argv in ((data_cli, [str(tmp_path)]),
+                         (train_cli, ["--dataset", str(tmp_path), "--out",
+                                      str(tmp_path / "run"), "--batch-size", "1"])):
+        parser = argparse.ArgumentParser()
+        module.add_arguments(parser)
+        assert module.main(parser.parse_args(argv)) == 1
+        err = capsys.readouterr().err
+        assert "no training samples" in err and "batch" not in err

@@ -413,6 +413,15 @@ def user_features(raw: RawData, user_ids: np.ndarray, zip_prefix: int) -> dict:
                     "occupation": occupation_vocab, "zip": zip_vocab})
 
 
+def check_training_samples(count: int, source: str) -> None:
+    """A split without training samples (protocol step 3 needs a user with 4 ratings)."""
+    if count == 0:
+        raise ValueError(f"{source}: no training samples: every user has at most 3 ratings "
+                         "(the last two are held out for validation and test, and a training "
+                         "sample needs a history item and a label before them); expected at "
+                         "least one user with 4 or more")
+
+
 def encode(raw: RawData, name: str = "movielens", max_history: int = 50,
            zip_prefix: int = 1) -> Dataset:
     """Encodes and splits parsed MovieLens files (see the module docstring).
@@ -428,6 +437,10 @@ def encode(raw: RawData, name: str = "movielens", max_history: int = 50,
 
     Returns:
         `Dataset`.
+
+    Raises:
+        ValueError: no ratings, no user with 3 ratings, or no training sample (no user
+            with 4).
     """
     check_encode_args(max_history, zip_prefix)
     seq = sort_ratings(raw)
@@ -448,6 +461,7 @@ def encode(raw: RawData, name: str = "movielens", max_history: int = 50,
                        length=counts.astype(np.int32), label=items[ends])
 
     ends = np.flatnonzero(is_train & (seq.pos >= 1)).astype(np.int64)
+    check_training_samples(len(ends), raw.source)
     train = Prefixes(user=seq.user[ends], end=ends, label=items[ends],
                      length=np.minimum(seq.pos[ends], max_history).astype(np.int32),
                      items=items, max_history=max_history)
