@@ -402,6 +402,7 @@ def test_data_cli_json_summary(capsys):
     out = json.loads(text.strip().splitlines()[-1])
     assert (out["users"], out["items"], out["ratings"]) == (943, 1682, 100_000)
     assert "repeated       0 ratings of a (user, item) pair" in text
+    assert "dropped        0 users with fewer than 3 ratings (0 ratings, 0 items)" in text
     assert out["density"] == pytest.approx(100_000 / (943 * 1682))
     assert out["ratings_per_user_quantiles"]["q0"] == 20
     assert data_cli.main(parser.parse_args(["/nonexistent/ml"])) == 1
@@ -424,3 +425,26 @@ def test_no_training_samples_is_a_clear_error(tmp_path, capsys):
         assert module.main(parser.parse_args(argv)) == 1
         err = capsys.readouterr().err
         assert "no training samples" in err and "batch" not in err
+
+
+def test_dropped_users_ratings_and_items_are_counted(tmp_path, capsys):
+    """Users with < 3 ratings, and the items only they rated, vanished without a count."""
+    import argparse
+    from recall_models import data_cli
+    write(tmp_path / "ratings.dat", "1::10::5::1\n1::11::5::2\n1::12::5::3\n1::13::5::4\n"
+          "8::10::5::1\n8::98::5::2\n9::98::5::1\n9::99::5::2\n9::10::5::3\n7::99::5::1\n")
+    ds = load_dataset(str(tmp_path))
+    # Users 8 and 7 dropped (4 ratings); 98 and 99 are left only to user 9, who is kept.
+    assert ds.dropped == {"users": 2, "ratings": 3, "items": 0}
+    write(tmp_path / "ratings.dat", "1::10::5::1\n1::11::5::2\n1::12::5::3\n1::13::5::4\n"
+          "8::10::5::1\n8::98::5::2\n7::99::5::1\n")
+    ds = load_dataset(str(tmp_path))
+    assert ds.dropped == {"users": 2, "ratings": 3, "items": 2}          # 98, 99 gone
+    assert 98 not in ds.item_raw_id and 99 not in ds.item_raw_id
+    parser = argparse.ArgumentParser()
+    data_cli.add_arguments(parser)
+    assert data_cli.main(parser.parse_args([str(tmp_path), "--json"])) == 0
+    text = capsys.readouterr().out
+    assert "dropped 2 users with fewer than 3 ratings (3 ratings, 2 items)" in " ".join(
+        text.split())
+    assert json.loads(text.splitlines()[-1])["dropped_items"] == 2
