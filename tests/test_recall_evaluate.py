@@ -358,3 +358,20 @@ def test_evaluate_retrieval_approximate_reports_recall_against_exact(rng):
     assert exact["unfiltered"] != approx["unfiltered"] or recall["unfiltered"] == 1.0
     with pytest.raises(ValueError, match="approximate='lsh'"):
         evaluate_retrieval(users, items, targets, approximate="lsh")
+
+
+def test_evaluate_cli_takes_format_and_encoding(tmp_path, capsys):
+    """The encoding error tells the user to pass the file's encoding: evaluate had no flag."""
+    from recall_testdata import run_cli, write_ml_latest
+    write_ml_latest(tmp_path)
+    (tmp_path / "movies.csv").write_bytes((tmp_path / "movies.csv").read_text(
+        encoding="utf-8").replace("Movie, 1 ", "Café, 1 ").encode("latin-1"))
+    argv = ["--model", "mostpop", "--dataset", str(tmp_path), "--json"]
+    code, _, err = run_cli(evaluate_cli, argv, capsys)
+    assert code == 1 and "pass the file's encoding" in err
+    code, out, err = run_cli(evaluate_cli, argv + ["--format", "ml-latest",
+                                                   "--encoding", "latin-1"], capsys)
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["num_users"] == 60
+    code, _, err = run_cli(evaluate_cli, argv + ["--format", "ml-1m"], capsys)
+    assert code == 1 and "format='ml-1m' expects ratings.dat" in err
