@@ -148,3 +148,39 @@ def test_an_encoding_that_is_not_a_text_encoding_is_named(tmp_path, capsys, enco
     from recall_models import data_cli
     code, _, err = run_testdata_cli(data_cli, [str(tmp_path), "--encoding", encoding], capsys)
     assert code == 1 and f"encoding='{encoding}' (--encoding) is not a text encoding" in err
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("writer,name", [
+    (write_ml1m, "ratings.dat"), (write_ml1m, "users.dat"), (write_ml1m, "movies.dat"),
+    (write_ml100k, "u.data"), (write_ml_latest, "ratings.csv"),
+    (write_ml_latest, "movies.csv")])
+def test_a_byte_order_mark_is_ignored(tmp_path, writer, name):
+    """A leading UTF-8 BOM failed the header check (movies.csv), or became part of the first
+    id ('ï»¿1', latin-1): the files now read as without it."""
+    from recall_models.data.movielens import read_movielens
+    writer(tmp_path)
+    want = read_movielens(tmp_path)
+    path = tmp_path / name
+    path.write_bytes(BOM + path.read_bytes())
+    got = read_movielens(tmp_path)
+    for table in ("ratings", "users", "items"):
+        pd.testing.assert_frame_equal(getattr(got, table), getattr(want, table))
+
+
+def test_a_byte_order_mark_in_recbole_and_a_bad_line_after_it(tmp_path):
+    from recall_models.data.movielens import read_movielens
+    write_ratings(tmp_path, "recbole", [(1, 5), (1, 6), (1, 7)])
+    path = tmp_path / "x.inter"
+    path.write_bytes(BOM + path.read_bytes())
+    assert read_movielens(tmp_path).ratings["item_id"].tolist() == [5, 6, 7]
+    # ratings.csv with a BOM and a bad value on line 6 blamed the header on line 1.
+    write_ml_latest(tmp_path)
+    path = tmp_path / "ratings.csv"
+    lines = path.read_text().splitlines()
+    lines[5] = lines[5].replace(",4.0,", ",four,")
+    path.write_bytes(BOM + "\n".join(lines).encode() + b"\n")
+    with pytest.raises(DataFormatError, match="ratings.csv, line 6: rating is 'four'"):
+        read_movielens(tmp_path, format="ml-latest")

@@ -92,18 +92,25 @@ def check_encoding(encoding: str) -> str:
     return encoding
 
 
+def strip_bom(data: bytes) -> bytes:
+    """`data` without a leading UTF-8 byte-order mark (bytes EF BB BF), whatever the
+    encoding: Windows tools write it, and latin-1 would decode it as the text 'ï»¿'."""
+    return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+
+
 def read_lines(path, encoding: str) -> tuple[list[str], np.ndarray]:
     """Decodes a text file and returns its non-blank lines and their 1-based numbers.
 
     Lines are split on "\\n" only (not `str.splitlines`, which would also split on
-    U+0085, a character latin-1 decodes byte 0x85 to); a trailing "\\r" is dropped.
+    U+0085, a character latin-1 decodes byte 0x85 to); a trailing "\\r" is dropped, and so
+    is a leading byte-order mark (`strip_bom`).
 
     Raises:
         DataFormatError: bytes that are not valid `encoding`, with the line they are on.
     """
     path = Path(path)
     check_encoding(encoding)
-    data = path.read_bytes()
+    data = strip_bom(path.read_bytes())
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as err:
@@ -217,7 +224,7 @@ def fast_ratings(path, encoding: str, sep: str, header: tuple[str, ...] | None =
         sep: one character; "::" (ML-1M) is read as ":" with empty fields between.
         header: the expected first names of a header line (csv), or None for no header.
     """
-    data = Path(path).read_bytes()
+    data = strip_bom(Path(path).read_bytes())
     body = data[data.find(b"\n") + 1:] if header else data
     if b"e" in body or b"E" in body:
         return None
