@@ -184,3 +184,25 @@ def test_a_byte_order_mark_in_recbole_and_a_bad_line_after_it(tmp_path):
     path.write_bytes(BOM + "\n".join(lines).encode() + b"\n")
     with pytest.raises(DataFormatError, match="ratings.csv, line 6: rating is 'four'"):
         read_movielens(tmp_path, format="ml-latest")
+
+
+def test_a_quoted_newline_in_a_title_is_read_and_a_bad_quote_named(tmp_path):
+    """csv allows a newline inside quotes: movies.csv said 'unbalanced quotes' (no line)."""
+    from recall_models.data.movielens import read_movielens
+    write_ml_latest(tmp_path)
+    path = tmp_path / "movies.csv"
+    lines = path.read_text().splitlines()
+    lines[2] = '2,"Movie, 2\nPart two (1995)",Drama'                  # line 3, two lines
+    path.write_text("\n".join(lines) + "\n")
+    items = read_movielens(tmp_path).items.set_index("item_id")
+    assert items.loc[2, "title"] == "Movie, 2\nPart two" and items.loc[2, "year"] == 1995
+    assert items.loc[4, "title"] == "Movie, 4" and len(items) == 40
+    # Item i is list entry i, on file line i + 2 (the header, then the title's newline).
+    for item, text, message in ((5, '5,"Movie, 5 (1995)",Drama,extra', "expected 3 comma"),
+                                (5, '5,"Movie, 5 (1995)"x,Drama', "bad quoting"),
+                                (40, '40,"Movie, 40 (1995),Drama', "a quoted field is never")):
+        bad = lines.copy()
+        bad[item] = text
+        path.write_text("\n".join(bad) + "\n")
+        with pytest.raises(DataFormatError, match=f"movies.csv, line {item + 2}: {message}"):
+            read_movielens(tmp_path)

@@ -98,25 +98,30 @@ def strip_bom(data: bytes) -> bytes:
     return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
 
 
-def read_lines(path, encoding: str) -> tuple[list[str], np.ndarray]:
-    """Decodes a text file and returns its non-blank lines and their 1-based numbers.
-
-    Lines are split on "\\n" only (not `str.splitlines`, which would also split on
-    U+0085, a character latin-1 decodes byte 0x85 to); a trailing "\\r" is dropped, and so
-    is a leading byte-order mark (`strip_bom`).
+def read_text(path, encoding: str) -> str:
+    """The file decoded, without a leading byte-order mark (`strip_bom`).
 
     Raises:
         DataFormatError: bytes that are not valid `encoding`, with the line they are on.
     """
-    path = Path(path)
     check_encoding(encoding)
-    data = strip_bom(path.read_bytes())
+    data = strip_bom(Path(path).read_bytes())
     try:
-        text = data.decode(encoding)
+        return data.decode(encoding)
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         raise DataFormatError(path, line, f"byte {data[err.start]:#04x} is not valid "
                               f"{encoding}; pass the file's encoding") from None
+
+
+def read_lines(path, encoding: str) -> tuple[list[str], np.ndarray]:
+    """Decodes a text file (`read_text`) and returns its non-blank lines and their 1-based
+    numbers.
+
+    Lines are split on "\\n" only (not `str.splitlines`, which would also split on
+    U+0085, a character latin-1 decodes byte 0x85 to); a trailing "\\r" is dropped.
+    """
+    text = read_text(path, encoding)
     lines, numbers = [], []
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.rstrip("\r")
@@ -374,12 +379,28 @@ def read_ml1m(directory, encoding: str = "latin-1") -> RawData:
     return RawData(ratings, users, items, "ml-1m", str(d))
 
 
+def csv_records(path, encoding: str) -> tuple[list[list[str]], np.ndarray]:
+    """The non-blank records of a csv file and the 1-based line each starts on; a quoted
+    field may hold newlines ("Title\\nPart 2"), a quote never closed is an error."""
+    reader = csv.reader(io.StringIO(read_text(path, encoding), newline=""), strict=True)
+    rows, numbers, last = [], [], 0
+    try:
+        for row in reader:
+            if len(row) > 1 or (row and row[0].strip()):
+                rows.append(row)
+                numbers.append(last + 1)
+            last = reader.line_num
+    except csv.Error as err:
+        what = ("a quoted field is never closed (unbalanced quotes)"
+                if "end of data" in str(err) else
+                f"bad quoting ({err}); expected a quoted field to end with '\"' and then ',' "
+                "or the line end")
+        raise DataFormatError(path, last + 1, what) from None
+    return rows, np.asarray(numbers, dtype=np.int64)
+
+
 def _read_csv(path, encoding: str, header: tuple[str, ...]):
-    lines, nums = read_lines(path, encoding)
-    rows = list(csv.reader(io.StringIO("\n".join(lines))))
-    # csv may join lines (a quoted newline); that only happens in broken files here.
-    if len(rows) != len(lines):
-        raise DataFormatError(path, None, "unbalanced quotes")
+    rows, nums = csv_records(path, encoding)
     if not rows or tuple(h.strip() for h in rows[0][:len(header)]) != header:
         raise DataFormatError(path, int(nums[0]) if len(nums) else 1,
                               f"expected a header starting with {','.join(header)}")
