@@ -206,3 +206,15 @@ def test_a_quoted_newline_in_a_title_is_read_and_a_bad_quote_named(tmp_path):
         path.write_text("\n".join(bad) + "\n")
         with pytest.raises(DataFormatError, match=f"movies.csv, line {item + 2}: {message}"):
             read_movielens(tmp_path)
+
+
+def test_two_recbole_files_say_what_a_command_line_user_can_do(tmp_path, capsys):
+    """The error said '(or pass name=)', which no command's flag passes."""
+    from recall_models import data_cli
+    from recall_models.data.movielens import read_recbole
+    write_ratings(tmp_path, "recbole", [(1, 5), (1, 6), (1, 7), (1, 8)])
+    (tmp_path / "y.inter").write_bytes((tmp_path / "x.inter").read_bytes())
+    code, _, err = run_testdata_cli(data_cli, [str(tmp_path)], capsys)
+    assert code == 1 and "2 .inter files (x.inter, y.inter)" in err
+    assert "move the others out of the folder" in err
+    assert len(read_recbole(tmp_path, name="y").ratings) == 4

@@ -453,8 +453,10 @@ def read_recbole(directory, encoding: str = "utf-8", name: str | None = None) ->
     if name is None:
         inter = sorted(d.glob("*.inter"))
         if len(inter) != 1:
-            raise ValueError(f"directory={str(d)!r} holds {len(inter)} .inter files, expected "
-                             "exactly one (or pass name=)")
+            names = ", ".join(p.name for p in inter)
+            raise ValueError(f"directory={str(d)!r} holds {len(inter)} .inter files "
+                             f"({names}), expected exactly one: move the others out of the "
+                             "folder (from Python, read_recbole(directory, name=...) picks one)")
         name = inter[0].stem
     path = d / f"{name}.inter"
     cols, nums = _read_atomic(path, encoding, ("user_id", "item_id", "timestamp"))
