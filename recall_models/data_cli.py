@@ -1,6 +1,8 @@
 """Load a MovieLens dataset (fetching ML-100K if needed) and print a summary.
 
-Shows users, items, ratings, density, the leave-last-out split sizes, ratings-per-user
+Shows users, items, ratings (and how many repeat a (user, item) pair), the users dropped
+for having fewer than 3 ratings (with their ratings and the items only they rated),
+density, the leave-last-out split sizes, ratings-per-user
 and training-history-length quantiles, and the feature vocabulary sizes. DATASET is
 'ml-100k' (embedded: fetched once from the recbole wheel on PyPI), a directory holding
 ML-100K (u.data ...), ML-1M (ratings.dat ...), ml-latest (ratings.csv ...) or RecBole
@@ -49,6 +51,10 @@ def main(args: argparse.Namespace) -> int:
     print(f"items          {s['items']:,} (ids 1..{s['items']}, sorted by training "
           "frequency; 0 = padding)")
     print(f"ratings        {s['ratings']:,}")
+    print(f"repeated       {s['repeated_ratings']:,} ratings of a (user, item) pair rated "
+          "before (the filtered metrics never drop the target)")
+    print(f"dropped        {s['dropped_users']:,} users with fewer than 3 ratings "
+          f"({s['dropped_ratings']:,} ratings, {s['dropped_items']:,} items)")
     print(f"density        {s['density']:.4%}")
     print(f"samples        train {s['train_samples']:,}, valid {s['valid_samples']:,}, "
           f"test {s['test_samples']:,} (history cap {s['max_history']})")

@@ -24,12 +24,20 @@ HELP = "evaluate a baseline (random, mostpop, itemknn, item2vec) with HR/NDCG/MR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from recall_models.data.movielens import FORMATS
     from recall_models.evaluation.baselines import BASELINES
     parser.add_argument("--model", required=True, choices=sorted(BASELINES),
                         help="baseline to evaluate")
     parser.add_argument("--dataset", default="ml-100k",
                         help="'ml-100k' (fetched once), a directory of MovieLens files, or "
                              "the name of a folder in the cache (default: ml-100k)")
+    parser.add_argument("--format", default=None, choices=FORMATS,
+                        help="file format of a dataset folder: ml-100k, ml-1m (.dat), "
+                             "ml-latest (ratings.csv: ML-20M, ML-25M, ml-latest; no user "
+                             "file) or recbole (default: detected from the file names)")
+    parser.add_argument("--encoding", default=None,
+                        help="text encoding of the files (default: latin-1 for ML-100K/ML-1M, "
+                             "else utf-8)")
     parser.add_argument("--split", default="test", choices=("valid", "test"),
                         help="held-out item to rank (default: test)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -48,7 +56,8 @@ def main(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     try:
-        ds = load_dataset(args.dataset, max_history=args.max_history)
+        ds = load_dataset(args.dataset, max_history=args.max_history, format=args.format,
+                          encoding=args.encoding)
         kwargs = {"neighbours": args.neighbours} if args.model == "itemknn" else {}
         if args.neighbours is not None and args.model != "itemknn":
             raise ValueError("--neighbours applies to --model itemknn only")

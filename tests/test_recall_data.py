@@ -45,6 +45,21 @@ def test_ml100k_counts(ml100k, ml100k_raw):
     assert len(ml100k.train) == 100_000 - 3 * 943
 
 
+def test_ml100k_has_no_repeated_ratings(ml100k, ml100k_raw):
+    """The filtered metrics keep a target the user rated before; ML-100K has no such
+    repeat, so its committed figures do not depend on that rule."""
+    assert not ml100k_raw.ratings.duplicated(["user_id", "item_id"]).any()
+    assert data_mod.summary(ml100k)["repeated_ratings"] == 0
+
+
+def test_repeated_ratings_are_counted(tmp_path):
+    write(tmp_path / "ratings.dat", "1::10::5::1\n1::11::5::2\n1::10::5::3\n1::10::5::4\n"
+          "2::10::5::1\n2::11::5::2\n2::12::5::3\n")
+    ds = encode(read_movielens(tmp_path))
+    assert data_mod.summary(ds)["repeated_ratings"] == 2        # user 1 re-rates 10 twice
+    assert ItemSets.from_lists([[3, 1, 3, 3], [], [2, 1]]).repeats() == 2
+
+
 def test_ml100k_split_matches_python_oracle(ml100k, ml100k_raw):
     seqs = oracle_sequences(ml100k_raw.ratings)
     raw = ml100k.item_raw_id
@@ -238,7 +253,7 @@ def test_invalid_bytes_for_encoding_name_line(tmp_path):
 
 def test_unknown_encoding_and_format(tmp_path):
     write(tmp_path / "u.data", "1\t2\t3\t4\n")
-    with pytest.raises(ValueError, match="encoding='klingon' is not a text encoding"):
+    with pytest.raises(ValueError, match="encoding='klingon' .--encoding. is not a text encoding"):
         read_movielens(tmp_path, encoding="klingon")
     with pytest.raises(ValueError, match="format='ml-20m' is not one of"):
         read_movielens(tmp_path, format="ml-20m")
@@ -383,8 +398,53 @@ def test_data_cli_json_summary(capsys):
     parser = argparse.ArgumentParser()
     data_cli.add_arguments(parser)
     assert data_cli.main(parser.parse_args(["ml-100k", "--json"])) == 0
-    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    text = capsys.readouterr().out
+    out = json.loads(text.strip().splitlines()[-1])
     assert (out["users"], out["items"], out["ratings"]) == (943, 1682, 100_000)
+    assert "repeated       0 ratings of a (user, item) pair" in text
+    assert "dropped        0 users with fewer than 3 ratings (0 ratings, 0 items)" in text
     assert out["density"] == pytest.approx(100_000 / (943 * 1682))
     assert out["ratings_per_user_quantiles"]["q0"] == 20
     assert data_cli.main(parser.parse_args(["/nonexistent/ml"])) == 1
+
+
+def test_no_training_samples_is_a_clear_error(tmp_path, capsys):
+    """Every user with exactly 3 ratings: 0 training samples. `data` crashed in np.quantile
+    (IndexError) and `train` advised a smaller batch than 1."""
+    import argparse
+    from recall_models import data_cli, train_cli
+    write(tmp_path / "ratings.dat", "".join(f"{u}::{i}::3::{i}\n" for u in (1, 2)
+                                            for i in (10, 11, 12)))
+    with pytest.raises(ValueError, match="no training samples: every user has at most 3"):
+        load_dataset(str(tmp_path))
+    for module, argv in ((data_cli, [str(tmp_path)]),
+                         (train_cli, ["--dataset", str(tmp_path), "--out",
+                                      str(tmp_path / "run"), "--batch-size", "1"])):
+        parser = argparse.ArgumentParser()
+        module.add_arguments(parser)
+        assert module.main(parser.parse_args(argv)) == 1
+        err = capsys.readouterr().err
+        assert "no training samples" in err and "batch" not in err
+
+
+def test_dropped_users_ratings_and_items_are_counted(tmp_path, capsys):
+    """Users with < 3 ratings, and the items only they rated, vanished without a count."""
+    import argparse
+    from recall_models import data_cli
+    write(tmp_path / "ratings.dat", "1::10::5::1\n1::11::5::2\n1::12::5::3\n1::13::5::4\n"
+          "8::10::5::1\n8::98::5::2\n9::98::5::1\n9::99::5::2\n9::10::5::3\n7::99::5::1\n")
+    ds = load_dataset(str(tmp_path))
+    # Users 8 and 7 dropped (4 ratings); 98 and 99 are left only to user 9, who is kept.
+    assert ds.dropped == {"users": 2, "ratings": 3, "items": 0}
+    write(tmp_path / "ratings.dat", "1::10::5::1\n1::11::5::2\n1::12::5::3\n1::13::5::4\n"
+          "8::10::5::1\n8::98::5::2\n7::99::5::1\n")
+    ds = load_dataset(str(tmp_path))
+    assert ds.dropped == {"users": 2, "ratings": 3, "items": 2}          # 98, 99 gone
+    assert 98 not in ds.item_raw_id and 99 not in ds.item_raw_id
+    parser = argparse.ArgumentParser()
+    data_cli.add_arguments(parser)
+    assert data_cli.main(parser.parse_args([str(tmp_path), "--json"])) == 0
+    text = capsys.readouterr().out
+    assert "dropped 2 users with fewer than 3 ratings (3 ratings, 2 items)" in " ".join(
+        text.split())
+    assert json.loads(text.splitlines()[-1])["dropped_items"] == 2

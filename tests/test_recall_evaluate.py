@@ -73,6 +73,20 @@ def test_filtered_and_unfiltered_differ_by_hand():
     assert (result["num_users"], result["num_items"], result["ks"]) == (2, 5, [1, 2, 3])
 
 
+def test_a_target_rated_before_is_never_filtered_out():
+    # User 0 rated its target 2 before (a repeat), user 1 did not; 1 and 5 stay excluded.
+    scores = np.array([[9.0, 5, 4, 3, 2, 1],
+                       [9.0, 1, 2, 3, 4, 5]], np.float32)
+    exclude = [[1, 2], [5, 3]]
+    result = evaluate_scores(lambda q0, q1, i0, i1: scores[q0:q1, i0:i1], 6,
+                             np.array([2, 4]), exclude=exclude, ks=(1, 2))
+    # Filtered: user 0 ranks 2 3 4 5 (target at 0); user 1 ranks 4 2 1 (target at 0).
+    assert result["filtered"]["hr@1"] == 1.0
+    assert result["unfiltered"]["hr@1"] == 0.0 and result["unfiltered"]["hr@2"] == 1.0
+    sets = ItemSets.from_lists(exclude).without([2, 4])
+    assert [sets[0].tolist(), sets[1].tolist()] == [[1], [5, 3]]
+
+
 # --------------------------------------------------------------------------- retrieval
 
 @pytest.mark.parametrize("k,item_chunk,query_chunk", [(1, 1000, None), (10, 7, 3),
@@ -213,6 +227,33 @@ def test_mostpop_on_ml100k_matches_rank_formula(ml100k):
     assert result["filtered"]["hr@50"] != result["unfiltered"]["hr@50"]
 
 
+def test_mostpop_with_repeated_ratings_matches_rank_formula(tmp_path):
+    """Every user re-rates an earlier item as its test and validation items (view logs):
+    the filtered rank of target t is t - 1 - |{other seen items with id < t}|, never a
+    miss because t itself was filtered out (HR was 0 before)."""
+    from recall_models.data.dataset import encode
+    from recall_models.data.movielens import read_movielens
+    rng = np.random.default_rng(3)
+    lines = []
+    for u in range(1, 31):
+        first = rng.choice(np.arange(1, 20), int(rng.integers(3, 8)), replace=False)
+        seq = list(first) + [first[0], first[-1]]        # valid, test: items rated before
+        lines += [f"{u}::{i}::3::{t}" for t, i in enumerate(seq)]
+    (tmp_path / "ratings.dat").write_text("\n".join(lines) + "\n")
+    ds = encode(read_movielens(tmp_path))
+    model = baselines.make_baseline("mostpop").fit(ds)
+    for split in ("valid", "test"):
+        result = baselines.evaluate_baseline(model, ds, split=split, ks=(1, 5, 10))
+        t = ds.samples(split).label.astype(np.int64)
+        seen = [set(ds.seen(split)[u].tolist()) - {t[u]} for u in range(ds.num_users)]
+        assert all(t[u] in ds.seen(split)[u] for u in range(ds.num_users))
+        ranks = np.array([t[u] - 1 - sum(i < t[u] for i in seen[u])
+                          for u in range(ds.num_users)])
+        want = metrics_from_ranks(np.where(ranks < 10, ranks, -1), ks=(1, 5, 10))
+        assert result["filtered"] == pytest.approx(want)
+        assert result["filtered"]["hr@10"] > 0.5
+
+
 def test_random_baseline_hit_rate_is_k_over_eligible(ml100k):
     """E[HR@K] = mean_u K / (eligible items of u). Over 943 users the std of HR@100 is
     sqrt(p(1-p)/943) ~ 0.008 (p ~ 0.06); 4 std = 0.031 keeps a false alarm below 1e-4."""
@@ -317,3 +358,20 @@ def test_evaluate_retrieval_approximate_reports_recall_against_exact(rng):
     assert exact["unfiltered"] != approx["unfiltered"] or recall["unfiltered"] == 1.0
     with pytest.raises(ValueError, match="approximate='lsh'"):
         evaluate_retrieval(users, items, targets, approximate="lsh")
+
+
+def test_evaluate_cli_takes_format_and_encoding(tmp_path, capsys):
+    """The encoding error tells the user to pass the file's encoding: evaluate had no flag."""
+    from recall_testdata import run_cli, write_ml_latest
+    write_ml_latest(tmp_path)
+    (tmp_path / "movies.csv").write_bytes((tmp_path / "movies.csv").read_text(
+        encoding="utf-8").replace("Movie, 1 ", "Café, 1 ").encode("latin-1"))
+    argv = ["--model", "mostpop", "--dataset", str(tmp_path), "--json"]
+    code, _, err = run_cli(evaluate_cli, argv, capsys)
+    assert code == 1 and "pass the file's encoding" in err
+    code, out, err = run_cli(evaluate_cli, argv + ["--format", "ml-latest",
+                                                   "--encoding", "latin-1"], capsys)
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["num_users"] == 60
+    code, _, err = run_cli(evaluate_cli, argv + ["--format", "ml-1m"], capsys)
+    assert code == 1 and "format='ml-1m' expects ratings.dat" in err

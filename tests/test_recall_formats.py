@@ -8,6 +8,7 @@ import pytest
 
 from recall_models import train_cli
 from recall_models.data.dataset import load_dataset
+from recall_models.data.movielens import DataFormatError
 from recall_testdata import run_cli as run_testdata_cli, write_ml100k, write_ml1m, write_ml_latest
 
 
@@ -99,3 +100,121 @@ def test_a_format_given_by_hand_that_does_not_match_the_folder(tmp_path):
     with pytest.raises(ValueError, match=r"format='ml-latest' expects ratings.csv .*looks like "
                                          r"'ml-1m'"):
         load_dataset(str(tmp_path), format="ml-latest")
+
+
+def write_ratings(d, fmt, rows):
+    """A ratings file of (user, item) rows (rating 3, timestamp 4) in format `fmt`."""
+    if fmt == "ml-1m":
+        (d / "ratings.dat").write_text("".join(f"{u}::{i}::3::4\n" for u, i in rows))
+    elif fmt == "ml-latest":
+        (d / "ratings.csv").write_text("userId,movieId,rating,timestamp\n"
+                                       + "".join(f"{u},{i},3,4\n" for u, i in rows))
+    else:
+        (d / "x.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n"
+                                   + "".join(f"{u}\t{i}\t4\n" for u, i in rows))
+    return d
+
+
+BIG = 2 ** 53 + 1                   # float64 rounds it to 2^53: ids BIG and BIG - 1 merged
+
+
+@pytest.mark.parametrize("fmt", ["ml-1m", "ml-latest", "recbole"])
+@pytest.mark.parametrize("text,want", [
+    (str(BIG), BIG), (f"{BIG}.0", BIG), ("7.0", 7), (" 7", 7), (str(2 ** 63 - 1), 2 ** 63 - 1),
+    (str(-2 ** 63), -2 ** 63), ("1e3", "expected an integer"), ("7.5", "expected an integer"),
+    (str(2 ** 63), "int64's range"), (str(-2 ** 63 - 1), "int64's range"),
+    ("99999999999999999999", "int64's range")])
+def test_ids_are_parsed_exactly_or_refused_with_their_line(tmp_path, fmt, text, want):
+    """Oracle: Python's int. Ids beyond 2^53 went through float64 (BIG read as BIG - 1),
+    beyond 2^63 they wrapped, "1e3" was 1000; now exact, or an error naming the line."""
+    from recall_models.data.movielens import read_movielens
+    write_ratings(tmp_path, fmt, [(1, 5), (1, 6), (1, text), (2, 5), (2, BIG - 1)])
+    if isinstance(want, str):
+        line = 3 if fmt == "ml-1m" else 4
+        with pytest.raises(DataFormatError, match=f"line {line}: item id is .*{want}"):
+            read_movielens(tmp_path)
+    else:
+        items = read_movielens(tmp_path).ratings["item_id"].tolist()
+        assert items == [5, 6, want, 5, BIG - 1]
+
+
+@pytest.mark.parametrize("encoding", ["zip", "hex", "base64", "rot13", "no-such-codec"])
+def test_an_encoding_that_is_not_a_text_encoding_is_named(tmp_path, capsys, encoding):
+    """'zip' and the like are codecs (codecs.lookup knows them) but not text encodings:
+    pandas raised a LookupError traceback."""
+    write_ml1m(tmp_path)
+    with pytest.raises(ValueError, match=f"encoding='{encoding}' .--encoding. is not a text"):
+        load_dataset(str(tmp_path), encoding=encoding)
+    from recall_models import data_cli
+    code, _, err = run_testdata_cli(data_cli, [str(tmp_path), "--encoding", encoding], capsys)
+    assert code == 1 and f"encoding='{encoding}' (--encoding) is not a text encoding" in err
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("writer,name", [
+    (write_ml1m, "ratings.dat"), (write_ml1m, "users.dat"), (write_ml1m, "movies.dat"),
+    (write_ml100k, "u.data"), (write_ml_latest, "ratings.csv"),
+    (write_ml_latest, "movies.csv")])
+def test_a_byte_order_mark_is_ignored(tmp_path, writer, name):
+    """A leading UTF-8 BOM failed the header check (movies.csv), or became part of the first
+    id ('ï»¿1', latin-1): the files now read as without it."""
+    from recall_models.data.movielens import read_movielens
+    writer(tmp_path)
+    want = read_movielens(tmp_path)
+    path = tmp_path / name
+    path.write_bytes(BOM + path.read_bytes())
+    got = read_movielens(tmp_path)
+    for table in ("ratings", "users", "items"):
+        pd.testing.assert_frame_equal(getattr(got, table), getattr(want, table))
+
+
+def test_a_byte_order_mark_in_recbole_and_a_bad_line_after_it(tmp_path):
+    from recall_models.data.movielens import read_movielens
+    write_ratings(tmp_path, "recbole", [(1, 5), (1, 6), (1, 7)])
+    path = tmp_path / "x.inter"
+    path.write_bytes(BOM + path.read_bytes())
+    assert read_movielens(tmp_path).ratings["item_id"].tolist() == [5, 6, 7]
+    # ratings.csv with a BOM and a bad value on line 6 blamed the header on line 1.
+    write_ml_latest(tmp_path)
+    path = tmp_path / "ratings.csv"
+    lines = path.read_text().splitlines()
+    lines[5] = lines[5].replace(",4.0,", ",four,")
+    path.write_bytes(BOM + "\n".join(lines).encode() + b"\n")
+    with pytest.raises(DataFormatError, match="ratings.csv, line 6: rating is 'four'"):
+        read_movielens(tmp_path, format="ml-latest")
+
+
+def test_a_quoted_newline_in_a_title_is_read_and_a_bad_quote_named(tmp_path):
+    """csv allows a newline inside quotes: movies.csv said 'unbalanced quotes' (no line)."""
+    from recall_models.data.movielens import read_movielens
+    write_ml_latest(tmp_path)
+    path = tmp_path / "movies.csv"
+    lines = path.read_text().splitlines()
+    lines[2] = '2,"Movie, 2\nPart two (1995)",Drama'                  # line 3, two lines
+    path.write_text("\n".join(lines) + "\n")
+    items = read_movielens(tmp_path).items.set_index("item_id")
+    assert items.loc[2, "title"] == "Movie, 2\nPart two" and items.loc[2, "year"] == 1995
+    assert items.loc[4, "title"] == "Movie, 4" and len(items) == 40
+    # Item i is list entry i, on file line i + 2 (the header, then the title's newline).
+    for item, text, message in ((5, '5,"Movie, 5 (1995)",Drama,extra', "expected 3 comma"),
+                                (5, '5,"Movie, 5 (1995)"x,Drama', "bad quoting"),
+                                (40, '40,"Movie, 40 (1995),Drama', "a quoted field is never")):
+        bad = lines.copy()
+        bad[item] = text
+        path.write_text("\n".join(bad) + "\n")
+        with pytest.raises(DataFormatError, match=f"movies.csv, line {item + 2}: {message}"):
+            read_movielens(tmp_path)
+
+
+def test_two_recbole_files_say_what_a_command_line_user_can_do(tmp_path, capsys):
+    """The error said '(or pass name=)', which no command's flag passes."""
+    from recall_models import data_cli
+    from recall_models.data.movielens import read_recbole
+    write_ratings(tmp_path, "recbole", [(1, 5), (1, 6), (1, 7), (1, 8)])
+    (tmp_path / "y.inter").write_bytes((tmp_path / "x.inter").read_bytes())
+    code, _, err = run_testdata_cli(data_cli, [str(tmp_path)], capsys)
+    assert code == 1 and "2 .inter files (x.inter, y.inter)" in err
+    assert "move the others out of the folder" in err
+    assert len(read_recbole(tmp_path, name="y").ratings) == 4

@@ -15,8 +15,10 @@ Protocol (docs/recall-protocol.md, steps 1-2):
 
 Encoding:
 
-- Items: the catalogue is every item with at least one rating (ML-100K 1,682,
-  ML-1M 3,706). Ids 1..num_items-1 are given in order of decreasing training frequency
+- Items: the catalogue is every item rated by at least one kept user (one with 3 or more
+  ratings; ML-100K 1,682, ML-1M 3,706: there every user has 20 or more). An item rated only
+  by dropped users is not in it; `Dataset.dropped` counts the users, ratings and items
+  dropped, and `python -m recall_models data` prints them. Ids 1..num_items-1 are given in order of decreasing training frequency
   (ties by raw id), 0 is padding. `item_freq` is therefore non-increasing from id 1, as
   TensorFlow's log-uniform candidate sampler assumes (P(k) ~ 1/(k+1) for ids sorted by
   frequency).
@@ -43,7 +45,9 @@ I = num_items including padding):
                         of real items), label int32 [N] (encoded item id); `.mask` bool [N, L]
     valid_seen, test_seen  `ItemSets`: per user, every item before the held-out one
                         (s_1..s_{n-2}, resp. s_1..s_{n-1}), for history-filtered metrics;
-                        valid_seen is also each user's full training sequence.
+                        valid_seen is also each user's full training sequence. A user
+                        who rated the held-out item before has it here too; the metrics
+                        never filter out the target (`ItemSets.without`).
     user_sequence      `ItemSets`: each user's whole sorted sequence s_1..s_n.
 
 Rows of `valid` and `test` are users 0..U-1 in order (`test.user[u] == u`).
@@ -100,6 +104,24 @@ class ItemSets:
         # Gather every position start_b + j, j < length_b, without a Python loop.
         offsets = np.arange(indptr[-1]) - np.repeat(indptr[:-1], lengths)
         return ItemSets(indptr, self.indices[np.repeat(starts, lengths) + offsets])
+
+    def without(self, items) -> "ItemSets":
+        """These sets with `items[u]` (int [U], one id per row) taken out of row u."""
+        items = np.asarray(items, dtype=np.int64)
+        if items.shape != (len(self),):
+            raise ValueError(f"items has shape {items.shape}, expected [{len(self)}] "
+                             "(one id per row)")
+        rows = np.repeat(np.arange(len(self)), self.lengths)
+        keep = self.indices != items[rows]                                 # [nnz]
+        lengths = np.bincount(rows[keep], minlength=len(self))
+        return ItemSets(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                        self.indices[keep])
+
+    def repeats(self) -> int:
+        """Members that repeat an earlier member of the same row (a re-rated item)."""
+        rows, items = self.pairs()
+        span = int(items.max()) + 1 if len(items) else 1
+        return int(len(items) - len(np.unique(rows * span + items)))
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """(row [nnz], item [nnz]) coordinates of every member."""
@@ -185,6 +207,7 @@ class Dataset:
     test_seen: ItemSets
     user_sequence: ItemSets  # every user's full sorted item sequence s_1..s_n
     zip_prefix: int = 1      # characters of the zip code kept in user_features["zip"]
+    dropped: dict = dataclasses.field(default_factory=dict)   # `dropped_counts`
 
     @property
     def user_feature_sizes(self) -> dict:
@@ -276,13 +299,15 @@ class Sequences:
     """Every kept rating in (user, timestamp, row) order (protocol steps 1-2).
 
     user_ids int64 [U] raw ids in order; user int32 [R] code of each rating; item_raw
-    int64 [R]; per_user int64 [U] counts (>= 3); pos int64 [R] position inside the user.
+    int64 [R]; per_user int64 [U] counts (>= 3); pos int64 [R] position inside the user;
+    dropped: what the users with < 3 ratings took away (`dropped_counts`).
     """
     user_ids: np.ndarray
     user: np.ndarray
     item_raw: np.ndarray
     per_user: np.ndarray
     pos: np.ndarray
+    dropped: dict = dataclasses.field(default_factory=dict)
 
     def split_masks(self):
         """(is_train, is_valid, is_test) bool [R]: s_1..s_{n-2}, s_{n-1}, s_n per user."""
@@ -303,6 +328,14 @@ def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniques[order], rank[codes]
 
 
+def dropped_counts(per_user: np.ndarray, keep: np.ndarray, item_raw: np.ndarray) -> dict:
+    """{"users", "ratings", "items"} dropped with the users of < 3 ratings: items counts
+    those that no kept user rated (they leave the catalogue)."""
+    gone = np.setdiff1d(pd.unique(item_raw[~keep]), pd.unique(item_raw[keep]))
+    return {"users": int((per_user < 3).sum()), "ratings": int((~keep).sum()),
+            "items": int(len(gone))}
+
+
 def sort_ratings(raw: RawData) -> Sequences:
     """Drops users with < 3 ratings and sorts stably by (user, timestamp, file row)."""
     ratings = raw.ratings
@@ -313,6 +346,8 @@ def sort_ratings(raw: RawData) -> Sequences:
     per_user = np.bincount(user_code, minlength=len(user_ids))
     keep = per_user[user_code] >= 3          # a train, a valid and a test item
     row = np.flatnonzero(keep) if not keep.all() else None
+    item_raw = ratings["item_id"].to_numpy(np.int64)
+    dropped = dropped_counts(per_user, keep, item_raw)
     if row is not None:
         kept = np.flatnonzero(per_user >= 3)
         recode = np.full(len(user_ids), -1, np.int64)
@@ -331,12 +366,11 @@ def sort_ratings(raw: RawData) -> Sequences:
     else:                                    # np.lexsort sorts by its last key first
         order = np.lexsort((stamp, user_code))
     del stamp
-    item_raw = ratings["item_id"].to_numpy(np.int64)
     item_raw = (item_raw if row is None else item_raw[row])[order]
     user_code = user_code[order].astype(np.int32)
     starts = np.concatenate([[0], np.cumsum(per_user)[:-1]])            # [U]
     pos = np.arange(len(order), dtype=np.int64) - starts[user_code]
-    return Sequences(user_ids, user_code, item_raw, per_user, pos)
+    return Sequences(user_ids, user_code, item_raw, per_user, pos, dropped)
 
 
 def number_items(seq: Sequences, is_train: np.ndarray):
@@ -393,6 +427,15 @@ def user_features(raw: RawData, user_ids: np.ndarray, zip_prefix: int) -> dict:
                     "occupation": occupation_vocab, "zip": zip_vocab})
 
 
+def check_training_samples(count: int, source: str) -> None:
+    """A split without training samples (protocol step 3 needs a user with 4 ratings)."""
+    if count == 0:
+        raise ValueError(f"{source}: no training samples: every user has at most 3 ratings "
+                         "(the last two are held out for validation and test, and a training "
+                         "sample needs a history item and a label before them); expected at "
+                         "least one user with 4 or more")
+
+
 def encode(raw: RawData, name: str = "movielens", max_history: int = 50,
            zip_prefix: int = 1) -> Dataset:
     """Encodes and splits parsed MovieLens files (see the module docstring).
@@ -408,6 +451,10 @@ def encode(raw: RawData, name: str = "movielens", max_history: int = 50,
 
     Returns:
         `Dataset`.
+
+    Raises:
+        ValueError: no ratings, no user with 3 ratings, or no training sample (no user
+            with 4).
     """
     check_encode_args(max_history, zip_prefix)
     seq = sort_ratings(raw)
@@ -428,6 +475,7 @@ def encode(raw: RawData, name: str = "movielens", max_history: int = 50,
                        length=counts.astype(np.int32), label=items[ends])
 
     ends = np.flatnonzero(is_train & (seq.pos >= 1)).astype(np.int64)
+    check_training_samples(len(ends), raw.source)
     train = Prefixes(user=seq.user[ends], end=ends, label=items[ends],
                      length=np.minimum(seq.pos[ends], max_history).astype(np.int32),
                      items=items, max_history=max_history)
@@ -439,7 +487,7 @@ def encode(raw: RawData, name: str = "movielens", max_history: int = 50,
         train=train, valid=held_out(is_valid), test=held_out(is_test),
         valid_seen=item_sets(is_train), test_seen=item_sets(~is_test),
         user_sequence=ItemSets(np.concatenate([[0], np.cumsum(seq.per_user)]).astype(np.int64),
-                               items), zip_prefix=int(zip_prefix))
+                               items), zip_prefix=int(zip_prefix), dropped=seq.dropped)
 
 
 def resolve(name_or_path) -> tuple[str, Path]:
@@ -484,7 +532,10 @@ def summary(ds: Dataset) -> dict:
     num_catalogue = ds.num_items - 1
     return {
         "dataset": ds.name, "users": ds.num_users, "items": num_catalogue,
-        "ratings": ds.num_ratings,
+        "ratings": ds.num_ratings, "repeated_ratings": ds.user_sequence.repeats(),
+        "dropped_users": ds.dropped.get("users", 0),
+        "dropped_ratings": ds.dropped.get("ratings", 0),
+        "dropped_items": ds.dropped.get("items", 0),
         "density": ds.num_ratings / (ds.num_users * num_catalogue),
         "train_samples": len(ds.train), "valid_samples": len(ds.valid),
         "test_samples": len(ds.test), "max_history": ds.max_history,

@@ -25,8 +25,11 @@ Schema of `RawData` (the same for every format):
              genres tuple[str, ...].
 
 Malformed input raises `DataFormatError` (a `ValueError`) naming the file and the
-1-based line number: a wrong number of fields, a non-numeric id or timestamp, bytes that
-are not valid in the file's encoding. An encoding Python does not know is a `ValueError`
+1-based line number: a wrong number of fields, an id or timestamp that is not an integer
+or does not fit in int64, bytes that are not valid in the file's encoding. Ids and
+timestamps are parsed exactly (never through float64, which merges ids above 2^53): an
+integer written with a zero fractional part ("7.0") is accepted as 7, one in exponent
+notation ("1e3", as a spreadsheet writes 1.23457E+18) is refused. An encoding Python does not know is a `ValueError`
 naming the argument.
 """
 from __future__ import annotations
@@ -76,33 +79,49 @@ class RawData:
 # --------------------------------------------------------------------------- low level
 
 def check_encoding(encoding: str) -> str:
-    """Returns `encoding` if Python knows it, else raises a `ValueError` naming it."""
+    """Returns `encoding` if Python knows it as a text encoding, else raises a `ValueError`
+    naming it (and --encoding). Bytes-to-bytes codecs such as 'zip', 'hex' or 'base64' and
+    'rot13' (str to str) are known to `codecs` but are not text encodings."""
     try:
-        codecs.lookup(encoding)
+        known = codecs.lookup(encoding)._is_text_encoding
     except (LookupError, TypeError):
-        raise ValueError(f"encoding={encoding!r} is not a text encoding Python knows; "
-                         "expected e.g. 'utf-8' or 'latin-1'") from None
+        known = False
+    if not known:
+        raise ValueError(f"encoding={encoding!r} (--encoding) is not a text encoding Python "
+                         "knows; expected e.g. 'utf-8' or 'latin-1'")
     return encoding
 
 
-def read_lines(path, encoding: str) -> tuple[list[str], np.ndarray]:
-    """Decodes a text file and returns its non-blank lines and their 1-based numbers.
+def strip_bom(data: bytes) -> bytes:
+    """`data` without a leading UTF-8 byte-order mark (bytes EF BB BF), whatever the
+    encoding: Windows tools write it, and latin-1 would decode it as the text 'ï»¿'."""
+    return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
 
-    Lines are split on "\\n" only (not `str.splitlines`, which would also split on
-    U+0085, a character latin-1 decodes byte 0x85 to); a trailing "\\r" is dropped.
+
+def read_text(path, encoding: str) -> str:
+    """The file decoded, without a leading byte-order mark (`strip_bom`).
 
     Raises:
         DataFormatError: bytes that are not valid `encoding`, with the line they are on.
     """
-    path = Path(path)
     check_encoding(encoding)
-    data = path.read_bytes()
+    data = strip_bom(Path(path).read_bytes())
     try:
-        text = data.decode(encoding)
+        return data.decode(encoding)
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         raise DataFormatError(path, line, f"byte {data[err.start]:#04x} is not valid "
                               f"{encoding}; pass the file's encoding") from None
+
+
+def read_lines(path, encoding: str) -> tuple[list[str], np.ndarray]:
+    """Decodes a text file (`read_text`) and returns its non-blank lines and their 1-based
+    numbers.
+
+    Lines are split on "\\n" only (not `str.splitlines`, which would also split on
+    U+0085, a character latin-1 decodes byte 0x85 to); a trailing "\\r" is dropped.
+    """
+    text = read_text(path, encoding)
     lines, numbers = [], []
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.rstrip("\r")
@@ -131,23 +150,55 @@ def split_fields(lines, numbers, sep: str, ncols: int, path) -> np.ndarray:
     return np.array(flat, dtype=str).reshape(len(lines), ncols)
 
 
+# An integer written as a float with a zero fractional part ("7.0", as pandas writes an
+# integer column that held a NaN); an exponent ("1e3") is not an integer id.
+_ZERO_FRACTION = re.compile(r"\s*([+-]?[0-9]+)\.0*\s*")
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
+def parse_integer(text: str) -> int | None:
+    """`text` as an exact Python int (what `int()` reads, or "7.0"), else None."""
+    try:
+        return int(text)
+    except ValueError:
+        match = _ZERO_FRACTION.fullmatch(text)
+        return int(match.group(1)) if match else None
+
+
+def _to_integers(values, numbers, path, column: str) -> np.ndarray:
+    """Exact int64 of each string (no float64 on the way), naming the first bad line."""
+    out = np.empty(len(values), np.int64)
+    for i, text in enumerate(values):
+        value = parse_integer(str(text))
+        if value is None or not INT64_MIN <= value <= INT64_MAX:
+            kind = ("an integer (digits, or digits and '.0')" if value is None else
+                    "an integer in int64's range -2^63 .. 2^63-1")
+            raise DataFormatError(path, int(numbers[i]),
+                                  f"{column} is {str(text)!r}, expected {kind}")
+        out[i] = value
+    return out
+
+
 def to_numbers(values, numbers, path, column: str, integer: bool) -> np.ndarray:
-    """Converts strings to int64 (`integer`) or float64, pointing at the first bad line."""
+    """Converts strings to int64 (`integer`) or float64, pointing at the first bad line.
+
+    Integers are exact (never through float64): "7" and "7.0" are 7; "7.5", "1e3" and
+    values outside int64 are a `DataFormatError`.
+    """
     try:                                  # fast path: numpy parses clean decimal text
         return np.asarray(values, dtype=str).astype(np.int64 if integer else np.float64)
     except (ValueError, OverflowError):
         pass
+    if integer:
+        return _to_integers(values, numbers, path, column)
     series = pd.Series(list(values), dtype=object).astype(str).str.strip()
     parsed = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(parsed)
-    if integer:
-        bad |= ~bad & (parsed != np.round(parsed))
     if bad.any():
         i = int(np.argmax(bad))
-        kind = "an integer" if integer else "a number"
         raise DataFormatError(path, int(numbers[i]),
-                              f"{column} is {str(values[i])!r}, expected {kind}")
-    return parsed.astype(np.int64) if integer else parsed
+                              f"{column} is {str(values[i])!r}, expected a number")
+    return parsed
 
 
 def _ratings_frame(cols, numbers, path, has_rating=True) -> pd.DataFrame:
@@ -169,11 +220,32 @@ def fast_ratings(path, encoding: str, sep: str, header: tuple[str, ...] | None =
     or None when it is not clean, so that the line-by-line readers report the first bad
     line (`DataFormatError` with file and line) instead.
 
+    pandas reads an int64 column through float64 when a value has a "." or an exponent, so
+    a file with "e"/"E" after its header ("1e3") or an id or timestamp of 2^53 or more (where
+    float64 has gaps) also goes to the line reader, whose integers are exact.
+
     Args:
         path: a ratings file with the four fields user, item, rating, timestamp.
         sep: one character; "::" (ML-1M) is read as ":" with empty fields between.
         header: the expected first names of a header line (csv), or None for no header.
     """
+    data = strip_bom(Path(path).read_bytes())
+    body = data[data.find(b"\n") + 1:] if header else data
+    if b"e" in body or b"E" in body:
+        return None
+    try:
+        out = _pandas_ratings(data, encoding, sep, header)
+    except (ValueError, TypeError, UnicodeError, OverflowError, pd.errors.ParserError,
+            pd.errors.ParserWarning):
+        return None
+    if out is None:
+        return None
+    ints = out[["user_id", "item_id", "timestamp"]].to_numpy()            # [R, 3]
+    return None if ((ints >= 2 ** 53) | (ints <= -2 ** 53)).any() else out
+
+
+def _pandas_ratings(data: bytes, encoding: str, sep: str, header) -> pd.DataFrame | None:
+    """`fast_ratings`' parse of the file's bytes (None: not clean; pandas may raise)."""
     double = sep == "::"
     width = 7 if double else 4
     names = [f"c{j}" for j in range(width)]
@@ -181,20 +253,15 @@ def fast_ratings(path, encoding: str, sep: str, header: tuple[str, ...] | None =
     keep = [0, 2, 4, 6] if double else [0, 1, 2, 3]
     for col, kind in zip(keep, ("int64", "int64", "float32", "int64")):
         dtype[f"c{col}"] = kind
-    try:
-        with warnings.catch_warnings():      # a line with extra fields warns: not clean
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(path, sep=":" if double else sep, header=None, names=names,
-                                index_col=False, dtype=dtype, encoding=encoding,
-                                engine="c", skiprows=1 if header else 0,
-                                skip_blank_lines=True)
-        if header is not None:
-            first = pd.read_csv(path, nrows=0, encoding=encoding).columns
-            if tuple(str(c).strip() for c in first[:len(header)]) != header:
-                return None
-    except (ValueError, TypeError, UnicodeError, OverflowError, pd.errors.ParserError,
-            pd.errors.ParserWarning):
-        return None
+    with warnings.catch_warnings():          # a line with extra fields warns: not clean
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        frame = pd.read_csv(io.BytesIO(data), sep=":" if double else sep, header=None,
+                            names=names, index_col=False, dtype=dtype, encoding=encoding,
+                            engine="c", skiprows=1 if header else 0, skip_blank_lines=True)
+    if header is not None:
+        first = pd.read_csv(io.BytesIO(data), nrows=0, encoding=encoding).columns
+        if tuple(str(c).strip() for c in first[:len(header)]) != header:
+            return None
     if frame[[f"c{c}" for c in keep]].isna().any().any():
         return None
     if double and not frame[["c1", "c3", "c5"]].isna().all().all():
@@ -312,12 +379,28 @@ def read_ml1m(directory, encoding: str = "latin-1") -> RawData:
     return RawData(ratings, users, items, "ml-1m", str(d))
 
 
+def csv_records(path, encoding: str) -> tuple[list[list[str]], np.ndarray]:
+    """The non-blank records of a csv file and the 1-based line each starts on; a quoted
+    field may hold newlines ("Title\\nPart 2"), a quote never closed is an error."""
+    reader = csv.reader(io.StringIO(read_text(path, encoding), newline=""), strict=True)
+    rows, numbers, last = [], [], 0
+    try:
+        for row in reader:
+            if len(row) > 1 or (row and row[0].strip()):
+                rows.append(row)
+                numbers.append(last + 1)
+            last = reader.line_num
+    except csv.Error as err:
+        what = ("a quoted field is never closed (unbalanced quotes)"
+                if "end of data" in str(err) else
+                f"bad quoting ({err}); expected a quoted field to end with '\"' and then ',' "
+                "or the line end")
+        raise DataFormatError(path, last + 1, what) from None
+    return rows, np.asarray(numbers, dtype=np.int64)
+
+
 def _read_csv(path, encoding: str, header: tuple[str, ...]):
-    lines, nums = read_lines(path, encoding)
-    rows = list(csv.reader(io.StringIO("\n".join(lines))))
-    # csv may join lines (a quoted newline); that only happens in broken files here.
-    if len(rows) != len(lines):
-        raise DataFormatError(path, None, "unbalanced quotes")
+    rows, nums = csv_records(path, encoding)
     if not rows or tuple(h.strip() for h in rows[0][:len(header)]) != header:
         raise DataFormatError(path, int(nums[0]) if len(nums) else 1,
                               f"expected a header starting with {','.join(header)}")
@@ -370,8 +453,10 @@ def read_recbole(directory, encoding: str = "utf-8", name: str | None = None) ->
     if name is None:
         inter = sorted(d.glob("*.inter"))
         if len(inter) != 1:
-            raise ValueError(f"directory={str(d)!r} holds {len(inter)} .inter files, expected "
-                             "exactly one (or pass name=)")
+            names = ", ".join(p.name for p in inter)
+            raise ValueError(f"directory={str(d)!r} holds {len(inter)} .inter files "
+                             f"({names}), expected exactly one: move the others out of the "
+                             "folder (from Python, read_recbole(directory, name=...) picks one)")
         name = inter[0].stem
     path = d / f"{name}.inter"
     cols, nums = _read_atomic(path, encoding, ("user_id", "item_id", "timestamp"))

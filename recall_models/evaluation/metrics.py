@@ -10,7 +10,8 @@ among the first max(ks)):
 
 Two modes:
 - "filtered" (primary): items in the user's history (everything before the target) are
-  removed before ranking, so the list holds only new items;
+  removed before ranking, so the list holds only new items; the target itself is never
+  removed, even when the user rated it before (repeated ratings, as in view logs);
 - "unfiltered": every catalogue item competes (comparable to DeepMatch's figures).
 Padding id 0 is never retrieved in either mode.
 
@@ -85,6 +86,9 @@ def _report(search, targets, exclude, ks, num_items) -> dict:
     if ((targets < 1) | (targets >= num_items)).any():
         bad = targets[(targets < 1) | (targets >= num_items)][0]
         raise ValueError(f"targets holds {bad}, expected item ids in 1..{num_items - 1}")
+    if exclude is not None:
+        # The target is never filtered out, even when the user rated it before (a repeat).
+        exclude = retrieval.as_item_sets(exclude, len(targets)).without(targets)
     out = {}
     modes = (("filtered", exclude), ("unfiltered", None)) if exclude is not None else (
         ("unfiltered", None),)
