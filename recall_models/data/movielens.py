@@ -229,12 +229,15 @@ def fast_ratings(path, encoding: str, sep: str, header: tuple[str, ...] | None =
         sep: one character; "::" (ML-1M) is read as ":" with empty fields between.
         header: the expected first names of a header line (csv), or None for no header.
     """
-    data = strip_bom(Path(path).read_bytes())
-    body = data[data.find(b"\n") + 1:] if header else data
-    if b"e" in body or b"E" in body:
+    path = Path(path)
+    with open(path, "rb") as f:
+        bom = f.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+    if bom and codecs.lookup(encoding).name != "utf-8":
+        return None                  # the line reader strips it (latin-1 would read 'ï»¿')
+    if _has_exponent(path, skip_header=header is not None):
         return None
     try:
-        out = _pandas_ratings(data, encoding, sep, header)
+        out = _pandas_ratings(path, "utf-8-sig" if bom else encoding, sep, header)
     except (ValueError, TypeError, UnicodeError, OverflowError, pd.errors.ParserError,
             pd.errors.ParserWarning):
         return None
@@ -244,8 +247,20 @@ def fast_ratings(path, encoding: str, sep: str, header: tuple[str, ...] | None =
     return None if ((ints >= 2 ** 53) | (ints <= -2 ** 53)).any() else out
 
 
-def _pandas_ratings(data: bytes, encoding: str, sep: str, header) -> pd.DataFrame | None:
-    """`fast_ratings`' parse of the file's bytes (None: not clean; pandas may raise)."""
+def _has_exponent(path: Path, skip_header: bool, chunk: int = 1 << 24) -> bool:
+    """Whether an "e" or "E" follows the header line, read in chunks (not the whole file
+    at once: ML-20M's ratings.csv is 0.5 GB)."""
+    with open(path, "rb") as f:
+        if skip_header:
+            f.readline()
+        while block := f.read(chunk):
+            if b"e" in block or b"E" in block:
+                return True
+    return False
+
+
+def _pandas_ratings(path: Path, encoding: str, sep: str, header) -> pd.DataFrame | None:
+    """`fast_ratings`' parse of the file (None: not clean; pandas may raise)."""
     double = sep == "::"
     width = 7 if double else 4
     names = [f"c{j}" for j in range(width)]
@@ -255,11 +270,11 @@ def _pandas_ratings(data: bytes, encoding: str, sep: str, header) -> pd.DataFram
         dtype[f"c{col}"] = kind
     with warnings.catch_warnings():          # a line with extra fields warns: not clean
         warnings.simplefilter("error", pd.errors.ParserWarning)
-        frame = pd.read_csv(io.BytesIO(data), sep=":" if double else sep, header=None,
+        frame = pd.read_csv(path, sep=":" if double else sep, header=None,
                             names=names, index_col=False, dtype=dtype, encoding=encoding,
                             engine="c", skiprows=1 if header else 0, skip_blank_lines=True)
     if header is not None:
-        first = pd.read_csv(io.BytesIO(data), nrows=0, encoding=encoding).columns
+        first = pd.read_csv(path, nrows=0, encoding=encoding).columns
         if tuple(str(c).strip() for c in first[:len(header)]) != header:
             return None
     if frame[[f"c{c}" for c in keep]].isna().any().any():
