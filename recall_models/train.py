@@ -459,6 +459,10 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
         from recall_models.data.dataset import load_dataset
         ds = load_dataset(cfg.dataset, max_history=cfg.max_history, format=cfg.format,
                           encoding=cfg.encoding)
+    if verbose and ds.dropped.get("users"):
+        d = ds.dropped
+        print(f"note: dropped {d['users']:,} users with fewer than 3 ratings ({d['ratings']:,} "
+              f"ratings, {d['items']:,} items only they rated)", flush=True)
     check_against_dataset(cfg, ds)
     out = Path(cfg.out)
     done = finished_run(cfg, out)

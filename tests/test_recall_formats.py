@@ -31,6 +31,10 @@ def test_train_on_each_format(tmp_path, capsys, writer, fmt, encoding):
     data = tmp_path / "data"
     data.mkdir()
     writer(data)
+    ratings = data / ("ratings.dat" if fmt == "ml-1m" else "ratings.csv")
+    extra = "".join(f"{u}{sep}{i}{sep}4{sep}{t}\n" for u, i, t in [(61, 1, 5), (61, 2, 6)]
+                    for sep in ["::" if fmt == "ml-1m" else ","])
+    ratings.write_bytes(ratings.read_bytes() + extra.encode(encoding))   # user 61: 2 ratings
     argv = ["--dataset", str(data), "--format", fmt, "--encoding", encoding,
             "--out", str(tmp_path / "run"), "--epochs", "1", "--sampler", "uniform",
             "--num-sampled", "10", "--batch-size", "32", "--embedding-dim", "8",
@@ -39,6 +43,7 @@ def test_train_on_each_format(tmp_path, capsys, writer, fmt, encoding):
     assert code == 0, err
     last = json.loads(out.strip().splitlines()[-1])
     assert last["config"]["format"] == fmt and last["test"]["num_users"] == 60
+    assert "note: dropped 1 users with fewer than 3 ratings (2 ratings, 0 items" in out
     ds = load_dataset(str(data), format=fmt, encoding=encoding)
     if fmt == "ml-latest":       # no user file: every profile feature is "unknown" (code 0)
         assert all(ds.user_vocab[n] == ("<unk>",) for n in ("gender", "occupation", "zip"))
