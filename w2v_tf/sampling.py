@@ -128,11 +128,34 @@ def _shard_weights(unigrams, distortion, num_reserved_ids, num_shards, shard):
     # Each weight is w ** distortion in double from float32 inputs, rounded to float32, as
     # the C++ kernel computes it (checked bit-exact against TF; powf differs by a few ulps).
     reserved = np.zeros(len(range(shard, num_reserved_ids, num_shards)), np.float32)
-    with np.errstate(divide="ignore", over="ignore"):
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         powered = np.power(w.astype(np.float32).astype(np.float64),
                            np.float64(np.float32(distortion))).astype(np.float32)
     first = (shard - reserved.size) % num_shards
-    return np.concatenate([reserved, powered[first::num_shards]])
+    kept = powered[first::num_shards]
+    _check_powered(kept, w[first::num_shards], distortion)
+    return np.concatenate([reserved, kept])
+
+
+def _check_powered(powered, counts, distortion):
+    """Every weight count ** distortion finite, and their float32 total finite and > 0.
+
+    TensorFlow does not check: a zero count with a negative distortion (0 ** -1 = inf), a
+    float32 overflow (1e30 ** 2) or an all-zero shard make its probabilities NaN or 0, and
+    with `unique=True` its rejection loop never ends (measured: TF 2.21 hangs).
+    """
+    bad = np.flatnonzero(~np.isfinite(powered))
+    if bad.size:
+        raise ValueError(f"distortion={distortion} turns unigrams[{bad[0]}]={counts[bad[0]]} "
+                         f"(in this shard) into the weight {powered[bad[0]]}; expected finite "
+                         "weights count ** distortion (a zero count needs distortion >= 0, "
+                         "and the weights must fit in float32)")
+    with np.errstate(over="ignore"):
+        total = np.cumsum(powered, dtype=np.float32)[-1] if powered.size else np.float32(0)
+    if not (np.isfinite(total) and total > 0):
+        raise ValueError(f"the weights unigrams ** distortion (distortion={distortion}) of "
+                         f"this shard sum to {total}; expected a finite total > 0 (at least "
+                         "one positive count, and a sum that fits in float32)")
 
 
 def unigram_probabilities(counts, distortion=0.75, num_reserved_ids=0, num_shards=1, shard=0):
@@ -152,13 +175,13 @@ def unigram_probabilities(counts, distortion=0.75, num_reserved_ids=0, num_shard
         float32 numpy array `[(num_reserved_ids + len(counts)) of this shard]`.
 
     Raises:
-        ValueError: negative, non-finite or all-zero weights; bad reserved ids / shards.
+        ValueError: negative or non-finite counts; weights count ** distortion that are not
+            finite or whose total is not finite and > 0 (named `distortion`/`unigrams`:
+            TensorFlow returns NaN there, or hangs with `unique=True`); bad reserved ids /
+            shards.
     """
     w = _shard_weights(counts, distortion, num_reserved_ids, num_shards, shard)
-    total = np.cumsum(w, dtype=np.float32)[-1] if w.size else np.float32(0)  # sequential float32 sum
-    if not total > 0:
-        raise ValueError(f"unigram weights of shard {shard}/{num_shards} sum to {total}; "
-                         "expected at least one positive count")
+    total = np.cumsum(w, dtype=np.float32)[-1]    # sequential float32 sum (> 0: checked)
     return w / total
 
 
@@ -684,7 +707,8 @@ def fixed_unigram_candidate_sampler(true_classes, num_true, num_sampled, unique,
     Returns:
         `CandidateSamplerResult` (int64 `[S]`, float32 `[B, num_true]`, float32 `[S]`).
     """
-    key = ("fixed", range_max, os.fspath(vocab_file), np.asarray(unigrams, np.float64).tobytes(),
+    counts = np.asarray(unigrams, np.float64)   # shape in the key: [[1, 2]] is not [1, 2]
+    key = ("fixed", range_max, os.fspath(vocab_file), counts.shape, counts.tobytes(),
            float(distortion), num_reserved_ids, num_shards, shard, seed)
     s = _cached(key, lambda: FixedUnigramSampler(
         range_max, vocab_file=vocab_file, distortion=distortion, num_reserved_ids=num_reserved_ids,
