@@ -441,3 +441,21 @@ def test_wrapper_cache_key_holds_the_shape_of_unigrams():
     with pytest.raises(ValueError, match="1-D"):   # was served the cached 1-D sampler
         smp.fixed_unigram_candidate_sampler([[0]], 1, 1, False, 3, unigrams=[[1.0, 2.0, 3.0]],
                                             seed=7)
+
+
+@pytest.mark.parametrize("distortion", [0.75, 0.5, 0.3, 1.5, 2.0, -0.5])
+def test_fixed_unigram_probabilities_bitwise_over_random_counts(distortion):
+    # TF powers each count with libm's powf (not correctly rounded); so do we.
+    counts = np.random.default_rng(5).integers(1, 10**6, 5000).astype(np.float32)
+    counts[::7] = 0.0 if distortion > 0 else 1.0
+    ours = smp.unigram_probabilities(counts, distortion)
+    np.testing.assert_array_equal(ours, _tf_probabilities_of(counts.tolist(), distortion))
+
+
+def test_fixed_unigram_powf_differs_from_the_rounded_exact_power_like_tf():
+    # The exact power rounded once to float32 is 1 ulp away from TF here; we are not.
+    counts, d = [664455.0, 100.0], 0.75
+    exact = np.power(np.float64(counts), np.float64(np.float32(d))).astype(np.float32)
+    tf_p = _tf_probabilities_of(counts, d)
+    assert _ulps(exact / np.cumsum(exact, dtype=np.float32)[-1], tf_p) == 1
+    np.testing.assert_array_equal(smp.unigram_probabilities(counts, d), tf_p)
