@@ -82,14 +82,21 @@ def check_layout(sizes: Sequence[int], num_classes: int, strategy: str, arg_name
                              f"classes each shard k must hold ceil((N-k)/P) rows: {expected}.")
 
 
-def route(ids: tf.Tensor, sizes: Sequence[int], strategy: str):
-    """Maps global ids `[n]` to (shard index `[n]` int32, local row `[n]` int64)."""
+def route(ids: tf.Tensor, sizes: Sequence, strategy: str):
+    """Maps global ids `[n]` to (shard index `[n]` int32, local row `[n]` int64).
+
+    `sizes` are the shards' row counts: Python ints, or scalar tensors where the counts are
+    known only when the graph runs (shards traced with a `None` first dimension).
+    """
     p = len(sizes)
     if strategy == "mod":
         # shard = i mod P, row = i // P
         return tf.cast(ids % p, tf.int32), ids // p
     # "div" as concatenation: shard = number of block starts o_1..o_{P-1} that are <= i.
-    starts = tf.constant([sum(sizes[:k]) for k in range(p)], dtype=ids.dtype)   # [P]
+    if all(isinstance(n, int) for n in sizes):
+        starts = tf.constant([sum(sizes[:k]) for k in range(p)], dtype=ids.dtype)   # [P]
+    else:
+        starts = tf.cumsum(tf.cast(tf.stack(sizes), ids.dtype), exclusive=True)    # [P]
     shard = tf.searchsorted(starts[1:], ids, side="right", out_type=tf.int32)
     return shard, ids - tf.gather(starts, shard)
 
@@ -104,8 +111,8 @@ def lookup(shards: Sequence, ids: tf.Tensor, strategy: str = "mod") -> tf.Tensor
     if len(shards) == 1:
         return tf.gather(shards[0], ids)
     sizes = shard_sizes(shards)
-    if any(n < 0 for n in sizes):
-        sizes = [int(tf.shape(s)[0]) for s in shards]
+    if any(n < 0 for n in sizes):   # a row count unknown when traced: read it when run
+        sizes = [tf.shape(s, out_type=ids.dtype)[0] for s in shards]
     shard, row = route(ids, sizes, strategy)
     p = len(shards)
     rows_by_shard = tf.dynamic_partition(row, shard, p)
