@@ -488,3 +488,35 @@ def test_xla_guard_leaves_valid_logits_and_gradients_bit_identical(hits):
     for a, c in zip(guarded, unguarded):
         np.testing.assert_array_equal(tf.convert_to_tensor(a).numpy(),
                                       tf.convert_to_tensor(c).numpy())
+
+
+# ------------------------------------------------------------------ biases of another shape
+BAD_BIASES = {   # TF gives a raw Slice/AddV2/GatherV2 error or an IndexError for each
+    "[V, 1]": (lambda b, w: b[:, None], r"`biases` has shape \[5, 1\]; expected \[num_classes\]"),
+    "[V, D]": (lambda b, w: w, r"`biases` has shape \[5, 10\]; expected \[num_classes\]"),
+    "scalar": (lambda b, w: np.float32(0.5), r"`biases` has shape \[\]; expected"),
+    "shards [n, 1]": (lambda b, w: [b[:3, None], b[3:, None]], "`biases` shard 0 has shape"),
+    "list of floats": (lambda b, w: b.tolist(), "`biases` is a Python list of 5 numbers"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BIASES))
+@pytest.mark.parametrize("loss", [sampled_softmax_loss, full_softmax_loss])
+def test_biases_of_another_shape_raise_value_error_naming_biases(case, loss):
+    w, b, x, labels, sv = _problem(1)
+    make, match = BAD_BIASES[case]
+    with pytest.raises(ValueError, match=match):
+        loss(w, make(b, w), labels, x, 4, NUM_CLASSES, 1, sv)
+    with pytest.raises((tf.errors.InvalidArgumentError, IndexError)):   # TF: no named error
+        tf.nn.sampled_softmax_loss(w, make(b, w), labels, x, 4, NUM_CLASSES, 1, sv)
+
+
+def test_python_list_of_floats_as_biases_fails_in_tensorflow_too():
+    # A list means shards to TF as well: 5 scalar shards, IndexError. A numpy array works.
+    w, b, x, labels, sv = _problem(1)
+    with pytest.raises(IndexError):
+        tf.nn.sampled_softmax_loss(w, b.tolist(), labels, x, 4, NUM_CLASSES, 1, sv)
+    np.testing.assert_allclose(
+        sampled_softmax_loss(w, np.asarray(b.tolist(), np.float32), labels, x, 4, NUM_CLASSES,
+                             1, sv).numpy(),
+        tf.nn.sampled_softmax_loss(w, b, labels, x, 4, NUM_CLASSES, 1, sv).numpy(), rtol=1e-6)

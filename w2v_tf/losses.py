@@ -35,7 +35,8 @@ import tensorflow as tf
 
 from w2v_tf import shards as _shards
 from w2v_tf.sampled_logits import (_check_batch, _check_labels, _check_table, _in_xla,
-                                   _positive_int, compute_sampled_logits, nan_where_invalid)
+                                   _positive_int, check_ranks, compute_sampled_logits,
+                                   nan_where_invalid)
 
 
 def _loss_dtype(logits):
@@ -176,8 +177,9 @@ def full_logits(weights, biases, inputs, partition_strategy="div"):
     w_shards = _shards.as_shard_list(weights, "weights")
     b_shards = None if biases is None else _shards.as_shard_list(biases, "biases")
     inputs = tf.convert_to_tensor(inputs)
+    check_ranks(w_shards, b_shards)
     rows = _shards.shard_sizes(w_shards)
-    if None not in rows:
+    if -1 not in rows:   # -1: a row count unknown when traced
         _check_table(w_shards, b_shards, inputs, sum(rows), partition_strategy)
     if len(w_shards) == 1:
         table = w_shards[0]

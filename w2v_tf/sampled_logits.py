@@ -382,6 +382,8 @@ def _assert_labels_in_range(labels, num_classes, as_float, arg="labels"):
 
 
 def _check_table(w_shards, b_shards, inputs, num_classes, strategy):
+    """Ranks, row counts and dims of the table, its biases and the inputs (ValueErrors)."""
+    check_ranks(w_shards, b_shards)
     sizes = _shards.shard_sizes(w_shards)
     _shards.check_layout(sizes, num_classes, strategy, "weights")
     if b_shards is not None:
@@ -400,6 +402,19 @@ def _check_table(w_shards, b_shards, inputs, num_classes, strategy):
                          "Dense kernel) with the same dim as inputs.")
     if not inputs.dtype.is_floating:
         raise ValueError(f"`inputs` must be floating point, got {inputs.dtype.name}.")
+
+
+def check_ranks(w_shards, b_shards):
+    """Weights `[num_classes, dim]` and biases `[num_classes]` (or shards of those ranks).
+
+    Biases of another rank ([V, 1], [V, D], a scalar) gave raw Slice/AddV2/Gather errors
+    or an IndexError, in TensorFlow too.
+    """
+    _shards.check_rank(w_shards, 2, "weights", "[num_classes, dim], or a list of [rows, dim] "
+                       "shards")
+    if b_shards is not None:
+        _shards.check_rank(b_shards, 1, "biases", "[num_classes], or a list of 1-D shards "
+                           "matching the weights' shards")
 
 
 def _check_batch(labels, inputs):

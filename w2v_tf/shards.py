@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import List, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 PARTITION_STRATEGIES = ("mod", "div")
@@ -27,6 +28,11 @@ def as_shard_list(table, arg_name: str = "weights") -> List:
     """Returns the shards of `table` as a Python list (one element if it is not sharded)."""
     table = _unwrap_keras(table)   # Keras 3 wraps ShardedVariables in a keras.Variable
     if isinstance(table, (list, tuple)):
+        if table and all(isinstance(t, (int, float, np.number)) for t in table):
+            raise ValueError(f"`{arg_name}` is a Python list of {len(table)} numbers; a list "
+                             "means a list of shards (TensorFlow fails on this one with an "
+                             "IndexError). Pass a tensor or numpy array instead, e.g. "
+                             f"np.asarray({arg_name}, np.float32).")
         shards = list(table)
     elif hasattr(table, "variables") and type(table).__name__ == "ShardedVariable":
         shards = list(table.variables)
@@ -52,6 +58,15 @@ def _unwrap(x):
     if isinstance(x, (tf.Tensor, tf.Variable)) or hasattr(x, "_as_graph_element"):
         return x
     return tf.convert_to_tensor(x)   # numpy arrays and the like
+
+
+def check_rank(shards: Sequence, rank: int, arg_name: str, expected: str) -> None:
+    """Raises ValueError if a shard's static rank is not `rank` (`expected` says the shape)."""
+    for k, s in enumerate(shards):
+        if s.shape.rank is not None and s.shape.rank != rank:
+            which = "" if len(shards) == 1 else f" shard {k}"
+            raise ValueError(f"`{arg_name}`{which} has shape {s.shape.as_list()}; expected "
+                             f"{expected}.")
 
 
 def shard_sizes(shards: Sequence) -> List[int]:
