@@ -459,3 +459,14 @@ def test_fixed_unigram_powf_differs_from_the_rounded_exact_power_like_tf():
     tf_p = _tf_probabilities_of(counts, d)
     assert _ulps(exact / np.cumsum(exact, dtype=np.float32)[-1], tf_p) == 1
     np.testing.assert_array_equal(smp.unigram_probabilities(counts, d), tf_p)
+
+
+@pytest.mark.parametrize("keep", ["last", "all"])
+def test_accidental_hits_with_no_sampled_candidates_are_empty_like_tf(keep):
+    # keep="last" took an argmax over the empty axis and crashed; TF returns three empties.
+    labels = tf.constant([[1, 2], [3, 3]], tf.int64)
+    empty = tf.zeros([0], tf.int64)
+    ours = smp.compute_accidental_hits(labels, empty, 2, keep=keep)
+    theirs = tf.nn.compute_accidental_hits(labels, empty, 2)
+    for a, c in zip(ours, theirs):
+        assert a.dtype == c.dtype and a.shape == c.shape == (0,)

@@ -804,8 +804,9 @@ def compute_accidental_hits(true_classes, sampled_candidates, num_true, seed=Non
             where = tf.where(match)                                            # [K, 3] (b, t, s)
             rows, ids = where[:, 0], where[:, 2]
         else:
-            s = tf.shape(sampled, out_type=tf.int64)[0]
-            last = s - 1 - tf.argmax(tf.cast(match[:, :, ::-1], tf.int32), axis=2)  # [B, T]
+            # last = the largest matching position (a max, not an argmax: S may be 0)
+            positions = tf.range(tf.size(sampled, out_type=tf.int64))         # [S]
+            last = tf.reduce_max(tf.where(match, positions, -1), axis=2)       # [B, T]
             where = tf.where(tf.reduce_any(match, axis=2))                     # [K, 2] (b, t)
             rows, ids = where[:, 0], tf.gather_nd(last, where)
         weights = tf.fill(tf.shape(rows), np.float32(-FLT_MAX))
