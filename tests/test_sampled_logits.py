@@ -281,6 +281,8 @@ def _call(**overrides):
                           np.full(4, .5, np.float32))),
      r"`sampled_values\[1\]` \(expected counts\) holds inf"),
     (dict(labels=np.array([[1.0], [1e20], [0.0]])), r"`labels` contains 1e\+20, outside"),
+    (dict(labels=tf.ragged.constant([[1], [2], [0]])), "`labels` is a RaggedTensor"),
+    (dict(inputs=tf.ragged.constant(np.ones((3, 10)).tolist())), "`inputs` is a RaggedTensor"),
 ])
 def test_bad_input_raises_clear_value_error(overrides, match):
     with pytest.raises(ValueError, match=match):

@@ -36,7 +36,7 @@ import tensorflow as tf
 from w2v_tf import shards as _shards
 from w2v_tf.sampled_logits import (_check_batch, _check_labels, _check_table, _in_xla,
                                    _positive_int, check_ranks, compute_sampled_logits,
-                                   nan_where_invalid)
+                                   dense, nan_where_invalid)
 
 
 def _loss_dtype(logits):
@@ -176,7 +176,7 @@ def full_logits(weights, biases, inputs, partition_strategy="div"):
     """o = x W^T + b over every class: `[batch_size, num_classes]` (for evaluation/serving)."""
     w_shards = _shards.as_shard_list(weights, "weights")
     b_shards = None if biases is None else _shards.as_shard_list(biases, "biases")
-    inputs = tf.convert_to_tensor(inputs)
+    inputs = tf.convert_to_tensor(dense(inputs, "inputs", "[batch_size, dim]"))
     check_ranks(w_shards, b_shards)
     rows = _shards.shard_sizes(w_shards)
     if -1 not in rows:   # -1: a row count unknown when traced

@@ -130,7 +130,7 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
     w_shards = _shards.as_shard_list(weights, "weights")
     b_shards = None if biases is None else _shards.as_shard_list(biases, "biases")
     with tf.name_scope(name or "compute_sampled_logits"):
-        inputs = tf.convert_to_tensor(inputs)
+        inputs = tf.convert_to_tensor(dense(inputs, "inputs", "[batch_size, dim]"))
         labels = _check_labels(labels, num_true, num_classes)
         _check_table(w_shards, b_shards, inputs, num_classes, partition_strategy)
         _check_batch(labels, inputs)
@@ -261,6 +261,15 @@ def check_counts(num_true, num_classes):
     return _positive_int("num_true", num_true), _positive_int("num_classes", num_classes)
 
 
+def dense(x, arg, shape):
+    """Refuses a `tf.RaggedTensor`/`tf.SparseTensor` by name (TF's message was "ValueError:
+    TypeError: object of type 'RaggedTensor' has no len()"); returns `x` unchanged."""
+    if isinstance(x, (tf.RaggedTensor, tf.SparseTensor)):
+        raise ValueError(f"`{arg}` is a {type(x).__name__}; expected a dense tensor {shape} "
+                         "(pad the rows, e.g. `.to_tensor()`, to a fixed width).")
+    return x
+
+
 def _positive_int(arg, value):
     try:
         return _sampling._check_positive_int(arg, value)
@@ -291,6 +300,7 @@ def _check_labels(labels, num_true, num_classes):
     1.5 (eagerly a ValueError, in a graph an assertion). Other dtypes (bool, string, complex)
     raise a ValueError naming `labels`.
     """
+    labels = dense(labels, "labels", f"[batch_size, num_true={num_true}]")
     if isinstance(labels, (list, tuple, np.ndarray)):
         labels = np.asarray(labels)
         if not (np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)
