@@ -263,6 +263,9 @@ def test_a_few_sgd_steps_fit_the_targets():
     (dict(h=np.zeros((2, 4), np.int32)), TypeError, "float"),
     (dict(inner=np.zeros((50, 4))), ValueError, r"\[V-1, dim\]"),
     (dict(tree="not a tree"), TypeError, "HuffmanTree"),
+    (dict(inner=np.zeros((50, 4)).tolist()), ValueError, r"\[V-1, dim\]"),   # was AttributeError
+    (dict(words=tf.ragged.constant([[0], [1]])), ValueError, "`words` is a RaggedTensor"),
+    (dict(h=tf.ragged.constant([[0.0] * 4, [0.0] * 4])), ValueError, "`h` is a RaggedTensor"),
 ])
 def test_bad_inputs_are_rejected_with_the_argument_named(kwargs, error, match):
     args = dict(inner=np.zeros((49, 4)), h=np.zeros((2, 4)), words=np.array([0, 1]),
@@ -312,3 +315,32 @@ def test_add_loss_false_leaves_the_reduction_to_the_caller():
         assert HierarchicalSoftmax.from_config(layer.get_config()).add_loss_to_model is add
     spec = layer.compute_output_spec(keras.KerasTensor((8, 4)), None)
     assert spec.shape == tuple(layer(h).shape) == (8, 20)
+
+
+def test_inner_vectors_as_a_python_list_work_like_an_array():
+    # (was an AttributeError on .shape) A list of floats converts to float32, as TF converts.
+    tree, inner, h, words = random_setup(20, 4, 6, 3, np.float32)
+    np.testing.assert_array_equal(hierarchical_softmax_loss(inner.tolist(), h, words, tree),
+                                  hierarchical_softmax_loss(inner, h, words, tree))
+
+
+def test_all_zero_counts_are_refused():
+    # expected_code_length() was 0/0 = NaN for such a tree
+    with pytest.raises(ValueError, match="counts are all 0"):
+        build_huffman_tree([0, 0, 0, 0])
+    assert build_huffman_tree([0, 0, 3, 0]).expected_code_length() > 0
+
+
+@pytest.mark.parametrize("bad", [50, -1])
+def test_out_of_range_words_assert_in_a_graph_and_give_nan_under_xla(bad):
+    # Inside tf.function the gather raised a raw GatherV2 error (CPU) or read zeros (GPU);
+    # under XLA it clamps the id silently.
+    tree, inner, h, words = random_setup(50, 4, 3, 5, np.float32)
+    wrong = tf.constant([int(words[0]), bad, int(words[2])], tf.int64)
+    call = lambda w: hierarchical_softmax_loss(inner, h[:3], w, tree)   # noqa: E731
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"words must be ids in \[0, 50\)"):
+        tf.function(call)(wrong)
+    xla = tf.function(call, jit_compile=True)
+    ok, nan = xla(tf.constant(words[:3], tf.int64)).numpy(), xla(wrong).numpy()
+    assert np.isnan(nan[1]) and np.all(np.isfinite(ok))
+    np.testing.assert_array_equal(nan[[0, 2]], ok[[0, 2]])

@@ -252,12 +252,37 @@ def _call(**overrides):
     (dict(sampled_values=(SAMPLED, np.full((2, 1), .5, np.float32), np.full(4, .5, np.float32))),
      r"sampled_values\[1\]"),
     (dict(sampled_values=(SAMPLED, np.full((3, 1), .5, np.float32), np.array([.5, 0, .5, .5], np.float32))),
-     "expected count of 0"),
+     r"`sampled_values\[2\]` \(expected counts\) holds 0.0"),
     (dict(sampled_values=None, num_sampled=6), "`num_sampled`=6 is larger than num_classes=5"),
     (dict(sampled_values=None, num_sampled=0), "`num_sampled` must be an integer >= 1 .*got 0"),
     (dict(sampled_values=None, num_sampled=-1), "`num_sampled` must be an integer >= 1"),
     (dict(labels=np.array([[1], [2]])), "`labels` has 2 rows but `inputs` has 3"),
     (dict(partition_strategy="rows"), "`partition_strategy` must be one of"),
+    # num_true / num_classes: Python ints >= 1 (0 gave NaN/zeros, 1.0 and "5" raw TypeErrors)
+    (dict(num_true=0), r"`num_true` must be a Python int >= 1 .*got 0"),
+    (dict(num_true=1.0), r"`num_true` must be a Python int >= 1 .*got 1.0 \(float\)"),
+    (dict(num_true=True), r"`num_true` must be a Python int >= 1 .*got True \(bool\)"),
+    (dict(num_classes=None), r"`num_classes` must be a Python int >= 1 .*got None"),
+    (dict(num_classes="5"), r"`num_classes` must be a Python int >= 1 .*got '5' \(str\)"),
+    # malformed sampled_values (a raw unpacking or GatherV2 error, or silent truncation, before)
+    (dict(sampled_values=(SAMPLED, np.full((3, 1), .5, np.float32))),
+     "`sampled_values` must be a triple .* got tuple of length 2"),
+    (dict(sampled_values=(np.array([1, 0, 5, 3]), np.full((3, 1), .5, np.float32),
+                          np.full(4, .5, np.float32))),
+     r"`sampled_values\[0\]` contains 5, outside \[0, num_classes=5\)"),
+    (dict(sampled_values=(np.array([1, -1, 2, 3]), np.full((3, 1), .5, np.float32),
+                          np.full(4, .5, np.float32))), r"`sampled_values\[0\]` contains -1"),
+    (dict(sampled_values=(np.array([1.0, 0.5, 2.0, 3.0]), np.full((3, 1), .5, np.float32),
+                          np.full(4, .5, np.float32))), "non-integer value 0.5"),
+    (dict(sampled_values=(SAMPLED, np.full((3, 1), .5, np.float32),
+                          np.array([.5, np.nan, .5, .5], np.float32))),
+     r"`sampled_values\[2\]` \(expected counts\) holds nan"),
+    (dict(sampled_values=(SAMPLED, np.full((3, 1), np.inf, np.float32),
+                          np.full(4, .5, np.float32))),
+     r"`sampled_values\[1\]` \(expected counts\) holds inf"),
+    (dict(labels=np.array([[1.0], [1e20], [0.0]])), r"`labels` contains 1e\+20, outside"),
+    (dict(labels=tf.ragged.constant([[1], [2], [0]])), "`labels` is a RaggedTensor"),
+    (dict(inputs=tf.ragged.constant(np.ones((3, 10)).tolist())), "`inputs` is a RaggedTensor"),
 ])
 def test_bad_input_raises_clear_value_error(overrides, match):
     with pytest.raises(ValueError, match=match):
@@ -396,3 +421,104 @@ def test_true_expected_counts_of_any_shape_are_not_read_without_log_q():
     np.testing.assert_array_equal(ours[0].numpy(), theirs[0].numpy())
     with pytest.raises(ValueError, match=r"sampled_values\[1\]"):
         compute_sampled_logits(w, b, labels, x, 4, NUM_CLASSES, 1, odd, subtract_log_q=True)
+
+
+# ------------------------------------------------------- invalid ids in each execution mode
+SAMPLED_LOSSES = [nce_loss, sampled_softmax_loss, negative_sampling_loss, sampled_logistic_loss]
+
+
+@pytest.mark.parametrize("loss", SAMPLED_LOSSES + [full_softmax_loss, full_logistic_loss])
+@pytest.mark.parametrize("bad", [5, -1, 25])
+def test_bad_label_eager_raises_graph_asserts_xla_gives_nan(loss, bad):
+    # XLA can neither raise nor assert; its gather clamps the id (full_softmax_loss gave a
+    # loss of 0.0 for that row, the sampled losses a finite loss of another class). Ours: NaN
+    # for that example's loss (the others unchanged, bit for bit), so training shows it.
+    w, b, x, _, sv = _problem(1)
+    good, wrong = np.array([[1], [4], [0]]), np.array([[1], [bad], [0]])
+    call = lambda y: loss(w, b, y, x, 4, NUM_CLASSES, 1, sv)   # noqa: E731
+    with pytest.raises(ValueError, match=f"`labels` contains {bad}"):
+        call(wrong)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"num_classes=5\)"):
+        tf.function(call)(tf.constant(wrong))
+    xla = tf.function(call, jit_compile=True)
+    ok, nan = xla(tf.constant(good)).numpy(), xla(tf.constant(wrong)).numpy()
+    assert np.isnan(nan[1]) and np.all(np.isfinite(ok))
+    np.testing.assert_array_equal(nan[[0, 2]], ok[[0, 2]])
+
+
+def test_non_integer_float_label_under_xla_gives_nan():
+    w, b, x, _, sv = _problem(1)
+    xla = tf.function(lambda y: sampled_softmax_loss(w, b, y, x, 4, NUM_CLASSES, 1, sv),
+                      jit_compile=True)
+    loss = xla(tf.constant([[1.0], [2.5], [0.0]])).numpy()
+    assert np.isnan(loss[1]) and np.all(np.isfinite(loss[[0, 2]]))
+
+
+@pytest.mark.parametrize("bad", [5, -1])
+def test_bad_sampled_id_eager_raises_graph_asserts_xla_gives_nan(bad):
+    w, b, x, labels, (_, tq, sq) = _problem(1)
+    sampled = tf.constant([1, 0, bad, 3], tf.int64)
+    call = lambda s: nce_loss(w, b, labels, x, 4, NUM_CLASSES, 1, (s, tq, sq))   # noqa: E731
+    with pytest.raises(ValueError, match=rf"`sampled_values\[0\]` contains {bad}"):
+        call(sampled)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"sampled_values\[0\]"):
+        tf.function(call)(sampled)
+    # The ids are shared by every row: each row has a NaN column, so every loss is NaN.
+    assert np.all(np.isnan(tf.function(call, jit_compile=True)(sampled).numpy()))
+
+
+@pytest.mark.parametrize("hits", [False, True])
+def test_xla_guard_leaves_valid_logits_and_gradients_bit_identical(hits):
+    # The NaN guard is a `where` that selects the original values for valid ids.
+    import w2v_tf.sampled_logits as sl
+    w, b, x, labels, sv = _problem(3)
+    w, x = tf.Variable(w), tf.constant(x)
+
+    def step():
+        with tf.GradientTape() as tape:
+            logits, _ = compute_sampled_logits(w, b, labels, x, 4, NUM_CLASSES, 3, sv,
+                                               remove_accidental_hits=hits)
+            total = tf.reduce_sum(logits * tf.range(1.0, 8.0))
+        return logits, tape.gradient(total, w)
+    guarded = tf.function(step, jit_compile=True)()
+    original = sl.nan_where_invalid
+    try:
+        sl.nan_where_invalid = lambda logits, *args, **kw: logits
+        unguarded = tf.function(step, jit_compile=True)()
+    finally:
+        sl.nan_where_invalid = original
+    for a, c in zip(guarded, unguarded):
+        np.testing.assert_array_equal(tf.convert_to_tensor(a).numpy(),
+                                      tf.convert_to_tensor(c).numpy())
+
+
+# ------------------------------------------------------------------ biases of another shape
+BAD_BIASES = {   # TF gives a raw Slice/AddV2/GatherV2 error or an IndexError for each
+    "[V, 1]": (lambda b, w: b[:, None], r"`biases` has shape \[5, 1\]; expected \[num_classes\]"),
+    "[V, D]": (lambda b, w: w, r"`biases` has shape \[5, 10\]; expected \[num_classes\]"),
+    "scalar": (lambda b, w: np.float32(0.5), r"`biases` has shape \[\]; expected"),
+    "shards [n, 1]": (lambda b, w: [b[:3, None], b[3:, None]], "`biases` shard 0 has shape"),
+    "list of floats": (lambda b, w: b.tolist(), "`biases` is a Python list of 5 numbers"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BIASES))
+@pytest.mark.parametrize("loss", [sampled_softmax_loss, full_softmax_loss])
+def test_biases_of_another_shape_raise_value_error_naming_biases(case, loss):
+    w, b, x, labels, sv = _problem(1)
+    make, match = BAD_BIASES[case]
+    with pytest.raises(ValueError, match=match):
+        loss(w, make(b, w), labels, x, 4, NUM_CLASSES, 1, sv)
+    with pytest.raises((tf.errors.InvalidArgumentError, IndexError)):   # TF: no named error
+        tf.nn.sampled_softmax_loss(w, make(b, w), labels, x, 4, NUM_CLASSES, 1, sv)
+
+
+def test_python_list_of_floats_as_biases_fails_in_tensorflow_too():
+    # A list means shards to TF as well: 5 scalar shards, IndexError. A numpy array works.
+    w, b, x, labels, sv = _problem(1)
+    with pytest.raises(IndexError):
+        tf.nn.sampled_softmax_loss(w, b.tolist(), labels, x, 4, NUM_CLASSES, 1, sv)
+    np.testing.assert_allclose(
+        sampled_softmax_loss(w, np.asarray(b.tolist(), np.float32), labels, x, 4, NUM_CLASSES,
+                             1, sv).numpy(),
+        tf.nn.sampled_softmax_loss(w, b, labels, x, 4, NUM_CLASSES, 1, sv).numpy(), rtol=1e-6)

@@ -393,3 +393,80 @@ def test_chunk_size_at_huge_range_allocates_no_range_sized_array(kind):
     tracemalloc.stop()
     assert 64 <= chunk < 1000
     assert peak < 2**20          # < 1 MiB (the O(V) version needed 32 GiB)
+
+
+# ------------------------------------------------- fixed unigram weights after distortion
+TF_NAN_OR_HANG = [  # (unigrams, distortion): weights count ** distortion TF does not check
+    ([3.0, 0.0, 5.0, 1.0], -1.0),   # 0 ** -1 = inf
+    ([1e30, 1.0, 2.0], 2.0),        # 1e60 overflows float32
+    ([0.0, 0.0, 0.0], 1.0),         # all weights 0
+    ([3e38, 3e38], 1.0),            # each finite, the float32 total inf
+]
+
+
+@pytest.mark.parametrize("unigrams,distortion", TF_NAN_OR_HANG)
+def test_distorted_weights_must_be_finite_with_a_positive_total(unigrams, distortion):
+    # TF 2.21 checks none of these: with unique=False its expected counts are NaN (or 0),
+    # with unique=True its rejection loop never returns (measured: killed after 25 s).
+    # Ours raises a ValueError naming distortion and unigrams, before any sampling.
+    v = len(unigrams)
+    tf_counts = tf.random.fixed_unigram_candidate_sampler(
+        [[0]], 1, 2, False, v, unigrams=unigrams, distortion=distortion, seed=1)
+    got = np.concatenate([tf_counts[1].numpy().ravel(), tf_counts[2].numpy()])
+    assert np.all(np.isnan(got) | (got == 0)), got
+    for make in (lambda: smp.FixedUnigramSampler(v, unigrams=unigrams, distortion=distortion),
+                 lambda: smp.unigram_probabilities(unigrams, distortion),
+                 lambda: smp.fixed_unigram_candidate_sampler(
+                     [[0]], 1, 2, True, v, unigrams=unigrams, distortion=distortion, seed=1)):
+        with pytest.raises(ValueError, match=r"distortion=.*unigrams|unigrams.*distortion="):
+            make()
+
+
+def test_zero_count_with_distortion_zero_is_weight_one_like_tf():
+    # pow(0, 0) = 1 in C and numpy: every id weighs 1, as in TF (no error).
+    ours = smp.unigram_probabilities([3.0, 0.0, 5.0], 0.0)
+    np.testing.assert_array_equal(ours, _tf_probabilities_of([3.0, 0.0, 5.0], 0.0))
+    np.testing.assert_array_equal(ours, np.full(3, np.float32(1) / np.float32(3)))
+
+
+def _tf_probabilities_of(unigrams, distortion):
+    v = len(unigrams)
+    return tf.random.fixed_unigram_candidate_sampler(
+        tf.reshape(tf.range(v, dtype=tf.int64), [-1, 1]), 1, 1, False, v, unigrams=unigrams,
+        distortion=distortion)[1].numpy()[:, 0]
+
+
+def test_wrapper_cache_key_holds_the_shape_of_unigrams():
+    smp.fixed_unigram_candidate_sampler([[0]], 1, 1, False, 3, unigrams=[1.0, 2.0, 3.0], seed=7)
+    with pytest.raises(ValueError, match="1-D"):   # was served the cached 1-D sampler
+        smp.fixed_unigram_candidate_sampler([[0]], 1, 1, False, 3, unigrams=[[1.0, 2.0, 3.0]],
+                                            seed=7)
+
+
+@pytest.mark.parametrize("distortion", [0.75, 0.5, 0.3, 1.5, 2.0, -0.5])
+def test_fixed_unigram_probabilities_bitwise_over_random_counts(distortion):
+    # TF powers each count with libm's powf (not correctly rounded); so do we.
+    counts = np.random.default_rng(5).integers(1, 10**6, 5000).astype(np.float32)
+    counts[::7] = 0.0 if distortion > 0 else 1.0
+    ours = smp.unigram_probabilities(counts, distortion)
+    np.testing.assert_array_equal(ours, _tf_probabilities_of(counts.tolist(), distortion))
+
+
+def test_fixed_unigram_powf_differs_from_the_rounded_exact_power_like_tf():
+    # The exact power rounded once to float32 is 1 ulp away from TF here; we are not.
+    counts, d = [664455.0, 100.0], 0.75
+    exact = np.power(np.float64(counts), np.float64(np.float32(d))).astype(np.float32)
+    tf_p = _tf_probabilities_of(counts, d)
+    assert _ulps(exact / np.cumsum(exact, dtype=np.float32)[-1], tf_p) == 1
+    np.testing.assert_array_equal(smp.unigram_probabilities(counts, d), tf_p)
+
+
+@pytest.mark.parametrize("keep", ["last", "all"])
+def test_accidental_hits_with_no_sampled_candidates_are_empty_like_tf(keep):
+    # keep="last" took an argmax over the empty axis and crashed; TF returns three empties.
+    labels = tf.constant([[1, 2], [3, 3]], tf.int64)
+    empty = tf.zeros([0], tf.int64)
+    ours = smp.compute_accidental_hits(labels, empty, 2, keep=keep)
+    theirs = tf.nn.compute_accidental_hits(labels, empty, 2)
+    for a, c in zip(ours, theirs):
+        assert a.dtype == c.dtype and a.shape == c.shape == (0,)

@@ -137,3 +137,32 @@ def test_sharded_top_k_bad_input(kwargs, match):
     args = {"queries": np.zeros((2, D), np.float32), "shards": _split(w, [10, 13]), **kwargs}
     with pytest.raises(ValueError, match=match):
         dist.sharded_top_k(**args)
+
+
+@pytest.mark.parametrize("strategy", ["div", "mod"])
+@pytest.mark.parametrize("loss", ["nce_loss", "sampled_softmax_loss"])
+def test_shards_of_unknown_row_count_in_a_tf_function_equal_tensorflow(strategy, loss):
+    # Traced with input_signature [None, D] per shard, the row counts are symbolic: the "div"
+    # lookup did int(tf.shape(shard)[0]) and failed. TF's layout (7, 7, 6 rows for 20 ids) so
+    # that tf.compat.v1's embedding_lookup is a valid oracle for both strategies.
+    n, p = 20, 3
+    w, b = _table()
+    w, b = w[:n], b[:n]
+    ids = np.arange(n)
+    parts = ([ids[k::p] for k in range(p)] if strategy == "mod"
+             else np.split(ids, [7, 14]))
+    w_sh, b_sh = [w[i] for i in parts], [b[i] for i in parts]
+    labels, x, _ = _batch(num_true=2)
+    labels = labels % n
+    sv = (tf.constant([0, 5, 19, 7, 13], tf.int64), tf.fill([B, 2], 0.3),
+          tf.fill([5], 0.2))
+    spec = [tf.TensorSpec([None, D], tf.float32)] * p
+    bspec = [tf.TensorSpec([None], tf.float32)] * p
+
+    @tf.function(input_signature=[spec, bspec])
+    def ours(ws, bs):
+        return getattr(losses, loss)(ws, bs, labels, x, 5, n, num_true=2, sampled_values=sv,
+                                     partition_strategy=strategy)
+    theirs = getattr(tf.compat.v1.nn, loss)(w_sh, b_sh, labels, x, 5, n, num_true=2,
+                                            sampled_values=sv, partition_strategy=strategy)
+    np.testing.assert_allclose(ours(w_sh, b_sh).numpy(), theirs.numpy(), rtol=1e-5, atol=1e-5)

@@ -35,6 +35,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from w2v_tf.sampled_logits import _in_xla, dense
+
 MAX_CODE_LENGTH = 40  # word2vec.c's MAX_CODE_LENGTH: fixed-size code/point arrays per word.
 
 
@@ -121,6 +123,9 @@ def _check_counts(counts) -> np.ndarray:
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         bad = arr[~(np.isfinite(arr) & (arr >= 0))][:3]
         raise ValueError(f"counts must be finite and >= 0, got values such as {bad.tolist()}")
+    if not arr.sum() > 0:   # no word frequencies: expected_code_length would be 0/0
+        raise ValueError(f"counts are all 0 ({arr.shape[0]} words); expected at least one "
+                         "positive count (the tree weighs words by their frequency)")
     return arr
 
 
@@ -146,7 +151,7 @@ def build_huffman_tree(counts: Sequence[float] | np.ndarray,
         A `HuffmanTree`.
 
     Raises:
-        ValueError: counts not 1-D, fewer than 2 words, negative or non-finite, or a code
+        ValueError: counts not 1-D, fewer than 2 words, negative or non-finite, all zero, or a code
             longer than `max_code_length` (word2vec.c would write past its arrays).
         TypeError: counts not numeric.
     """
@@ -218,21 +223,22 @@ def _check_h(inner_vectors, h, tree: HuffmanTree) -> tf.Tensor:
     """Validates the tree, h `[B, dim]` and inner_vectors `[V-1, dim]`; returns h as a tensor."""
     if not isinstance(tree, HuffmanTree):
         raise TypeError(f"tree must be a HuffmanTree (see build_huffman_tree), got {type(tree)}")
-    h = tf.convert_to_tensor(h)
+    h = tf.convert_to_tensor(dense(h, "h", "[batch, dim]"))
     if not h.dtype.is_floating:
         raise TypeError(f"h must be a float tensor [batch, dim], got dtype {h.dtype.name}")
     if h.shape.rank != 2:
         raise ValueError(f"h must have shape [batch, dim], got shape {h.shape}")
     want = (tree.num_inner_nodes, h.shape[1])
-    if tuple(inner_vectors.shape) != want:
+    got = tuple(inner_vectors.shape) if hasattr(inner_vectors, "shape") else np.shape(inner_vectors)
+    if got != want:
         raise ValueError(f"inner_vectors must have shape [V-1, dim] = {list(want)}, got "
-                         f"{list(inner_vectors.shape)}")
+                         f"{list(got)}")
     return h
 
 
 def _check_words(words, h: tf.Tensor, tree: HuffmanTree) -> tf.Tensor:
     """Validates words `[B]` or `[B, 1]` (ids in [0, V), checked eagerly); returns int32 [B]."""
-    words = tf.convert_to_tensor(words)
+    words = tf.convert_to_tensor(dense(words, "words", "[batch] or [batch, 1]"))
     if not words.dtype.is_integer:
         raise TypeError(f"words must be integer word ids, got dtype {words.dtype.name}")
     if words.shape.rank == 2 and words.shape[1] == 1:
@@ -248,6 +254,12 @@ def _check_words(words, h: tf.Tensor, tree: HuffmanTree) -> tf.Tensor:
         if lo < 0 or hi >= tree.num_words:
             raise ValueError(f"words must be ids in [0, {tree.num_words}), got values in "
                              f"[{lo}, {hi}]")
+    elif not _in_xla():   # in a graph: one assertion (XLA cannot assert: see the loss)
+        ok = tf.reduce_all(tf.cast(words, tf.uint64) < tf.constant(tree.num_words, tf.uint64))
+        check = tf.raw_ops.Assert(condition=ok, data=[tf.constant(
+            f"words must be ids in [0, {tree.num_words})")], summarize=1)
+        with tf.control_dependencies([check]):
+            words = tf.identity(words)
     return tf.cast(words, tf.int32)
 
 
@@ -283,14 +295,20 @@ def hierarchical_softmax_loss(inner_vectors, h, words, tree: HuffmanTree) -> tf.
         `[B]` tensor of -log P(words | h) in h's dtype (not reduced over the batch).
 
     Raises:
-        TypeError / ValueError: wrong types, shapes, or (eagerly) ids outside [0, V).
+        TypeError / ValueError: wrong types, shapes, or (eagerly) ids outside [0, V). In a
+            `tf.function` such ids fail an assertion; under XLA (which can do neither) their
+            loss is NaN, so training shows it.
     """
     h = _check_h(inner_vectors, h, tree)
     words = _check_words(words, h, tree)
     x, sign, mask = _path_logits(inner_vectors, h, words, tree)
     # -log sigmoid(s x) = softplus(-s x), summed over the real path positions.
     node_nll = tf.math.softplus(-sign * x)                           # [B, L]
-    return tf.reduce_sum(tf.where(mask, node_nll, tf.zeros_like(node_nll)), axis=1)
+    loss = tf.reduce_sum(tf.where(mask, node_nll, tf.zeros_like(node_nll)), axis=1)
+    if _in_xla():   # XLA's gather clamps a bad id silently: NaN loss for it instead
+        bad = tf.cast(words, tf.uint32) >= tf.constant(tree.num_words, tf.uint32)
+        loss = tf.where(bad, tf.constant(np.nan, loss.dtype), loss)
+    return loss
 
 
 def all_log_probs(inner_vectors, h, tree: HuffmanTree) -> tf.Tensor:

@@ -34,8 +34,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from w2v_tf import shards as _shards
-from w2v_tf.sampled_logits import (_check_batch, _check_labels, _check_table,
-                                   compute_sampled_logits)
+from w2v_tf.sampled_logits import (_check_batch, _check_labels, _check_table, _in_xla,
+                                   _positive_int, check_ranks, compute_sampled_logits,
+                                   dense, nan_where_invalid)
 
 
 def _loss_dtype(logits):
@@ -86,6 +87,10 @@ _SHARED_ARGS = """
 
     Raises:
       ValueError: bad input, naming the argument (`compute_sampled_logits` lists the checks).
+        Under XLA (`jit_compile=True`), where nothing can raise, an example whose labels
+        hold an id outside `[0, num_classes)` gets a NaN loss instead (and an invalid
+        sampled id makes every example's loss NaN); eagerly a ValueError, in a
+        `tf.function` an assertion.
 """
 
 
@@ -171,9 +176,10 @@ def full_logits(weights, biases, inputs, partition_strategy="div"):
     """o = x W^T + b over every class: `[batch_size, num_classes]` (for evaluation/serving)."""
     w_shards = _shards.as_shard_list(weights, "weights")
     b_shards = None if biases is None else _shards.as_shard_list(biases, "biases")
-    inputs = tf.convert_to_tensor(inputs)
+    inputs = tf.convert_to_tensor(dense(inputs, "inputs", "[batch_size, dim]"))
+    check_ranks(w_shards, b_shards)
     rows = _shards.shard_sizes(w_shards)
-    if None not in rows:
+    if -1 not in rows:   # -1: a row count unknown when traced
         _check_table(w_shards, b_shards, inputs, sum(rows), partition_strategy)
     if len(w_shards) == 1:
         table = w_shards[0]
@@ -199,6 +205,9 @@ def _full_labels(labels, num_true, num_classes, logits):
     `[batch_size, num_true]`, one row per input): `tf.one_hot` would turn an id out of range
     into a row of zeros, i.e. a loss of 0, silently.
     """
+    num_true = _positive_int("num_true", num_true)
+    if num_classes is not None:
+        num_classes = _positive_int("num_classes", num_classes)
     rows = logits.shape[1]
     if num_classes is None:
         num_classes = rows
@@ -207,7 +216,10 @@ def _full_labels(labels, num_true, num_classes, logits):
                          "the same number (or num_classes=None).")
     labels = _check_labels(labels, num_true, num_classes)
     _check_batch(labels, logits)                  # logits [B, C]: B is the inputs' batch
-    return tf.reduce_sum(tf.one_hot(labels, num_classes, dtype=logits.dtype), axis=1) / num_true
+    targets = tf.reduce_sum(tf.one_hot(labels, num_classes, dtype=logits.dtype), axis=1)
+    if _in_xla():   # no assertion under XLA: a row with a bad label gets NaN targets, NaN loss
+        targets = nan_where_invalid(targets, labels, num_classes)
+    return targets / num_true
 
 
 @_shared_args

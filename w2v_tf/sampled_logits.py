@@ -34,7 +34,9 @@ Where we differ from TensorFlow, on purpose (tests show both behaviours):
 * A tuple of shards is a list of shards (TensorFlow stacks it and fails), and "div" shards of
   any sizes mean their concatenation (see `w2v_tf.shards`).
 * `biases=None` means no biases (TensorFlow requires a tensor).
-* Bad arguments raise `ValueError` naming the argument before any kernel runs.
+* Bad arguments raise `ValueError` naming the argument before any kernel runs; in a
+  `tf.function` invalid label and sampled ids fail an assertion. Under XLA, which can do
+  neither, an invalid id makes its logits NaN (TensorFlow's gather clamps it, silently).
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import tensorflow as tf
 
+from w2v_tf import sampling as _sampling
 from w2v_tf import shards as _shards
 
 FLT_MAX = float(np.finfo(np.float32).max)   # TensorFlow's accidental-hit weight is -FLT_MAX
@@ -108,15 +111,26 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
       Labels are `1/num_true` for the true columns and 0 for the sampled ones.
 
     Raises:
-      ValueError: for labels of the wrong dtype, rank/width or out of range, a table whose
-        rows do not add up to `num_classes`, mismatched dims, batch sizes or shard sizes,
-        `num_sampled` < 1 or > `num_classes` with the default unique sampler, malformed
-        `sampled_values`, or a zero expected count with `subtract_log_q`.
+      ValueError: for labels of the wrong dtype, rank/width or out of range, `num_true` or
+        `num_classes` not a Python int >= 1, a table whose rows do not add up to
+        `num_classes`, mismatched dims, batch sizes or shard sizes, `num_sampled` < 1 or >
+        `num_classes` with the default unique sampler, malformed `sampled_values` (not a
+        triple, ids not integral or out of range, expected counts not finite and > 0 with
+        `subtract_log_q`).
+
+    Invalid ids by mode: eagerly the checks above raise; inside a `tf.function` the labels
+    and sampled ids get one assertion each (it fails at run time). XLA
+    (`jit_compile=True`) can neither raise nor assert, and its gather would clamp a bad id
+    silently (TensorFlow's own `tf.nn` losses are then silently wrong): there a row whose
+    labels hold an id outside `[0, num_classes)` (or a non-integer float) gets NaN logits,
+    and an invalid sampled id a NaN column in every row, so the loss is NaN and training
+    shows it. Valid inputs give bit-identical results with this guard.
     """
+    num_true, num_classes = check_counts(num_true, num_classes)
     w_shards = _shards.as_shard_list(weights, "weights")
     b_shards = None if biases is None else _shards.as_shard_list(biases, "biases")
     with tf.name_scope(name or "compute_sampled_logits"):
-        inputs = tf.convert_to_tensor(inputs)
+        inputs = tf.convert_to_tensor(dense(inputs, "inputs", "[batch_size, dim]"))
         labels = _check_labels(labels, num_true, num_classes)
         _check_table(w_shards, b_shards, inputs, num_classes, partition_strategy)
         _check_batch(labels, inputs)
@@ -125,8 +139,8 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
         sampled_values_unique = sampled_values is None     # the default sampler's are unique
         if sampled_values is None:
             sampled_values = default_sampler(labels, num_true, num_sampled, num_classes, seed)
-        sampled, true_q, sampled_q = (tf.stop_gradient(v) for v in sampled_values)
-        sampled = tf.cast(sampled, tf.int64)                                    # [S]
+        sampled, true_q, sampled_q = (tf.stop_gradient(v) for v in _triple(sampled_values))
+        sampled = _check_ids(sampled, num_classes, "sampled_values[0]")         # [S] int64
         _check_sampled_values(sampled, true_q, sampled_q, num_true, labels, subtract_log_q)
 
         # Step 2. One lookup for the true and the sampled rows: ids = [labels_flat ; sampled].
@@ -181,6 +195,8 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
 
         # Step 8. Outputs: true columns first; labels 1/num_true so each row sums to 1.
         logits = tf.concat([true_logits, sampled_logits], axis=1)           # [B, T + S]
+        if _in_xla():   # no assertions under XLA: a bad id makes its logits NaN instead
+            logits = nan_where_invalid(logits, labels, num_classes, sampled)
         out_labels = tf.concat([tf.ones_like(true_logits) / num_true,
                                 tf.zeros_like(sampled_logits)], axis=1)     # [B, T + S]
         return logits, out_labels
@@ -236,6 +252,46 @@ def _log_expected_count(q, dtype):
 
 
 # ----------------------------------------------------------------------------- checks
+def check_counts(num_true, num_classes):
+    """`num_true` and `num_classes` as Python ints >= 1 (bools refused), else a ValueError.
+
+    Unchecked, num_true=0 gave NaN or zero losses, 1.0 a raw TypeError and True was taken
+    for 1; num_classes=None or "20" failed inside TensorFlow.
+    """
+    return _positive_int("num_true", num_true), _positive_int("num_classes", num_classes)
+
+
+def dense(x, arg, shape):
+    """Refuses a `tf.RaggedTensor`/`tf.SparseTensor` by name (TF's message was "ValueError:
+    TypeError: object of type 'RaggedTensor' has no len()"); returns `x` unchanged."""
+    if isinstance(x, (tf.RaggedTensor, tf.SparseTensor)):
+        raise ValueError(f"`{arg}` is a {type(x).__name__}; expected a dense tensor {shape} "
+                         "(pad the rows, e.g. `.to_tensor()`, to a fixed width).")
+    return x
+
+
+def _positive_int(arg, value):
+    try:
+        return _sampling._check_positive_int(arg, value)
+    except (TypeError, ValueError):   # the samplers' TypeError is a ValueError here
+        raise ValueError(f"`{arg}` must be a Python int >= 1 (not a bool or float), got "
+                         f"{value!r} ({type(value).__name__}).") from None
+
+
+def _triple(sampled_values):
+    """`sampled_values` must be a (sampled, true_expected_count, sampled_expected_count)."""
+    try:
+        size = len(sampled_values)
+    except TypeError:
+        size = None
+    if size != 3:
+        raise ValueError(f"`sampled_values` must be a triple (sampled_candidates [S], "
+                         "true_expected_count [batch_size, num_true], sampled_expected_count "
+                         f"[S]) as a candidate sampler returns, got {type(sampled_values).__name__}"
+                         f"{'' if size is None else f' of length {size}'}.")
+    return sampled_values
+
+
 def _check_labels(labels, num_true, num_classes):
     """int64 labels `[B, num_true]`, checked; integer-valued floats are cast, as TF casts.
 
@@ -244,6 +300,7 @@ def _check_labels(labels, num_true, num_classes):
     1.5 (eagerly a ValueError, in a graph an assertion). Other dtypes (bool, string, complex)
     raise a ValueError naming `labels`.
     """
+    labels = dense(labels, "labels", f"[batch_size, num_true={num_true}]")
     if isinstance(labels, (list, tuple, np.ndarray)):
         labels = np.asarray(labels)
         if not (np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)
@@ -260,32 +317,71 @@ def _check_labels(labels, num_true, num_classes):
     if width is not None and width != num_true:
         raise ValueError(f"`labels` has {width} columns but num_true={num_true}; expected shape "
                          f"[batch_size, {num_true}].")
-    as_float = labels if labels.dtype.is_floating else None
-    labels = tf.cast(labels, tf.int64)
+    return _check_ids(labels, num_classes, "labels")
+
+
+def _check_ids(ids, num_classes, arg):
+    """Class ids as int64, each in `[0, num_classes)`; integer-valued floats are cast.
+
+    Eagerly a ValueError naming `arg` and the value given; in a graph one assertion. XLA
+    cannot raise: there a non-integer float id becomes -1, and `nan_where_invalid` turns the
+    logits of every invalid id into NaN, so the loss shows it.
+    """
+    if not (ids.dtype.is_integer or ids.dtype.is_floating):
+        raise ValueError(f"`{arg}` must hold integer class ids, got dtype {ids.dtype.name}.")
+    as_float = ids if ids.dtype.is_floating else None
+    int_ids = tf.cast(ids, tf.int64)
     if tf.executing_eagerly():
-        values = labels.numpy()
-        if as_float is not None:
-            f = as_float.numpy().astype(np.float64)
-            if np.any(f != np.floor(f)):
-                raise ValueError(f"`labels` has dtype {as_float.dtype.name} and the non-integer "
-                                 f"value {f[f != np.floor(f)][0]}; expected class ids.")
-        if values.size and (values.min() < 0 or values.max() >= num_classes):
-            bad = values[(values < 0) | (values >= num_classes)][0]
-            raise ValueError(f"`labels` contains {bad}, outside [0, num_classes={num_classes}).")
-    elif not _in_xla():
-        labels = _assert_labels_in_range(labels, num_classes, as_float)
-    return labels
+        _raise_if_bad_ids(ids.numpy(), num_classes, arg)
+        return int_ids
+    if not _in_xla():
+        return _assert_labels_in_range(int_ids, num_classes, as_float, arg)
+    if as_float is None:
+        return int_ids
+    return tf.where(tf.equal(tf.cast(int_ids, as_float.dtype), as_float), int_ids, -1)
 
 
-def _assert_labels_in_range(labels, num_classes, as_float):
-    """One cheap per-step assertion: 0 <= labels < num_classes (and integral if floats).
+def _raise_if_bad_ids(values, num_classes, arg):
+    """Eager check of ids given as numbers: integral and in range (the value given named)."""
+    if values.dtype.kind == "f" or values.dtype == tf.bfloat16.as_numpy_dtype:
+        f = values.astype(np.float64)
+        bad = f[(f != np.floor(f))]
+        if bad.size:
+            raise ValueError(f"`{arg}` has dtype {values.dtype} and the non-integer value "
+                             f"{bad[0]}; expected class ids.")
+        values = f
+    out = values[(values < 0) | (values >= num_classes)]
+    if out.size:
+        raise ValueError(f"`{arg}` contains {out[0]}, outside [0, num_classes={num_classes}).")
+
+
+def nan_where_invalid(logits, labels, num_classes, sampled=None):
+    """Under XLA, where nothing can raise: NaN logits for every id out of `[0, num_classes)`.
+
+    `logits [B, T + S]` (or `[B, C]` with `sampled=None`): a row whose labels `[B, T]` hold
+    an invalid id becomes NaN, and so does the column of an invalid sampled id `[S]` (in
+    every row, since the S ids are shared), so the loss of those examples is NaN and
+    training shows it at once. Outside XLA the same ids raise (eagerly) or fail an
+    assertion (graph). Other logits pass through a `where` untouched (bit-identical).
+    """
+    limit = tf.constant(num_classes, tf.uint64)   # negative ids wrap above 2**63
+    bad = tf.reduce_any(tf.cast(labels, tf.uint64) >= limit, axis=1, keepdims=True)   # [B, 1]
+    if sampled is not None:
+        bad_sampled = tf.cast(sampled, tf.uint64) >= limit                             # [S]
+        true_cols = tf.zeros(tf.shape(labels)[1:], tf.bool)                           # [T]
+        bad = tf.logical_or(bad, tf.concat([true_cols, bad_sampled], 0)[None, :])
+    return tf.where(bad, tf.constant(np.nan, logits.dtype), logits)
+
+
+def _assert_labels_in_range(labels, num_classes, as_float, arg="labels"):
+    """One cheap per-step assertion: 0 <= ids < num_classes (and integral if floats).
 
     As unsigned integers, negative ids wrap above 2**63, so one `<` comparison covers both
     bounds; `Assert` is added as a raw op (no `cond`), so the check costs a compare and a
     reduction on `[B, num_true]`, not a branch.
     """
     ok = tf.reduce_all(tf.cast(labels, tf.uint64) < tf.constant(num_classes, tf.uint64))
-    message = f"`labels` must hold class ids in [0, num_classes={num_classes})"
+    message = f"`{arg}` must hold class ids in [0, num_classes={num_classes})"
     if as_float is not None:
         ok = tf.logical_and(ok, tf.reduce_all(tf.equal(tf.cast(labels, as_float.dtype),
                                                        as_float)))
@@ -296,6 +392,8 @@ def _assert_labels_in_range(labels, num_classes, as_float):
 
 
 def _check_table(w_shards, b_shards, inputs, num_classes, strategy):
+    """Ranks, row counts and dims of the table, its biases and the inputs (ValueErrors)."""
+    check_ranks(w_shards, b_shards)
     sizes = _shards.shard_sizes(w_shards)
     _shards.check_layout(sizes, num_classes, strategy, "weights")
     if b_shards is not None:
@@ -314,6 +412,19 @@ def _check_table(w_shards, b_shards, inputs, num_classes, strategy):
                          "Dense kernel) with the same dim as inputs.")
     if not inputs.dtype.is_floating:
         raise ValueError(f"`inputs` must be floating point, got {inputs.dtype.name}.")
+
+
+def check_ranks(w_shards, b_shards):
+    """Weights `[num_classes, dim]` and biases `[num_classes]` (or shards of those ranks).
+
+    Biases of another rank ([V, 1], [V, D], a scalar) gave raw Slice/AddV2/Gather errors
+    or an IndexError, in TensorFlow too.
+    """
+    _shards.check_rank(w_shards, 2, "weights", "[num_classes, dim], or a list of [rows, dim] "
+                       "shards")
+    if b_shards is not None:
+        _shards.check_rank(b_shards, 1, "biases", "[num_classes], or a list of 1-D shards "
+                           "matching the weights' shards")
 
 
 def _check_batch(labels, inputs):
@@ -356,10 +467,12 @@ def _check_sampled_values(sampled, true_q, sampled_q, num_true, labels, subtract
                              f"expected [batch_size, num_true] = [{batch}, {num_true}] "
                              "(or [batch_size, 1]).")
     if tf.executing_eagerly():
-        q_min = min(float(tf.reduce_min(true_q)), float(tf.reduce_min(sampled_q)))
-        if q_min <= 0:
-            raise ValueError(f"`sampled_values` has an expected count of {q_min}; expected "
-                             "counts must be > 0 (log Q would be -inf and the loss NaN).")
+        for arg, q in (("sampled_values[1]", true_q), ("sampled_values[2]", sampled_q)):
+            q = np.asarray(q.numpy(), np.float64)
+            bad = q[~(np.isfinite(q) & (q > 0))]     # NaN fails both tests
+            if bad.size:
+                raise ValueError(f"`{arg}` (expected counts) holds {bad[0]}; expected finite "
+                                 "counts > 0 (log Q would not be finite and the loss NaN).")
 
 
 def _in_xla() -> bool:

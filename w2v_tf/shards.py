@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import List, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 PARTITION_STRATEGIES = ("mod", "div")
@@ -27,6 +28,11 @@ def as_shard_list(table, arg_name: str = "weights") -> List:
     """Returns the shards of `table` as a Python list (one element if it is not sharded)."""
     table = _unwrap_keras(table)   # Keras 3 wraps ShardedVariables in a keras.Variable
     if isinstance(table, (list, tuple)):
+        if table and all(isinstance(t, (int, float, np.number)) for t in table):
+            raise ValueError(f"`{arg_name}` is a Python list of {len(table)} numbers; a list "
+                             "means a list of shards (TensorFlow fails on this one with an "
+                             "IndexError). Pass a tensor or numpy array instead, e.g. "
+                             f"np.asarray({arg_name}, np.float32).")
         shards = list(table)
     elif hasattr(table, "variables") and type(table).__name__ == "ShardedVariable":
         shards = list(table.variables)
@@ -52,6 +58,15 @@ def _unwrap(x):
     if isinstance(x, (tf.Tensor, tf.Variable)) or hasattr(x, "_as_graph_element"):
         return x
     return tf.convert_to_tensor(x)   # numpy arrays and the like
+
+
+def check_rank(shards: Sequence, rank: int, arg_name: str, expected: str) -> None:
+    """Raises ValueError if a shard's static rank is not `rank` (`expected` says the shape)."""
+    for k, s in enumerate(shards):
+        if s.shape.rank is not None and s.shape.rank != rank:
+            which = "" if len(shards) == 1 else f" shard {k}"
+            raise ValueError(f"`{arg_name}`{which} has shape {s.shape.as_list()}; expected "
+                             f"{expected}.")
 
 
 def shard_sizes(shards: Sequence) -> List[int]:
@@ -82,14 +97,21 @@ def check_layout(sizes: Sequence[int], num_classes: int, strategy: str, arg_name
                              f"classes each shard k must hold ceil((N-k)/P) rows: {expected}.")
 
 
-def route(ids: tf.Tensor, sizes: Sequence[int], strategy: str):
-    """Maps global ids `[n]` to (shard index `[n]` int32, local row `[n]` int64)."""
+def route(ids: tf.Tensor, sizes: Sequence, strategy: str):
+    """Maps global ids `[n]` to (shard index `[n]` int32, local row `[n]` int64).
+
+    `sizes` are the shards' row counts: Python ints, or scalar tensors where the counts are
+    known only when the graph runs (shards traced with a `None` first dimension).
+    """
     p = len(sizes)
     if strategy == "mod":
         # shard = i mod P, row = i // P
         return tf.cast(ids % p, tf.int32), ids // p
     # "div" as concatenation: shard = number of block starts o_1..o_{P-1} that are <= i.
-    starts = tf.constant([sum(sizes[:k]) for k in range(p)], dtype=ids.dtype)   # [P]
+    if all(isinstance(n, int) for n in sizes):
+        starts = tf.constant([sum(sizes[:k]) for k in range(p)], dtype=ids.dtype)   # [P]
+    else:
+        starts = tf.cumsum(tf.cast(tf.stack(sizes), ids.dtype), exclusive=True)    # [P]
     shard = tf.searchsorted(starts[1:], ids, side="right", out_type=tf.int32)
     return shard, ids - tf.gather(starts, shard)
 
@@ -104,8 +126,8 @@ def lookup(shards: Sequence, ids: tf.Tensor, strategy: str = "mod") -> tf.Tensor
     if len(shards) == 1:
         return tf.gather(shards[0], ids)
     sizes = shard_sizes(shards)
-    if any(n < 0 for n in sizes):
-        sizes = [int(tf.shape(s)[0]) for s in shards]
+    if any(n < 0 for n in sizes):   # a row count unknown when traced: read it when run
+        sizes = [tf.shape(s, out_type=ids.dtype)[0] for s in shards]
     shard, row = route(ids, sizes, strategy)
     p = len(shards)
     rows_by_shard = tf.dynamic_partition(row, shard, p)
