@@ -22,14 +22,22 @@ import sys
 HELP = "load a MovieLens dataset (ml-100k or a path) and print its summary"
 
 
+def add_format_arguments(parser: argparse.ArgumentParser) -> None:
+    """--format and --encoding of a dataset folder (data, evaluate and train share them)."""
+    from recall_models.data.movielens import FORMATS
+    parser.add_argument("--format", default=None, choices=FORMATS,
+                        help="file format of a dataset folder: ml-100k, ml-1m (.dat), "
+                             "ml-latest (ratings.csv: ML-20M, ML-25M, ml-latest; no user "
+                             "file) or recbole (default: detected from the file names)")
+    parser.add_argument("--encoding", default=None,
+                        help="text encoding of the files (default: latin-1 for ML-100K/ML-1M, "
+                             "else utf-8)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", nargs="?", default="ml-100k",
                         help="ml-100k, a directory or a cached folder name (default: ml-100k)")
-    parser.add_argument("--format", default=None,
-                        choices=("ml-100k", "ml-1m", "ml-latest", "recbole"),
-                        help="file format (default: detected from the file names)")
-    parser.add_argument("--encoding", default=None,
-                        help="text encoding (default: latin-1 for ML-100K/ML-1M, else utf-8)")
+    add_format_arguments(parser)
     parser.add_argument("--max-history", type=int, default=50,
                         help="history cap of the training samples (default: 50)")
     parser.add_argument("--json", action="store_true",

@@ -24,20 +24,14 @@ HELP = "evaluate a baseline (random, mostpop, itemknn, item2vec) with HR/NDCG/MR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from recall_models.data.movielens import FORMATS
+    from recall_models.data_cli import add_format_arguments
     from recall_models.evaluation.baselines import BASELINES
     parser.add_argument("--model", required=True, choices=sorted(BASELINES),
                         help="baseline to evaluate")
     parser.add_argument("--dataset", default="ml-100k",
                         help="'ml-100k' (fetched once), a directory of MovieLens files, or "
                              "the name of a folder in the cache (default: ml-100k)")
-    parser.add_argument("--format", default=None, choices=FORMATS,
-                        help="file format of a dataset folder: ml-100k, ml-1m (.dat), "
-                             "ml-latest (ratings.csv: ML-20M, ML-25M, ml-latest; no user "
-                             "file) or recbole (default: detected from the file names)")
-    parser.add_argument("--encoding", default=None,
-                        help="text encoding of the files (default: latin-1 for ML-100K/ML-1M, "
-                             "else utf-8)")
+    add_format_arguments(parser)
     parser.add_argument("--split", default="test", choices=("valid", "test"),
                         help="held-out item to rank (default: test)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")

@@ -74,7 +74,7 @@ MULTI_INTEREST = {"num_interests": ("mind", "comirec_sa"), "pow_p": ("mind", "co
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from recall_models.data.movielens import FORMATS
+    from recall_models.data_cli import add_format_arguments
     from recall_models.config import LEARNING_RATES, MODELS, SAMPLERS, TrainConfig
     d = TrainConfig()
     parser.add_argument("--model", default=d.model, choices=MODELS,
@@ -82,13 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default=d.dataset,
                         help="'ml-100k' (fetched once), a directory of MovieLens files, or "
                              f"the name of a folder in the cache (default: {d.dataset})")
-    parser.add_argument("--format", default=None, choices=FORMATS,
-                        help="file format of a dataset folder: ml-100k, ml-1m (.dat), "
-                             "ml-latest (ratings.csv: ML-20M, ML-25M, ml-latest; no user "
-                             "file) or recbole (default: detected from the file names)")
-    parser.add_argument("--encoding", default=None,
-                        help="text encoding of the files (default: latin-1 for ML-100K/ML-1M, "
-                             "else utf-8)")
+    add_format_arguments(parser)
     parser.add_argument("--sampler", default=d.sampler, choices=SAMPLERS,
                         help=f"negative sampler, or 'full' softmax (default: {d.sampler})")
     parser.add_argument("--num-sampled", type=int, default=d.num_sampled,
