@@ -143,8 +143,8 @@ def _powf(counts, distortion):
     the exact power rounded to float32 differs from it by 1 ulp for about 1 count in 1,000
     (measured: 1-25 of 5,000 random counts < 1e6, distortions 0.3-2). So we call the same
     `powf` (through ctypes, once per distinct count) and match TF bit for bit on the same
-    C library (once per sampler: 0.8 s for a million distinct counts). Without a loadable libm (e.g. Windows) the power is taken in float64 and
-    rounded, within 1 ulp of TF's.
+    C library (once per sampler: 0.8 s for a million distinct counts). Without a loadable
+    libm (e.g. Windows) the power is taken in float64 and rounded, within 1 ulp of TF's.
     """
     values, inverse = np.unique(counts, return_inverse=True)
     libm_powf = _libm_powf()
