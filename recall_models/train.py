@@ -461,8 +461,8 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
                           encoding=cfg.encoding)
     if verbose and ds.dropped.get("users"):
         d = ds.dropped
-        print(f"note: dropped {d['users']:,} users with fewer than 3 ratings ({d['ratings']:,} "
-              f"ratings, {d['items']:,} items only they rated)", flush=True)
+        print(f"note: users dropped for fewer than 3 ratings: {d['users']:,} ({d['ratings']:,} "
+              f"ratings; {d['items']:,} items only they rated)", flush=True)
     check_against_dataset(cfg, ds)
     out = Path(cfg.out)
     done = finished_run(cfg, out)

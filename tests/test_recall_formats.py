@@ -43,7 +43,7 @@ def test_train_on_each_format(tmp_path, capsys, writer, fmt, encoding):
     assert code == 0, err
     last = json.loads(out.strip().splitlines()[-1])
     assert last["config"]["format"] == fmt and last["test"]["num_users"] == 60
-    assert "note: dropped 1 users with fewer than 3 ratings (2 ratings, 0 items" in out
+    assert "note: users dropped for fewer than 3 ratings: 1 (2 ratings; 0 items" in out
     ds = load_dataset(str(data), format=fmt, encoding=encoding)
     if fmt == "ml-latest":       # no user file: every profile feature is "unknown" (code 0)
         assert all(ds.user_vocab[n] == ("<unk>",) for n in ("gender", "occupation", "zip"))
