@@ -147,6 +147,19 @@ def test_float64_with_default_sampler_works_where_tensorflow_raises():
         tf.nn.sampled_softmax_loss(w, b, labels, x, 3, NUM_CLASSES, 2, seed=1)
 
 
+def test_float32_table_with_half_inputs_is_cast_where_tensorflow_refuses():
+    """Mixed precision: a float32 class table and float16 activations."""
+    w, b, x, labels, sv = _problem(1)
+    x16 = tf.cast(x, tf.float16)
+    ours = sampled_softmax_loss(w, b, labels, x16, 4, NUM_CLASSES, 1, sv)
+    assert ours.dtype == tf.float16
+    same = sampled_softmax_loss(tf.cast(w, tf.float16), tf.cast(b, tf.float16), labels, x16, 4,
+                                NUM_CLASSES, 1, sv)
+    np.testing.assert_array_equal(ours.numpy(), same.numpy())
+    with pytest.raises((TypeError, ValueError, tf.errors.InvalidArgumentError)):
+        tf.nn.sampled_softmax_loss(w, b, labels, x16, 4, NUM_CLASSES, 1, sv)
+
+
 def test_tuple_of_shards_works_where_tensorflow_fails():
     rng = np.random.default_rng(1)
     w = rng.normal(size=(10, 4)).astype(np.float32)

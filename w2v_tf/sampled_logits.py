@@ -34,6 +34,8 @@ Where we differ from TensorFlow, on purpose (tests show both behaviours):
 * A tuple of shards is a list of shards (TensorFlow stacks it and fails), and "div" shards of
   any sizes mean their concatenation (see `w2v_tf.shards`).
 * `biases=None` means no biases (TensorFlow requires a tensor).
+* Weights and biases of another float dtype are cast to the inputs' dtype (mixed precision:
+  float32 tables with float16 activations); TensorFlow's matmul refuses the mix.
 * Bad arguments raise `ValueError` naming the argument before any kernel runs; in a
   `tf.function` invalid label and sampled ids fail an assertion. Under XLA, which can do
   neither, an invalid id makes its logits NaN (TensorFlow's gather clamps it, silently).

@@ -249,7 +249,8 @@ class CandidateSampler(tf.Module):
 
     Args:
         range_max: number of classes V.
-        seed: int for a reproducible stream, or None for a non-deterministic one.
+        seed: int for a reproducible stream, or None for a non-deterministic one (unlike
+            TF's samplers, `tf.random.set_seed` does not fix it: pass `seed` or `rng`).
         rng: a `tf.random.Generator` to take per-call seeds from (overrides `seed`).
         jit_compile: compile the sampling step with XLA (True), run it as a graph (None/False).
         name: module name.
