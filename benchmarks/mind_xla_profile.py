@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 if __name__ == "__main__":
     build_parser().parse_args()  # --help and a bad flag answer before TensorFlow loads
 
+from w2v_tf.cli import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()   # TensorFlow without its start-up information lines
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

@@ -53,7 +53,7 @@ import statistics
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
@@ -153,6 +153,8 @@ def main(argv=None) -> int:
                         "(default 100000; quick 20000)")
     p.add_argument("--json", action="store_true", help="last line: results as one JSON object")
     args = p.parse_args(argv)
+    from w2v_tf.cli import import_tensorflow_quietly
+    import_tensorflow_quietly()   # TensorFlow without its start-up information lines
     if args.batch_size is not None:
         if args.batch_sizes is not None:
             p.error("give --batch-size or --batch-sizes, not both")

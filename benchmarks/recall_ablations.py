@@ -193,6 +193,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="runs/ablations.jsonl",
                    help="JSON lines appended here (default: runs/ablations.jsonl)")
     args = p.parse_args(argv)
+    from w2v_tf.cli import import_tensorflow_quietly
+    import_tensorflow_quietly()   # TensorFlow without its start-up information lines
     from recall_models.data.dataset import load_dataset
     ds = load_dataset("ml-100k", max_history=50)
     jit = {"auto": None, "on": True, "off": False}[args.xla]

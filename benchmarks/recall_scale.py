@@ -138,6 +138,8 @@ def time_training(ds, steps: int, warmup: int, seed: int):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from w2v_tf.cli import import_tensorflow_quietly
+    import_tensorflow_quietly()   # TensorFlow without its start-up information lines
     scale = 10 if args.quick else 1
     size = {k: v // scale for k, v in FULL.items()}
     folder = Path(args.data or f"/tmp/recall_scale_{'quick' if args.quick else 'full'}")

@@ -29,7 +29,7 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def parse_model_spec(spec: str) -> tuple[str, dict]:
@@ -117,6 +117,8 @@ def time_configs(ds, inputs, args, configs) -> list[dict]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from w2v_tf.cli import import_tensorflow_quietly
+    import_tensorflow_quietly()   # TensorFlow without its start-up information lines
     from tqdm.auto import tqdm
     from recall_models.data.dataset import load_dataset
     from recall_models.models.youtubednn import model_inputs

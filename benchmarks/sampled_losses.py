@@ -39,7 +39,7 @@ import statistics
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 STATS = {"median": statistics.median, "min": min}
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -74,10 +74,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 if __name__ == "__main__":
     parse_args()  # --help and a bad flag answer before TensorFlow loads (seconds)
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from w2v_tf.cli import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()   # TensorFlow without its start-up information lines
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from w2v_tf import full_softmax_loss, sampled_softmax_loss  # noqa: E402
 
 

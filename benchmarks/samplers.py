@@ -55,13 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
 if __name__ == "__main__":
     build_parser().parse_args()  # --help and a bad flag answer before TensorFlow loads
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from w2v_tf.cli import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()   # TensorFlow without its start-up information lines
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")  # each case is its own tf.function: retracing notes are expected
 from tqdm import tqdm  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from w2v_tf import sampling  # noqa: E402
 
 

@@ -55,6 +55,8 @@ def run_case(n: int, method: str, dim: int, batch: int, num_sampled: int, shards
     """Times one (N, method) in this process; returns its measurements."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.path.insert(0, ROOT)
+    from w2v_tf.cli import import_tensorflow_quietly
+    import_tensorflow_quietly()   # TensorFlow without its start-up information lines
     import numpy as np
     import tensorflow as tf
     from w2v_tf import full_softmax_loss, sampled_softmax_loss

@@ -126,7 +126,9 @@ def main(argv=None) -> int:
                              "benchmarks/results/word2vec_vs_gensim*.json); default: none")
     args = parser.parse_args(argv)
     check_args(parser, args)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from w2v_tf.cli import import_tensorflow_quietly
+    import_tensorflow_quietly()   # TensorFlow without its start-up information lines
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
     from w2v_tf import word2vec as w2v
     from w2v_tf.word2vec.corpus import load_corpus

@@ -93,6 +93,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="last line: one JSON object")
     args = parser.parse_args(argv)
+    from w2v_tf.cli import import_tensorflow_quietly
+    import_tensorflow_quietly()   # TensorFlow without its start-up information lines
     for name in ("workers", "ps", "steps", "batch_size", "num_sampled"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")

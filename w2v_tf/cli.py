@@ -34,8 +34,9 @@ _IMPORT_CHATTER = re.compile(
     r"flags\.)$")
 
 
-def _import_tensorflow_quietly() -> None:
-    """Imports TensorFlow with its start-up information lines dropped from stderr.
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with its start-up information lines dropped from stderr (the
+    commands call it, and so do the benchmarks and examples before they import TensorFlow).
 
     Only with TF_CPP_MIN_LOG_LEVEL=3 (our default); every other line, and everything when the
     import fails, is written back.
@@ -74,7 +75,7 @@ def run(prog: str, description: str, commands: Mapping[str, str],
         # Import only the command that runs (each may pull in TensorFlow).
         available = {argv[0]: available[argv[0]]}
         if not {"-h", "--help"} & set(argv[1:]):   # help is answered without TensorFlow
-            _import_tensorflow_quietly()
+            import_tensorflow_quietly()
     modules = {}
     for name, mod_name in available.items():
         module = importlib.import_module(mod_name)
