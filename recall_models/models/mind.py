@@ -643,12 +643,26 @@ class MIND(MultiInterestModel):
                     stddev=math.sqrt(1.0 / self.dim) / 0.87962566103423978, seed=seed))
         self.add_tower(hidden_units, dropout)
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # Keras does not save a SeedGenerator's state with the model; as an attribute the
+        # variable is one of the model's weights, saved and restored with them.
+        self.routing_seed_state = self.seed_generator.state
         # b0 of routing_init="fixed": N(0, sigma^2) [1, K, max_positions], drawn once.
         init = np.random.default_rng(seed).normal(
             0.0, self.routing_stddev, (1, self.num_interests, self.max_positions))
         self.fixed_logits = self.add_weight(
             shape=init.shape, name="routing_b0", trainable=False,
             initializer=keras.initializers.Constant(init.astype(np.float32)))
+
+    def load_own_variables(self, store):
+        """Keras' load, also of a `.keras` file saved before the routing seed state was one of
+        the model's weights (one entry fewer): its other weights load and the state starts
+        afresh from the constructor's seed."""
+        own = self._trainable_variables + self._non_trainable_variables
+        if len(store.keys()) != len(own) - 1:
+            return super().load_own_variables(store)
+        kept = [v for v in own if v is not self.routing_seed_state]
+        for i, v in enumerate(kept):
+            v.assign(store[f"{i}"])
 
     def routing_logits(self, batch, length):
         """b0 [batch, K, length] ("random": new sigma N(0, 1) draws on every call, exact or
