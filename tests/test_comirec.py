@@ -15,6 +15,7 @@ import tensorflow as tf
 from recall_models import train_cli
 from recall_models.models.comirec import ComiRecSA, self_attentive_interests
 from recall_models.models.mind import MIND
+from recall_models.models.youtubednn import YouTubeDNN
 from test_recall_train import ds, movielens_dir  # noqa: F401 (fixtures)
 
 I, L, K, D = 19, 12, 3, 6
@@ -263,3 +264,13 @@ def test_mind_file_saved_before_the_seed_state_was_a_weight_still_loads(rng):
     for i, v in enumerate(old):
         np.testing.assert_array_equal(v.numpy(), store[str(i)])
     np.testing.assert_array_equal(model.seed_generator.state.numpy(), state)
+
+
+@pytest.mark.parametrize("cls", [MIND, ComiRecSA, YouTubeDNN])
+def test_num_sampled_other_than_the_samplers_is_refused(rng, cls):
+    """It was ignored: the sampler's own count was drawn, and the config kept the other."""
+    from recall_models.models.samplers import LogUniformSampler
+    genres = rng.integers(0, 4, size=(I, 2)).astype(np.int32)
+    with pytest.raises(ValueError, match="num_sampled`=8 but the sampler draws 5"):
+        cls(I, SIZES, genres, sampler=LogUniformSampler(I, 5), num_sampled=8)
+    cls(I, SIZES, genres, sampler=LogUniformSampler(I, 5), num_sampled=5)

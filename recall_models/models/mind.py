@@ -378,7 +378,7 @@ class MultiInterestModel(keras.Model):
                  shared_table=True, use_bias=False, max_positions=50, merge="max", l2=0.0,
                  candidate_score="max", **kwargs):
         super().__init__(**kwargs)
-        _samplers.check_loss_and_sampler(loss, sampler)
+        _samplers.check_loss_and_sampler(loss, sampler, int(num_sampled))
         self.num_interests = check_positive_int(num_interests, "num_interests")
         self.max_positions = check_positive_int(max_positions, "max_positions")
         self.pow_p = check_power(pow_p, "pow_p")

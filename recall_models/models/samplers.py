@@ -275,10 +275,16 @@ def _check_num_sampled(value, catalogue, unique, arg="num_sampled") -> int:
     return int(value)
 
 
-def check_loss_and_sampler(loss: str, sampler) -> None:
-    """ValueError unless `loss` is a known model loss with the sampler it needs."""
+def check_loss_and_sampler(loss: str, sampler, num_sampled: int | None = None) -> None:
+    """ValueError unless `loss` is a known model loss with the sampler it needs, and the
+    model's `num_sampled` is the sampler's (the sampler decides how many it draws)."""
     if loss not in ("sampled_softmax", "softmax"):
         raise ValueError(f"`loss`={loss!r}, expected 'sampled_softmax' or 'softmax'.")
     if loss == "sampled_softmax" and sampler is None:
         raise ValueError("`sampler` is None with loss='sampled_softmax'; pass a sampler "
                          "from recall_models.models.samplers or use loss='softmax'.")
+    drawn = getattr(sampler, "num_sampled", None)
+    if loss == "sampled_softmax" and None not in (drawn, num_sampled) and drawn != num_sampled:
+        raise ValueError(f"`num_sampled`={num_sampled} but the sampler draws {drawn} per "
+                         f"batch; expected num_sampled={drawn} (or a sampler of "
+                         f"{num_sampled}).")

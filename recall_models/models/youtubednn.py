@@ -139,7 +139,7 @@ class YouTubeDNN(keras.Model):
             hidden_units=[int(u) for u in hidden_units], output_dim=int(output_dim),
             normalize=bool(normalize), temperature=float(temperature), use_bias=bool(use_bias),
             use_genres=bool(use_genres), dropout=float(dropout), l2=float(l2))
-        _samplers.check_loss_and_sampler(loss, sampler)
+        _samplers.check_loss_and_sampler(loss, sampler, int(num_sampled))
         if not float(temperature) > 0:
             raise ValueError(f"`temperature` must be > 0, got {temperature}.")
         missing = [n for n in PROFILE if n not in user_feature_sizes]
