@@ -274,3 +274,16 @@ def test_num_sampled_other_than_the_samplers_is_refused(rng, cls):
     with pytest.raises(ValueError, match="num_sampled`=8 but the sampler draws 5"):
         cls(I, SIZES, genres, sampler=LogUniformSampler(I, 5), num_sampled=8)
     cls(I, SIZES, genres, sampler=LogUniformSampler(I, 5), num_sampled=5)
+
+
+@pytest.mark.parametrize("cls", [MIND, ComiRecSA])
+def test_label_of_shape_batch_1_is_read_and_other_shapes_named(rng, cls):
+    """A [B, 1] label (the Keras layer's convention) gave a raw ComputeAccidentalHits error."""
+    model = make(cls, rng, **({"routing_init": "fixed"} if cls is MIND else {}))
+    model.compile(keras.optimizers.Adam(1e-2))
+    x = inputs(rng, [2, 5, 9, 12])
+    flat = model.evaluate(x, batch_size=4, verbose=0)
+    column = model.evaluate({**x, "label": x["label"][:, None]}, batch_size=4, verbose=0)
+    assert column == flat
+    with pytest.raises(ValueError, match=r'inputs\["label"\] has shape'):
+        model({**x, "label": np.stack([x["label"]] * 2, 1)})

@@ -283,6 +283,16 @@ def max_interest_logits(interests, active, table, biases=None):
     return tf.reduce_max(tf.where(active[:, :, None], logits, logits.dtype.min), axis=1)
 
 
+def label_column(label) -> tf.Tensor:
+    """The "label" input, int32 [B] (or [B, 1]), as int64 [B, 1]; other shapes are refused."""
+    label = tf.convert_to_tensor(label)
+    rank = label.shape.rank
+    if rank is not None and not (rank == 1 or rank == 2 and label.shape[1] in (1, None)):
+        raise ValueError(f'inputs["label"] has shape {label.shape}; expected [batch] item ids '
+                         "(or [batch, 1]).")
+    return tf.reshape(tf.cast(label, tf.int64), [-1, 1])
+
+
 def max_interest_sampled_softmax_loss(weights, biases, labels, interests, active, num_sampled,
                                       num_classes, sampled_values):
     """Sampled softmax where every candidate is scored by its best active interest: [B].
@@ -486,7 +496,7 @@ class MultiInterestModel(keras.Model):
         if "label" not in inputs:
             return v
         out = self.softmax_table(table)
-        labels = tf.cast(inputs["label"], tf.int64)[:, None]                 # [B, 1]
+        labels = label_column(inputs["label"])                                # [B, 1]
         sampled = training and self.loss_name == "sampled_softmax"
         if self.candidate_score == "max":       # every candidate scored by its best interest
             if sampled:
