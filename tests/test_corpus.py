@@ -227,3 +227,11 @@ def test_subsample_keep_rates_match_probabilities():
         n = np.sum(ids == w)
         rate = mask[ids == w].mean()
         assert abs(rate - p) <= 5 * np.sqrt(p * (1 - p) / n) + 1e-12, (w, rate, p)
+
+
+def test_encode_refuses_a_sentence_given_as_one_string():
+    """It encoded the string's characters: encode(["abc"]) gave the ids of a, b, c."""
+    from w2v_tf.word2vec.corpus import Vocabulary
+    vocab = Vocabulary.build([["a", "b", "a", "c"]], min_count=1)
+    with pytest.raises(TypeError, match="got a str sentence 'abc'"):
+        vocab.encode(["abc"])

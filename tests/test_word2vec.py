@@ -458,3 +458,34 @@ def test_deal_puts_each_centres_pairs_in_different_piles():
     for pile in np.split(dealt, bounds):
         assert len(np.unique(pile)) == len(pile)
     np.testing.assert_array_equal(training._deal(np.arange(10), 3), [0, 3, 6, 9, 1, 4, 7, 2, 5, 8])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(counts=[5, 4, 3]), "encoded holds word id 5, but counts covers ids 0..2"),
+    (dict(alpha=-1.0), "alpha must be a number > 0"),
+    (dict(alpha=float("nan")), "alpha must be a number > 0"),
+    (dict(min_alpha_ratio=5.0), "min_alpha_ratio must be a number in"),
+    (dict(sample=-1), "sample must be a number >= 0"),
+    (dict(counts=[[6, 5, 4, 3, 2, 1]]), "counts must be 1-D"),
+])
+def test_train_refuses_what_trained_to_nan_or_silently_wrong(kwargs, message):
+    """Ids beyond counts were clamped on the default fast path (NaN for nce, a raw Gather
+    error elsewhere); alpha -1 or NaN and min_alpha_ratio 5 trained to NaN vectors."""
+    from w2v_tf import word2vec
+    encoded = [np.array([0, 1, 2, 3, 4, 5]), np.array([5, 4, 3, 2, 1, 0])]
+    args = dict(counts=[6, 5, 4, 3, 2, 1], dim=4, epochs=1, negatives=2, progress=False)
+    with pytest.raises(ValueError, match=message):
+        word2vec.train(encoded, **{**args, **kwargs})
+
+
+def test_train_refuses_a_model_of_other_sizes():
+    from w2v_tf import word2vec
+    encoded = [np.array([0, 1, 2, 3, 4, 5])]
+    args = dict(counts=[6, 5, 4, 3, 2, 1], dim=4, epochs=1, negatives=2, progress=False)
+    for model, message in ((word2vec.Word2Vec(5, 4), "vocab_size=5"),
+                           (word2vec.Word2Vec(6, 8), "dim=8"),
+                           (word2vec.Word2Vec(6, 4, arch="cbow"), "arch='cbow'"),
+                           (word2vec.Word2Vec(6, 4), "hierarchical=True")):
+        with pytest.raises(ValueError, match=message):
+            word2vec.train(encoded, model=model, **args,
+                           **({"loss": "hs"} if "hier" in message else {}))

@@ -137,6 +137,13 @@ def load_corpus(name_or_path: str | os.PathLike = "lee", lowercase: bool = True,
     return sentences
 
 
+def _check_tokens(sentence) -> None:
+    """TypeError for a sentence given as one string (iterating it would give characters)."""
+    if isinstance(sentence, str):
+        raise TypeError("sentences must be lists of tokens, got a str sentence "
+                        f"{sentence[:40]!r}; use tokenize() or load_corpus()")
+
+
 @dataclass
 class Vocabulary:
     """Words sorted by decreasing count; id i is `words[i]`.
@@ -185,9 +192,7 @@ class Vocabulary:
             raise ValueError(f"max_size must be None or >= 1, got {max_size!r}")
         counter: Counter = Counter()
         for sentence in sentences:
-            if isinstance(sentence, str):
-                raise TypeError("sentences must be lists of tokens, got a str sentence "
-                                f"{sentence[:40]!r}; use tokenize() or load_corpus()")
+            _check_tokens(sentence)
             counter.update(sentence)
         if not counter:
             raise ValueError("cannot build a vocabulary from an empty corpus (no tokens)")
@@ -223,6 +228,7 @@ class Vocabulary:
         index = self.index
         out = []
         for sentence in sentences:
+            _check_tokens(sentence)
             ids = [index[w] for w in sentence if w in index]
             if ids:
                 out.append(np.array(ids, dtype=np.int64))

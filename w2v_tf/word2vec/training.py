@@ -308,9 +308,15 @@ def train(encoded, counts, *, arch: str = "skipgram", loss: str = DEFAULT_LOSS, 
         ValueError: bad hyper-parameters (named), before anything is trained.
     """
     counts = np.asarray(counts)
+    if counts.ndim != 1:
+        raise ValueError(f"counts must be 1-D [vocabulary size], got shape {counts.shape}")
     batch_size, num_shared, alpha, jit_compile, max_row_updates = _resolve_arguments(
         len(counts), arch, loss, dim, window, negatives, epochs, alpha, batch_size, num_shared,
         stratified, jit_compile, max_row_updates)
+    _check_rates(alpha, min_alpha_ratio, sample)
+    if iter(encoded) is encoded:                 # a generator: read it once, keep the list
+        encoded = list(encoded)
+    _check_corpus_and_model(encoded, counts, model, arch, loss, dim)
     if strategy != "none":
         return _train_distributed(encoded, counts, model, dim=dim, arch=arch, loss=loss,
                                   window=window, negatives=negatives, epochs=epochs,
@@ -368,6 +374,38 @@ def _resolve_arguments(vocab_size, arch, loss, dim, window, negatives, epochs, a
     if max_row_updates == "auto":
         max_row_updates = DEFAULT_MAX_ROW_UPDATES if loss == "neg" else None
     return batch_size, num_shared, alpha, jit_compile, max_row_updates
+
+
+def _check_rates(alpha, min_alpha_ratio, sample) -> None:
+    """ValueError naming a learning rate or threshold that would train to NaN or nothing."""
+    for name, value, ok, expected in (
+            ("alpha", alpha, lambda v: 0 < v < math.inf, "> 0"),
+            ("min_alpha_ratio", min_alpha_ratio, lambda v: 0 <= v <= 1, "in [0, 1]"),
+            ("sample", sample, lambda v: 0 <= v < math.inf, ">= 0 (0: no subsampling)")):
+        try:
+            good = ok(float(value))
+        except (TypeError, ValueError):
+            good = False
+        if not good:
+            raise ValueError(f"{name} must be a number {expected}, got {value!r}")
+
+
+def _check_corpus_and_model(encoded, counts, model, arch, loss, dim) -> None:
+    """ValueError for word ids `counts` does not cover, or a `model` of other sizes."""
+    top = max((int(np.max(s)) for s in encoded if len(s)), default=-1)
+    if top >= len(counts):
+        raise ValueError(f"encoded holds word id {top}, but counts covers ids "
+                         f"0..{len(counts) - 1}; expected the ids of the vocabulary whose "
+                         "counts are given")
+    if model is None:
+        return
+    for name, have, want in (("vocab_size", model.vocab_size, len(counts)),
+                             ("dim", model.dim, dim), ("arch", model.arch, arch)):
+        if have != want:
+            raise ValueError(f"model has {name}={have!r} but train was given {want!r}; "
+                             "expected a model of the same vocabulary, dim and arch")
+    if loss == "hs" and model.hs is None:
+        raise ValueError("loss='hs' needs a model built with hierarchical=True (and counts)")
 
 
 def _epoch_sizes(counts, sample):
