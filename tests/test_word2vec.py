@@ -489,3 +489,32 @@ def test_train_refuses_a_model_of_other_sizes():
         with pytest.raises(ValueError, match=message):
             word2vec.train(encoded, model=model, **args,
                            **({"loss": "hs"} if "hier" in message else {}))
+
+
+def test_keras_model_saves_evaluates_and_names_a_cbow_triple(tmp_path):
+    """Word2Vec had no get_config (save raised NotImplementedError) and no test_step
+    (evaluate raised OperatorNotAllowedInGraphError); cbow_dataset's (window, n, target)
+    batches were read as (x, y, sample_weight) and trained to NaN."""
+    import keras
+    from w2v_tf import word2vec
+    from w2v_tf.word2vec import pipeline
+    rng = np.random.default_rng(0)
+    encoded = [rng.integers(0, 12, 20) for _ in range(30)]
+    counts = np.sort(np.bincount(np.concatenate(encoded), minlength=12))[::-1] + 1
+    model = word2vec.Word2Vec(12, 8, counts=counts, hierarchical=True)
+    model.compile(keras.optimizers.SGD(0.01), loss="hs")
+    data = pipeline.skipgram_dataset(encoded, 2, batch_size=64)
+    model.fit(data, verbose=0)
+    assert np.isfinite(model.evaluate(data, verbose=0))
+    model.save(tmp_path / "w2v.keras")
+    loaded = keras.models.load_model(tmp_path / "w2v.keras")
+    np.testing.assert_array_equal(loaded.word_vectors(), model.word_vectors())
+    np.testing.assert_array_equal(loaded.hs.inner_vectors.numpy(),
+                                  model.hs.inner_vectors.numpy())
+    cbow = word2vec.Word2Vec(12, 8, arch="cbow")
+    cbow.compile(keras.optimizers.SGD(0.01), loss="neg_shared", counts=counts)
+    windows = pipeline.cbow_dataset(encoded, 2, batch_size=64, pad_id=12)
+    with pytest.raises(ValueError, match="map them to \\(window, target\\)"):
+        cbow.fit(windows, verbose=0)
+    history = cbow.fit(windows.map(lambda w, n, t: (w, t)), verbose=0).history
+    assert np.isfinite(history["loss"]).all()

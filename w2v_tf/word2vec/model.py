@@ -81,6 +81,7 @@ def _check_int(name, value, low):
     return int(value)
 
 
+@keras.saving.register_keras_serializable(package="w2v_tf")
 class Word2Vec(keras.Model):
     """Target and context embedding tables scored by `einsum('be,bce->bc')`.
 
@@ -105,6 +106,16 @@ class Word2Vec(keras.Model):
     Fit:
         `model.compile(optimizer, loss=..., counts=...)` then `model.fit(words, contexts)`
         or `model.fit(dataset of (words [B], contexts [B]))`: see `compile`, `train_step`.
+        A `pipeline.cbow_dataset` yields `(window, n, target)`: map it to
+        `(window, target)` first. `evaluate` reports the same loss without a step.
+        The loss is summed over the batch, so a step moves a frequent word's row by the rate
+        times its number of pairs: word2vec.c's rates diverge at batch 1024 (skip-gram on
+        the "lee" corpus, one epoch: loss inf at 0.025, NaN at 0.05, 4.11 at 0.0025).
+        `train()` caps each row's step and trains at word2vec.c's rates.
+
+    Save:
+        `model.save("w2v.keras")` and `keras.models.load_model` keep the architecture and
+        the tables; the compiled loss and optimizer are not saved: compile again to go on.
     """
 
     def __init__(self, vocab_size: int, dim: int = 100, arch: str = "skipgram",
@@ -138,6 +149,9 @@ class Word2Vec(keras.Model):
             self.hs.build((None, self.dim))
         self.loss_tracker = keras.metrics.Mean(name="loss")   # what `fit` reports
         self.fit_loss = None                                  # set by `compile`
+        self._config = dict(vocab_size=self.vocab_size, dim=self.dim, arch=arch,
+                            counts=None if counts is None else np.asarray(counts).tolist(),
+                            hierarchical=bool(hierarchical), seed=seed)
         self.built = True   # every weight exists; `fit` need not build by calling the model
 
     @property
@@ -224,9 +238,7 @@ class Word2Vec(keras.Model):
         step with `sgd_step` in place of the Keras optimizer). Reports the mean loss per
         pair (weighted) as "loss".
         """
-        words, contexts, weights = keras.utils.unpack_x_y_sample_weight(data)
-        if weights is None:
-            weights = tf.ones_like(contexts, tf.float32)
+        words, contexts, weights = self._batch(data)
         variables = trained_variables(self, self.fit_loss["loss"])
         with tf.GradientTape() as tape:
             total = summed_pair_loss(self, words, contexts, weights, **self.fit_loss)
@@ -236,9 +248,37 @@ class Word2Vec(keras.Model):
         self.loss_tracker.update_state(total / tf.maximum(pairs, 1e-12), sample_weight=pairs)
         return {"loss": self.loss_tracker.result()}
 
+    def test_step(self, data):
+        """`evaluate`: the mean loss per pair of `train_step`, without the update."""
+        words, contexts, weights = self._batch(data)
+        total = summed_pair_loss(self, words, contexts, weights, **self.fit_loss)
+        pairs = tf.reduce_sum(tf.cast(weights, tf.float32))
+        self.loss_tracker.update_state(total / tf.maximum(pairs, 1e-12), sample_weight=pairs)
+        return {"loss": self.loss_tracker.result()}
+
+    def _batch(self, data):
+        """(words, contexts, weights) of a `fit`/`evaluate` batch; weights default to 1."""
+        words, contexts, weights = keras.utils.unpack_x_y_sample_weight(data)
+        if weights is None:
+            return words, contexts, tf.ones_like(contexts, tf.float32)
+        if weights.dtype.is_integer:
+            raise ValueError("a batch's third element is read as per-pair weights and must be "
+                             f"float, got {weights.dtype.name}: for pipeline.cbow_dataset's "
+                             "(window, n, target) batches, map them to (window, target)")
+        return words, contexts, weights
+
     @property
     def metrics(self):
         return [self.loss_tracker]
+
+    def get_config(self):
+        """The constructor's arguments (`keras.models.load_model` rebuilds the model)."""
+        return {**super().get_config(), **self._config}
+
+    def get_compile_config(self):
+        """None: `compile` takes our loss names and samplers, which Keras cannot restore;
+        a loaded model is compiled again."""
+        return None
 
 
 # ----------------------------------------------------------------------------- losses glue
