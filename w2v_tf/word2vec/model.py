@@ -109,8 +109,9 @@ class Word2Vec(keras.Model):
         A `pipeline.cbow_dataset` yields `(window, n, target)`: map it to
         `(window, target)` first. `evaluate` reports the same loss without a step.
         The loss is summed over the batch, so a step moves a frequent word's row by the rate
-        times its number of pairs: word2vec.c's rates diverge at batch 1024 (skip-gram on
-        the "lee" corpus, one epoch: loss inf at 0.025, NaN at 0.05, 4.11 at 0.0025).
+        times its number of pairs, and large rates diverge (skip-gram, "lee" corpus, batch
+        1024, one epoch: at 0.025 loss 3.92 with subsampling as above, inf without it; at
+        0.05, CBOW's rate in word2vec.c, 1.6e15 even with it; 4.11 at 0.0025 without it).
         `train()` caps each row's step and trains at word2vec.c's rates.
 
     Save:
