@@ -95,7 +95,7 @@ def check_hparams(hparams: dict) -> None:
         if not _is_positive_int(hparams.get(name, 1)):
             bad(name, hparams[name], "a positive integer")
     units = hparams.get("hidden_units", ())
-    if not all(map(_is_positive_int, units)):
+    if isinstance(units, (int, str)) or not all(map(_is_positive_int, units)):
         bad("hidden_units", units, "positive integers")
     if not 0 <= hparams.get("dropout", 0.0) < 1:
         bad("dropout", hparams["dropout"], "a rate in [0, 1)")

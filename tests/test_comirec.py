@@ -287,3 +287,32 @@ def test_label_of_shape_batch_1_is_read_and_other_shapes_named(rng, cls):
     assert column == flat
     with pytest.raises(ValueError, match=r'inputs\["label"\] has shape'):
         model({**x, "label": np.stack([x["label"]] * 2, 1)})
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"embedding_dim": 0}, "`embedding_dim` must be a positive int"),
+    ({"output_dim": 0}, "`output_dim` must be a positive int"),
+    ({"hidden_units": (0,)}, "`hidden_units` must be a positive int"),
+    ({"hidden_units": 64}, "`hidden_units` must be a sequence"),
+    ({"dropout": 1.5}, "`dropout` must be in \\[0, 1\\)"),
+])
+def test_youtubednn_and_mind_name_their_own_bad_sizes(rng, kw, message):
+    """Keras named its own arguments: embedding_dim=0 said `output_dim`, dropout `rate`."""
+    genres = rng.integers(0, 4, size=(I, 2)).astype(np.int32)
+    with pytest.raises(ValueError, match=message):
+        YouTubeDNN(I, SIZES, genres, loss="softmax", **kw)
+    if "hidden_units" in kw or "dropout" in kw:
+        with pytest.raises(ValueError, match=message):
+            MIND(I, SIZES, genres, loss="softmax", **kw)
+
+
+def test_log_uniform_on_ids_not_sorted_by_frequency_warns():
+    """Shuffled ids silently gave the most popular items an arbitrary share of the draws."""
+    import warnings
+    from recall_models.models.samplers import make_sampler
+    freq = np.array([0, 50, 40, 30, 20, 10])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_sampler("log_uniform", freq, 2, 8)
+    with pytest.warns(UserWarning, match="sorted by decreasing frequency"):
+        make_sampler("log_uniform", freq[[0, 3, 1, 5, 2, 4]], 2, 8)

@@ -83,7 +83,8 @@ from recall_models.models import samplers as _samplers
 
 from w2v_tf import losses as _losses
 from w2v_tf import sampled_logits as _sampled
-from recall_models.models.youtubednn import PROFILE, genre_weights, masked_mean, model_inputs
+from recall_models.models.youtubednn import (PROFILE, check_positive_int, check_tower,  # noqa: F401
+                                             genre_weights, masked_mean, model_inputs)
 
 _TINY = 1e-30
 _LOG_CLIP = 60.0            # exp(60) ~ 1e26 is finite in float32; exp(-exp(60)) == 0
@@ -336,13 +337,6 @@ def check_power(p, name="pow_p") -> float:
     return value
 
 
-def check_positive_int(value, name: str) -> int:
-    """int(value) if it is a positive int (not bool), else ValueError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-    return int(value)
-
-
 def genre_counts(item_genres) -> np.ndarray:
     """float32 [I, n_genres]: 1 where item i has genre g (code 0 = none is dropped)."""
     return (genre_weights(item_genres) > 0).astype(np.float32)
@@ -459,6 +453,7 @@ class MultiInterestModel(keras.Model):
     def add_tower(self, hidden_units, dropout: float = 0.0):
         """The interest tower, shared by every interest: ReLU layers of `hidden_units` (dropout
         after each in training) and a linear layer back to d (`tower_interests`)."""
+        hidden_units, dropout = check_tower(hidden_units, dropout)
         self.tower = [keras.layers.Dense(int(u), activation="relu", kernel_regularizer=self.reg,
                                          name=f"relu_{k}") for k, u in enumerate(hidden_units)]
         self.dropout = keras.layers.Dropout(dropout) if dropout else None

@@ -42,6 +42,8 @@ checkpoints and restored when a run resumes (`recall_models.train`'s checkpoint)
 """
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -251,6 +253,11 @@ def make_sampler(name: str, item_freq, num_sampled: int, batch_size: int, seed: 
         return MixedSampler(freq, batch_size, num_sampled, seed=seed)
     if name == "unigram":
         return UnigramSampler(freq, num_sampled, unique=unique, seed=seed)
+    if name == "log_uniform" and (np.diff(freq[1:]) > 0).any():
+        warnings.warn("the log_uniform sampler assumes item ids sorted by decreasing frequency "
+                      "(id 1 the most frequent), but `item_freq` rises somewhere along ids "
+                      "1..I-1: renumber the items by frequency (load_dataset does) or use "
+                      "'unigram'.", UserWarning, stacklevel=2)
     cls = LogUniformSampler if name == "log_uniform" else UniformSampler
     return cls(len(freq), num_sampled, unique=unique, seed=seed)
 

@@ -102,6 +102,25 @@ class ItemSoftmax(SampledSoftmaxLayer):
         return {**super().get_config(), "normalize": self.normalize}
 
 
+def check_positive_int(value, name: str) -> int:
+    """int(value) if it is a positive int (not bool), else ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
+    return int(value)
+
+
+def check_tower(hidden_units, dropout) -> tuple[list[int], float]:
+    """(widths, rate) of a ReLU tower: positive ints and a rate in [0, 1); else a ValueError
+    naming `hidden_units` or `dropout` (Keras would name its own `units` or `rate`)."""
+    if isinstance(hidden_units, (int, np.integer, str)) or not hasattr(hidden_units, "__iter__"):
+        raise ValueError(f"`hidden_units` must be a sequence of positive ints, e.g. (128,), "
+                         f"got {hidden_units!r}.")
+    units = [check_positive_int(u, "hidden_units") for u in hidden_units]
+    if not 0 <= float(dropout) < 1:
+        raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
+    return units, float(dropout)
+
+
 @keras.saving.register_keras_serializable(package="recall_models")
 class YouTubeDNN(keras.Model):
     """YouTubeDNN candidate generator (module docstring).
@@ -131,6 +150,10 @@ class YouTubeDNN(keras.Model):
         super().__init__(**kwargs)
         if isinstance(sampler, dict):                   # from get_config
             sampler = keras.saving.deserialize_keras_object(sampler)
+        hidden_units, dropout = check_tower(hidden_units, dropout)
+        for name, value in (("embedding_dim", embedding_dim), ("profile_dim", profile_dim),
+                            ("output_dim", output_dim)):
+            check_positive_int(value, name)
         self._config = dict(
             num_items=int(num_items), num_sampled=int(num_sampled), loss=loss,
             user_feature_sizes={k: int(v) for k, v in dict(user_feature_sizes).items()},
