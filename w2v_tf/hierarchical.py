@@ -35,7 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from w2v_tf.sampled_logits import _in_xla, dense
+from w2v_tf.sampled_logits import _in_xla, dense, nan_where_invalid
 
 MAX_CODE_LENGTH = 40  # word2vec.c's MAX_CODE_LENGTH: fixed-size code/point arrays per word.
 
@@ -306,8 +306,7 @@ def hierarchical_softmax_loss(inner_vectors, h, words, tree: HuffmanTree) -> tf.
     node_nll = tf.math.softplus(-sign * x)                           # [B, L]
     loss = tf.reduce_sum(tf.where(mask, node_nll, tf.zeros_like(node_nll)), axis=1)
     if _in_xla():   # XLA's gather clamps a bad id silently: NaN loss for it instead
-        bad = tf.cast(words, tf.uint32) >= tf.constant(tree.num_words, tf.uint32)
-        loss = tf.where(bad, tf.constant(np.nan, loss.dtype), loss)
+        loss = nan_where_invalid(loss[:, None], words[:, None], tree.num_words)[:, 0]
     return loss
 
 

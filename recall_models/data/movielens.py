@@ -29,8 +29,8 @@ Malformed input raises `DataFormatError` (a `ValueError`) naming the file and th
 or does not fit in int64, bytes that are not valid in the file's encoding. Ids and
 timestamps are parsed exactly (never through float64, which merges ids above 2^53): an
 integer written with a zero fractional part ("7.0") is accepted as 7, one in exponent
-notation ("1e3", as a spreadsheet writes 1.23457E+18) is refused. An encoding Python does not know is a `ValueError`
-naming the argument.
+notation ("1e3", as a spreadsheet writes 1.23457E+18) is refused. An encoding Python does
+not know is a `ValueError` naming the argument.
 """
 from __future__ import annotations
 
