@@ -40,6 +40,7 @@ class TrainConfig:
     hparams: dict = dataclasses.field(default_factory=dict)   # model keyword arguments
     format: str | None = None            # file format of a dataset folder (None: detected)
     encoding: str | None = None          # its text encoding (None: the format's own)
+    inter: str | None = None             # RecBole: which NAME.inter (None: the only one)
 
     def __post_init__(self):
         if self.learning_rate is None:   # an unknown model is check_config's error

@@ -23,7 +23,8 @@ HELP = "load a MovieLens dataset (ml-100k or a path) and print its summary"
 
 
 def add_format_arguments(parser: argparse.ArgumentParser) -> None:
-    """--format and --encoding of a dataset folder (data, evaluate and train share them)."""
+    """--format, --encoding and --inter of a dataset folder (data, evaluate and train share
+    them)."""
     from recall_models.data.movielens import FORMATS
     parser.add_argument("--format", default=None, choices=FORMATS,
                         help="file format of a dataset folder: ml-100k, ml-1m (.dat), "
@@ -32,6 +33,9 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoding", default=None,
                         help="text encoding of the files (default: latin-1 for ML-100K/ML-1M, "
                              "else utf-8)")
+    parser.add_argument("--inter", default=None, metavar="NAME",
+                        help="RecBole folder holding several NAME.inter files: read this one "
+                             "(with NAME.user and NAME.item when present)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,11 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from recall_models.data.dataset import load_dataset, summary
+    from recall_models.data.dataset import dropped_line, load_dataset, summary
 
     try:
         ds = load_dataset(args.dataset, max_history=args.max_history, format=args.format,
-                          encoding=args.encoding)
+                          encoding=args.encoding, inter=args.inter)
     except (ValueError, RuntimeError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -61,8 +65,9 @@ def main(args: argparse.Namespace) -> int:
     print(f"ratings        {s['ratings']:,}")
     print(f"repeated       {s['repeated_ratings']:,} ratings of a (user, item) pair rated "
           "before (the filtered metrics never drop the target)")
-    print(f"dropped        {s['dropped_users']:,} users with fewer than 3 ratings "
-          f"({s['dropped_ratings']:,} ratings, {s['dropped_items']:,} items)")
+    print("dropped        " + dropped_line({"users": s["dropped_users"],
+                                             "ratings": s["dropped_ratings"],
+                                             "items": s["dropped_items"]}))
     print(f"density        {s['density']:.4%}")
     print(f"samples        train {s['train_samples']:,}, valid {s['valid_samples']:,}, "
           f"test {s['test_samples']:,} (history cap {s['max_history']})")

@@ -51,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         ds = load_dataset(args.dataset, max_history=args.max_history, format=args.format,
-                          encoding=args.encoding)
+                          encoding=args.encoding, inter=args.inter)
         kwargs = {"neighbours": args.neighbours} if args.model == "itemknn" else {}
         if args.neighbours is not None and args.model != "itemknn":
             raise ValueError("--neighbours applies to --model itemknn only")

@@ -323,7 +323,7 @@ def load_run(run_dir):
     cfg = TrainConfig(**{k: v for k, v in result["config"].items() if k in fields})
     ds = load_dataset(cfg.dataset, max_history=cfg.max_history,
                       **{k: v for k, v in result["config"].items()
-                         if k in ("format", "encoding") and v is not None})
+                         if k in ("format", "encoding", "inter") and v is not None})
     model = build_model(cfg, ds)
     with warnings.catch_warnings():     # the file also holds Adam's slots; serving needs none
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")

@@ -70,6 +70,10 @@ def check_config(cfg: TrainConfig) -> None:
                          f"{', '.join(FORMATS)}.")
     if cfg.encoding is not None:
         check_encoding(cfg.encoding)
+    if cfg.inter is not None and (not isinstance(cfg.inter, str) or not cfg.inter
+                                  or os.sep in cfg.inter or cfg.inter.endswith(".inter")):
+        raise ValueError(f"inter={cfg.inter!r}, expected the NAME of a NAME.inter file in the "
+                         "dataset folder (no folder, no extension).")
     if cfg.strategy not in STRATEGIES:
         raise ValueError(f"strategy={cfg.strategy!r} is unknown; expected one of "
                          f"{', '.join(STRATEGIES)}.")
@@ -446,7 +450,7 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
     Args:
       cfg: the run's `TrainConfig`.
       ds: an already loaded `recall_models.data.dataset.Dataset` (default: load `cfg.dataset`
-        with `cfg.format` and `cfg.encoding`).
+        with `cfg.format`, `cfg.encoding` and `cfg.inter`).
       verbose: Keras `fit` verbosity (1 = progress bar, 2 = a line per epoch, 0 = silent).
       callbacks: extra Keras callbacks, run after the built-in ones.
 
@@ -458,11 +462,10 @@ def train(cfg: TrainConfig, ds=None, verbose: int = 1, callbacks=()) -> dict:
     if ds is None:
         from recall_models.data.dataset import load_dataset
         ds = load_dataset(cfg.dataset, max_history=cfg.max_history, format=cfg.format,
-                          encoding=cfg.encoding)
+                          encoding=cfg.encoding, inter=cfg.inter)
     if verbose and ds.dropped.get("users"):
-        d = ds.dropped
-        print(f"note: users dropped for fewer than 3 ratings: {d['users']:,} ({d['ratings']:,} "
-              f"ratings; {d['items']:,} items only they rated)", flush=True)
+        from recall_models.data.dataset import dropped_line
+        print(f"note: dropped {dropped_line(ds.dropped)}", flush=True)
     check_against_dataset(cfg, ds)
     out = Path(cfg.out)
     done = finished_run(cfg, out)

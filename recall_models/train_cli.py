@@ -151,7 +151,7 @@ def config_from_args(args):
                        max_history=args.max_history, unique=not args.with_replacement,
                        jit_compile=False if args.no_xla else None,
                        strategy=args.strategy, hparams=hparams, format=args.format,
-                       encoding=args.encoding)
+                       encoding=args.encoding, inter=args.inter)
 
 
 def _check_multi_interest(hparams: dict) -> None:

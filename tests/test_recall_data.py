@@ -402,7 +402,8 @@ def test_data_cli_json_summary(capsys):
     out = json.loads(text.strip().splitlines()[-1])
     assert (out["users"], out["items"], out["ratings"]) == (943, 1682, 100_000)
     assert "repeated       0 ratings of a (user, item) pair" in text
-    assert "dropped        0 users with fewer than 3 ratings (0 ratings, 0 items)" in text
+    assert "dropped        0 users with fewer than 3 ratings (0 ratings; 0 items only they " \
+        "rated)" in text
     assert out["density"] == pytest.approx(100_000 / (943 * 1682))
     assert out["ratings_per_user_quantiles"]["q0"] == 20
     assert data_cli.main(parser.parse_args(["/nonexistent/ml"])) == 1
@@ -445,6 +446,6 @@ def test_dropped_users_ratings_and_items_are_counted(tmp_path, capsys):
     data_cli.add_arguments(parser)
     assert data_cli.main(parser.parse_args([str(tmp_path), "--json"])) == 0
     text = capsys.readouterr().out
-    assert "dropped 2 users with fewer than 3 ratings (3 ratings, 2 items)" in " ".join(
-        text.split())
+    assert "dropped 2 users with fewer than 3 ratings (3 ratings; 2 items only they rated)" \
+        in " ".join(text.split())
     assert json.loads(text.splitlines()[-1])["dropped_items"] == 2

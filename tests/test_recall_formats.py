@@ -43,7 +43,7 @@ def test_train_on_each_format(tmp_path, capsys, writer, fmt, encoding):
     assert code == 0, err
     last = json.loads(out.strip().splitlines()[-1])
     assert last["config"]["format"] == fmt and last["test"]["num_users"] == 60
-    assert "note: users dropped for fewer than 3 ratings: 1 (2 ratings; 0 items" in out
+    assert "note: dropped 1 user with fewer than 3 ratings (2 ratings; 0 items only" in out
     ds = load_dataset(str(data), format=fmt, encoding=encoding)
     if fmt == "ml-latest":       # no user file: every profile feature is "unknown" (code 0)
         assert all(ds.user_vocab[n] == ("<unk>",) for n in ("gender", "occupation", "zip"))
@@ -213,13 +213,34 @@ def test_a_quoted_newline_in_a_title_is_read_and_a_bad_quote_named(tmp_path):
             read_movielens(tmp_path)
 
 
-def test_two_recbole_files_say_what_a_command_line_user_can_do(tmp_path, capsys):
-    """The error said '(or pass name=)', which no command's flag passes."""
+def test_two_recbole_files_are_picked_by_inter(tmp_path, capsys):
+    """A folder with two NAME.inter files: the error names --inter, which picks one."""
     from recall_models import data_cli
-    from recall_models.data.movielens import read_recbole
+    from recall_models.data.movielens import read_movielens, read_recbole
     write_ratings(tmp_path, "recbole", [(1, 5), (1, 6), (1, 7), (1, 8)])
-    (tmp_path / "y.inter").write_bytes((tmp_path / "x.inter").read_bytes())
+    (tmp_path / "y.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n"
+                                      + "".join(f"{u}\t{i}\t4\n" for u in (1, 2)
+                                                for i in (5, 6, 7, 8, 9)))
     code, _, err = run_testdata_cli(data_cli, [str(tmp_path)], capsys)
     assert code == 1 and "2 .inter files (x.inter, y.inter)" in err
-    assert "move the others out of the folder" in err
-    assert len(read_recbole(tmp_path, name="y").ratings) == 4
+    assert "--inter NAME" in err
+    assert len(read_recbole(tmp_path, name="x").ratings) == 4
+    code, out, err = run_testdata_cli(data_cli, [str(tmp_path), "--inter", "y", "--json"],
+                                      capsys)
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["ratings"] == 10     # y's, not x's
+    assert len(read_movielens(tmp_path, inter="x").ratings) == 4
+    with pytest.raises(ValueError, match=r"inter='z' \(--inter\): .* no z.inter; it has: x, y"):
+        read_movielens(tmp_path, inter="z")
+    (tmp_path / "ml1m").mkdir()
+    ml1m = write_ratings(tmp_path / "ml1m", "ml-1m", [(1, 5)])
+    with pytest.raises(ValueError, match=r"inter='x' \(--inter\) names a RecBole .*'ml-1m'"):
+        read_movielens(ml1m, inter="x")
+
+
+@pytest.mark.parametrize("inter", ["", "x.inter", "sub/x", 7])
+def test_train_config_refuses_an_inter_that_is_not_a_name(inter):
+    from recall_models.config import TrainConfig
+    from recall_models.train import check_config
+    with pytest.raises(ValueError, match="inter=.*expected the NAME of a NAME.inter"):
+        check_config(TrainConfig(inter=inter))

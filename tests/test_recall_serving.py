@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -259,3 +260,34 @@ def test_export_of_a_dataset_without_user_file(tmp_path):
     # No profile: the history alone decides, whatever profile values come in.
     assert_same_top(new["item_ids"].numpy(), new["scores"].numpy(),
                     known["item_ids"].numpy(), known["scores"].numpy())
+
+
+def test_export_reads_the_inter_file_the_run_was_trained_on(tmp_path):
+    # A RecBole folder with two NAME.inter files: the run records `inter`, and export loads
+    # that file again (without it the folder is refused as ambiguous).
+    from recall_testdata import write_ml_latest
+    (tmp_path / "src").mkdir()
+    ratings = pd.read_csv(write_ml_latest(tmp_path / "src") / "ratings.csv")
+    data = tmp_path / "recbole"
+    data.mkdir()
+    header = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+    for name, frame in (("a", ratings), ("b", ratings[ratings.userId % 2 == 0])):
+        (data / f"{name}.inter").write_text(header + "".join(
+            f"{r.userId}\t{r.movieId}\t{r.rating}\t{r.timestamp}\n"
+            for r in frame.itertuples()))
+    with pytest.raises(ValueError, match="--inter NAME"):
+        load_dataset(str(data))
+    ds_a = load_dataset(str(data), max_history=MAX_HISTORY, inter="a")
+    ds_b = load_dataset(str(data), max_history=MAX_HISTORY, inter="b")
+    assert len(ds_b.user_raw_id) < len(ds_a.user_raw_id)
+    out = tmp_path / "run"
+    train(TrainConfig(model="youtubednn", dataset=str(data), inter="a", sampler="uniform",
+                      num_sampled=10, epochs=1, batch_size=32, out=str(out),
+                      max_history=MAX_HISTORY, jit_compile=False, hparams=dict(SMALL)),
+          ds_a, verbose=0)
+    assert json.loads((out / "config.json").read_text())["inter"] == "a"
+    export_run(out, tmp_path / "exp", k=5, upto="test")
+    user = str(ds_a.user_raw_id[1])
+    got = tf.saved_model.load(str(tmp_path / "exp")).signatures["serving_default"](
+        user_id=tf.constant([user]))
+    assert got["item_ids"].shape == (1, 5)

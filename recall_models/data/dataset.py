@@ -507,22 +507,35 @@ def resolve(name_or_path) -> tuple[str, Path]:
 
 
 def load_dataset(name_or_path="ml-100k", max_history: int = 50, format: str | None = None,
-                 encoding: str | None = None, zip_prefix: int = 1) -> Dataset:
+                 encoding: str | None = None, zip_prefix: int = 1,
+                 inter: str | None = None) -> Dataset:
     """Reads (fetching ML-100K if needed), encodes and splits a MovieLens dataset.
 
     Args:
         name_or_path: "ml-100k" (embedded, fetched once), a directory of MovieLens files in
             a format of `recall_models.data.movielens`, or the name of a folder in the cache.
         max_history: cap L on history length.
-        format, encoding: passed to `recall_models.data.movielens.read_movielens`.
+        format, encoding, inter: passed to `recall_models.data.movielens.read_movielens`.
         zip_prefix: characters of the zip code kept as a user feature.
 
     Returns:
         `Dataset`.
     """
     name, directory = resolve(name_or_path)
-    raw = read_movielens(directory, format=format, encoding=encoding)
+    raw = read_movielens(directory, format=format, encoding=encoding, inter=inter)
     return encode(raw, name=name, max_history=max_history, zip_prefix=zip_prefix)
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 user', '2,000 users': a count with its noun in the right number."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def dropped_line(dropped: dict) -> str:
+    """What `Dataset.dropped` counts, in words (`data` and `train` print it)."""
+    return (f"{counted(dropped['users'], 'user')} with fewer than 3 ratings "
+            f"({counted(dropped['ratings'], 'rating')}; {counted(dropped['items'], 'item')} "
+            "only they rated)")
 
 
 def summary(ds: Dataset) -> dict:

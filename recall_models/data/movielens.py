@@ -11,7 +11,8 @@ Formats (the directory's contents decide, see `detect_format`):
 
 `recbole` is RecBole's atomic-file format: a header of `field:type` names, token sequences
 separated by spaces; the embedded MovieLens-100K (see `recall_models.data.fetch`) is in it.
-Only the ratings file is required; a missing user or item file gives empty tables.
+Only the ratings file is required; a missing user or item file gives empty tables. A folder
+holding several `NAME.inter` files needs `inter=NAME` (`--inter NAME` on the command line).
 
 Schema of `RawData` (the same for every format):
 
@@ -470,8 +471,8 @@ def read_recbole(directory, encoding: str = "utf-8", name: str | None = None) ->
         if len(inter) != 1:
             names = ", ".join(p.name for p in inter)
             raise ValueError(f"directory={str(d)!r} holds {len(inter)} .inter files "
-                             f"({names}), expected exactly one: move the others out of the "
-                             "folder (from Python, read_recbole(directory, name=...) picks one)")
+                             f"({names}), expected exactly one: pick one with --inter NAME "
+                             "(from Python: inter=NAME) or move the others out")
         name = inter[0].stem
     path = d / f"{name}.inter"
     cols, nums = _read_atomic(path, encoding, ("user_id", "item_id", "timestamp"))
@@ -546,7 +547,8 @@ def _check_format_files(directory, fmt: str) -> None:
                      f"none{found} (leave the format out to detect it)")
 
 
-def read_movielens(directory, format: str | None = None, encoding: str | None = None) -> RawData:
+def read_movielens(directory, format: str | None = None, encoding: str | None = None,
+                   inter: str | None = None) -> RawData:
     """Parses the MovieLens files in `directory` into the common schema.
 
     Args:
@@ -554,6 +556,8 @@ def read_movielens(directory, format: str | None = None, encoding: str | None = 
         format: one of `FORMATS`, or None to detect it from the file names.
         encoding: text encoding, or None for the format's own (latin-1 for ML-100K and
             ML-1M, utf-8 otherwise).
+        inter: RecBole format only: read `inter.inter` (and `inter.user`, `inter.item`),
+            for a folder that holds several `.inter` files (`--inter`).
 
     Returns:
         `RawData` with `ratings`, `users`, `items`.
@@ -568,6 +572,14 @@ def read_movielens(directory, format: str | None = None, encoding: str | None = 
         raise ValueError(f"format={fmt!r} is not one of {', '.join(FORMATS)}")
     if format is not None:
         _check_format_files(directory, fmt)
-    if encoding is None:
-        return READERS[fmt](directory)
-    return READERS[fmt](directory, encoding=check_encoding(encoding))
+    kwargs = {} if encoding is None else {"encoding": check_encoding(encoding)}
+    if inter is not None:
+        if fmt != "recbole":
+            raise ValueError(f"inter={inter!r} (--inter) names a RecBole NAME.inter file, but "
+                             f"{directory!r} is in the {fmt!r} format")
+        if not (Path(directory) / f"{inter}.inter").is_file():
+            there = ", ".join(p.stem for p in sorted(Path(directory).glob("*.inter")))
+            raise ValueError(f"inter={inter!r} (--inter): {directory!r} has no "
+                             f"{inter}.inter; it has: {there}")
+        kwargs["name"] = inter
+    return READERS[fmt](directory, **kwargs)
