@@ -193,3 +193,19 @@ def test_a_folder_with_files_but_no_run_is_refused_untouched(tmp_path, ds_dir, d
     assert [p.name for p in (tmp_path / "marked").iterdir()] == [MARKER]
     train(config(ds_dir, tmp_path / "marked", epochs=1), ds, verbose=0)
     assert (tmp_path / "marked" / "results.json").exists()
+
+
+def test_a_run_written_before_a_setting_existed_is_still_the_same_run(tmp_path, ds_dir, ds):
+    # config.json / results.json from before `inter` existed lack the key: absent equals the
+    # default (None), so the same command finds its finished run; another value is refused.
+    cfg = config(ds_dir, tmp_path / "run", epochs=1)
+    first = train(cfg, ds, verbose=0)
+    for name in ("config.json", "results.json"):
+        path = tmp_path / "run" / name
+        saved = json.loads(path.read_text())
+        (saved["config"] if name == "results.json" else saved).pop("inter")
+        path.write_text(json.dumps(saved))
+    again = train(config(ds_dir, tmp_path / "run", epochs=1), ds, verbose=0)
+    assert again["test"] == first["test"]
+    with pytest.raises(ValueError, match=r"inter: None -> 'x'"):
+        train(config(ds_dir, tmp_path / "run", epochs=1, inter="x"), ds, verbose=0)
