@@ -12,9 +12,10 @@
 # picture, sharded (partitioned) class tables, and a slice of the parity table
 # (`python -m w2v_tf parity` runs all of it).
 #
-# Why the order matters: with $\log Q$ subtracted, negative sampling learns log P/kQ with
-# hits kept and log P/kQ(1-P) with the target skipped, while NCE learns $\log P$ (notebook 7):
-# the two flags below, `subtract_log_q` and `remove_accidental_hits`, are what separates them.
+# Why the flags matter: without $\log Q$ subtracted, negative sampling learns log P/kQ with
+# hits kept and log P/kQ(1-P) with the target skipped, while NCE, with it subtracted, learns
+# $\log P$ (notebook 7): the two flags below, `subtract_log_q` and `remove_accidental_hits`,
+# are what separates them.
 #
 # For a class $y$ with weight row $w_y$ and bias $b_y$ the logit is $o_y(x) = x\cdot w_y + b_y$.
 # With $Q(y)$ the sampler's *expected count* of $y$ (notebook 6), the helper returns
