@@ -101,7 +101,7 @@ assert np.all(errors["ids shuffled"] > 2 * errors["ids sorted by frequency"])
 #
 # so the rare word's weight grows 3.2 times relative to its frequency, the frequent word's
 # barely at all; after normalising, the most frequent word drops from 90% to 83% of the
-# negatives and the rarest rises from 1% to 2.9%.
+# negatives and the rarest rises from 1% to 2.8%.
 #
 # ## A custom distribution: the fixed-unigram sampler
 #
