@@ -188,7 +188,8 @@ print(f"per copy: {len(targets) / 4000:.2f} pairs (fixed window: {len(ours)}); "
 # says), and with negatives and shuffling under the same random.seed; word2vec's shrunk
 # window uses a distance-2 pair with probability 1/2 (4000 draws: sd 0.008, tolerance 0.04),
 # so a copy gives 14 distance-1 pairs and 12 / 2 = 6 distance-2 pairs on average, 20 in all
-# (sd of the mean over 4000 copies below 0.03; tolerance 0.2).
+# (each centre's one window draw decides its one or two distance-2 pairs together: variance
+# 0.25 * (4 * 1^2 + 4 * 2^2) = 5 per copy, sd of the mean over 4000 copies 0.035; tolerance 0.2).
 assert ours == legacy and len(ours) == 26
 assert list(ours_neg) == list(legacy_neg)
 assert near == 1.0 and abs(far - 0.5) < 0.04
