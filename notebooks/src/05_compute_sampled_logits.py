@@ -346,7 +346,10 @@ for table, strategy in ((mod_shards, "mod"), (uneven, "div")):
 # seed), and reports the largest error of logits, losses and gradients (of the losses, and
 # of the logits themselves under a random upstream gradient, hits planted):
 # $\max |\text{ours} - \text{TF}| / \max(1, |\text{TF}|)$. Here a slice of the quick grid,
-# to stay fast; `python -m w2v_tf parity` runs the full pairwise grid.
+# to stay fast; `python -m w2v_tf parity` runs the full pairwise grid. The `neg` column
+# compares our `negative_sampling_loss` with TensorFlow's helper run with
+# `subtract_log_q=False` plus a sigmoid cross-entropy (`tf.nn` has no NEG loss); it is NaN in
+# the default-sampler row, since no TensorFlow NEG call draws its own negatives to replay.
 
 # %%
 quick = parity.grid(quick=True)
