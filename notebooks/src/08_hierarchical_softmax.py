@@ -142,6 +142,13 @@ print(f"dot products per example: full softmax {len(vocab)}, hierarchical {L_bar
 for word in ("the", "police", "shimmered" if "shimmered" in vocab.index else vocab.words[-1]):
     print(f"  {word!r}: count {vocab.counts[vocab.index[word]]}, code length {tree.code_lengths[vocab.index[word]]}")
 
+# %% [markdown]
+# How the cost grows with $V$, on Zipfian counts (count $\propto$ 1/rank) for $V$ from 100 to
+# 100,000. In the table and the plot, the mean code length stays within 0.05 bits above the
+# entropy (Huffman's bound allows 1), both grow by about 2 bits per tenfold $V$, more slowly than
+# $\log_2 V$ (3.3 bits), and the longest code (20 at $V = 10^5$) stays far below word2vec.c's
+# limit of 40.
+
 # %%
 sizes = [100, 1_000, 10_000, 100_000]
 rows = []
@@ -163,11 +170,12 @@ ax.legend()
 plt.show()
 
 # %%
-# Check: H <= mean code length < H + 1 (Huffman's bound) on the Lee vocabulary and on every
-# Zipfian size; per tenfold V the mean path grows by a roughly constant number of bits (about
-# 2 here: a Zipfian entropy grows a little slower than log2 V, which adds log2(10) = 3.3).
+# Check: H <= mean code length < H + 1 (Huffman's bound) on the Lee vocabulary, and within
+# 0.05 bits of H on every Zipfian size; per tenfold V the mean path grows by a roughly constant number of bits (about
+# 2 here: for counts ~ 1/rank the entropy grows like 1/2 log2 V + log2 ln V, that is by
+# 1.66 + ~0.3 bits per tenfold V, much slower than log2 V's log2(10) = 3.3).
 assert H <= L_bar < H + 1
-assert all(r.entropy <= r.mean_length < r.entropy + 1 for r in cost.itertuples())
+assert all(r.entropy <= r.mean_length < r.entropy + 0.05 for r in cost.itertuples())
 steps = np.diff(cost["mean_length"].to_numpy())
 assert np.all((steps > 1.5) & (steps < np.log2(10) + 0.1)), steps
 assert cost["max_length"].iloc[-1] < 40                # word2vec.c's MAX_CODE_LENGTH
