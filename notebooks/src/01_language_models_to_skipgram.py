@@ -211,6 +211,11 @@ assert set(pair_counts) == set(map(tuple, ours))       # same pair set, differen
 #
 # Words rarer than $t$ are always kept. Dropping happens before the windows are formed, so
 # the surviving words' windows reach further.
+#
+# In the plot, the Keras table (given the same $t = 10^{-3}$ here) keeps no word more often
+# than the paper's formula, and the frequent words far less: its Zipf estimate overstates
+# their frequencies ($f(1) \approx 1.0$ for "the", whose $f$ on the plot is 0.082, so "the"
+# is kept with probability 0.03 instead of 0.11).
 
 # %%
 counts = vocab.counts
@@ -241,4 +246,6 @@ print(f"tokens {len(ids)}: kept {len(kept)} (expected {expected:.0f} +- {sd:.0f}
 # more than the paper's; the kept count matches its expectation within 5 standard deviations.
 np.testing.assert_array_equal(table, legacy_table)
 assert np.all(keep_w2v >= keep_paper) and keep_w2v[0] > keep_paper[0]
+# ... and the Keras table, with the same t, keeps no word more often than the paper's formula.
+assert np.all(table[1:] <= keep_paper + 1e-12) and table[1] < 0.5 * keep_paper[0]
 assert abs(len(kept) - expected) < 5 * sd
