@@ -191,10 +191,13 @@ Bp, Tp, Sp, Vp = 12, 2, 16, 40
 Wp, bp, xp = rng.normal(size=(Vp, D)), rng.normal(size=Vp), rng.normal(size=(Bp, D))
 labels_p = np.stack([rng.choice(Vp, Tp, replace=False) for _ in range(Bp)])
 ids_p, tq_p, sq_p = tf.random.log_uniform_candidate_sampler(labels_p, Tp, Sp, True, Vp, seed=3)
-ids_p = ids_p.numpy()
 planted = [labels_p[0, 0], labels_p[5, 1], labels_p[9, 0]]              # plant three hits
-ids_p = np.array(planted + [i for i in ids_p if i not in planted][:Sp - 3])
-sv_p = (tf.constant(ids_p), tf.cast(tq_p, tf.float64), tf.cast(sq_p, tf.float64))
+keep = [j for j, i in enumerate(ids_p.numpy()) if i not in planted][:Sp - 3]
+ids_p = np.array(planted + list(ids_p.numpy()[keep]))
+# Each column keeps its own id's expected count: the planted ids are labels, so theirs are
+# true expected counts of the same call (same num_tries).
+sq_p = np.concatenate([tq_p.numpy()[[0, 5, 9], [0, 1, 0]], sq_p.numpy()[keep]])
+sv_p = (tf.constant(ids_p), tf.cast(tq_p, tf.float64), tf.constant(sq_p, tf.float64))
 kw_p = dict(num_sampled=Sp, num_classes=Vp, num_true=Tp, sampled_values=sv_p)
 raw = compute_sampled_logits(Wp, bp, labels_p, xp, subtract_log_q=False, **kw_p)[0].numpy()
 out = compute_sampled_logits(Wp, bp, labels_p, xp, remove_accidental_hits=True, **kw_p)[0].numpy()
@@ -218,7 +221,14 @@ axes[1].set(title=f"hit mask [B, S]: {mask.sum()} hits", xlabel="sampled column"
 plt.show()
 
 # %%
-# Check: the black cells are exactly the hit mask, and nothing else is masked.
+# Check: the black cells are exactly the hit mask, and nothing else is masked; each live
+# sampled column was shifted by - log Q of its own id (log-uniform, unique: 1 - (1 - P)^n).
+p_v = sampling.log_uniform_probabilities(Vp).astype(np.float64)
+n_tries = np.log1p(-sq_p[3]) / np.log1p(-p_v[ids_p[3]])
+np.testing.assert_allclose(sq_p, -np.expm1(n_tries * np.log1p(-p_v[ids_p])), rtol=1e-4)
+live = ~mask
+np.testing.assert_allclose((raw[:, Tp:] - out[:, Tp:])[live],
+                           np.broadcast_to(np.log(sq_p), mask.shape)[live], rtol=1e-5, atol=1e-6)
 np.testing.assert_array_equal(out[:, Tp:] <= -1e30, mask)
 assert mask.sum() >= 3 and np.all(out[:, :Tp] > -1e30)
 
