@@ -65,7 +65,10 @@ for n in (1, 2, 3, 4):
 
 # %%
 # Check: the counted conditional distributions are distributions (each context's bigram
-# probabilities sum to 1), and sparsity grows with n.
+# probabilities sum to 1), and sparsity grows with n. The sums hold because the denominator
+# c(a) is counted as the bigrams that start with a; the unigram count of a word that ends a
+# line (an article) is larger, since no bigram follows it there, and would leave its row short
+# of 1 (128 such words here).
 bigram = Counter(ngrams(train, 2))
 context = Counter()
 for (a, _), c in bigram.items():
@@ -74,6 +77,8 @@ sums = Counter()
 for (a, _), c in bigram.items():
     sums[a] += c / context[a]
 assert all(abs(s - 1) < 1e-12 for s in sums.values())
+unigram_count = Counter(np.concatenate(train).tolist())
+assert any(unigram_count[int(a)] > context[a] for a in context)
 assert unseen[1] == 0 < unseen[2] < unseen[3] < unseen[4]
 
 # %% [markdown]
