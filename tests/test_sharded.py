@@ -166,3 +166,49 @@ def test_shards_of_unknown_row_count_in_a_tf_function_equal_tensorflow(strategy,
     theirs = getattr(tf.compat.v1.nn, loss)(w_sh, b_sh, labels, x, 5, n, num_true=2,
                                             sampled_values=sv, partition_strategy=strategy)
     np.testing.assert_allclose(ours(w_sh, b_sh).numpy(), theirs.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"shards": [np.zeros((10, D), np.float32), np.zeros((13, D - 1), np.float32)]},
+     "one dim"),                                  # was a raw MatMul error
+    ({"shards": [np.zeros((10, D), np.float32), np.zeros(13, np.float32)]}, "`shards`"),
+    ({"biases": np.zeros((N, 1), np.float32)}, "`biases`"),        # was a raw AddV2 error
+])
+def test_sharded_top_k_refuses_bad_shards_and_biases_by_name(kwargs, match):
+    w, _ = _table()
+    args = {"queries": np.zeros((2, D), np.float32), "shards": _split(w, [10, 13]), "k": 2,
+            **kwargs}
+    with pytest.raises(ValueError, match=match):
+        dist.sharded_top_k(**args)
+
+
+def test_sharded_top_k_refuses_integer_queries():
+    # They cast the table to int32 (rows truncated towards 0): scores [[0, 0]], ids [[0, 1]]
+    # where top_k on the float scores gives another ranking, silently.
+    w, _ = _table()
+    with pytest.raises(TypeError, match="`queries` must be floating point"):
+        dist.sharded_top_k(np.eye(1, D, dtype=np.int64), _split(w, [10, 13]), 2)
+
+
+def test_sharded_top_k_in_a_tf_function_and_with_a_numpy_k_equals_eager():
+    # int(tf.shape(shard)[0]) failed when traced (OperatorNotAllowedInGraphError), and a
+    # numpy integer k (what tf.math.top_k accepts) was refused.
+    w, b = _table(3)
+    q = np.random.default_rng(4).normal(size=(9, D)).astype(np.float32)
+    shards, bias = _split(w, [10, 13]), _split(b, [10, 13])
+    eager = dist.sharded_top_k(q, shards, 5, biases=bias)
+    traced = tf.function(lambda x: dist.sharded_top_k(x, shards, np.int64(5), biases=bias))(q)
+    np.testing.assert_array_equal(traced[1].numpy(), eager[1].numpy())
+    # values: graph and eager MatMul kernels may round differently (observed 4.8e-7)
+    np.testing.assert_allclose(traced[0].numpy(), eager[0].numpy(), rtol=1e-5, atol=1e-5)
+    ref_values, ref_ids = _exact_top_k(q, w, b, 5)
+    np.testing.assert_array_equal(traced[1].numpy(), ref_ids)
+
+
+def test_sharded_top_k_of_shards_with_unknown_rows_in_a_tf_function_is_refused_by_name():
+    w, _ = _table()
+    spec = [tf.TensorSpec([None, D], tf.float32)] * 2
+    fn = tf.function(lambda s: dist.sharded_top_k(np.zeros((1, D), np.float32), s, 2),
+                     input_signature=[spec])
+    with pytest.raises(ValueError, match="static row counts"):
+        fn(_split(w, [10, 13]))

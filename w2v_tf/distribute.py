@@ -29,6 +29,7 @@ import json
 import os
 from typing import Callable, List, Optional, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from w2v_tf import shards as _shards
@@ -302,28 +303,45 @@ def sharded_top_k(queries, shards, k: int, biases=None, partition_strategy: str 
       towards the smaller id, as `tf.math.top_k` on the whole table does.
 
     Raises:
-      ValueError: bad `k`, mismatched dims, or bias shards that differ from the table's.
+      ValueError: bad `k`, shards that are not `[rows, d]` with one `d`, queries that are not
+        `[U, d]`, biases that are not 1-D or whose shards differ from the table's, or (in a
+        `tf.function`) shards whose row counts are not static.
+      TypeError: `queries` not floating point (an integer query would cast the table to
+        integers and return wrong scores).
     """
     w = _shards.as_shard_list(shards, "shards")
-    sizes = [int(tf.shape(s)[0]) for s in w]
+    _shards.check_rank(w, 2, "shards", "[num_classes, dim], or a list of [rows, dim] shards")
+    sizes = _static_rows(w, "shards")
     total = sum(sizes)
     _shards.check_layout(sizes, total, partition_strategy, "shards")
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= total:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= total:
         raise ValueError(f"`k` must be an int in [1, {total}] (the number of classes), got {k!r}.")
+    k = int(k)
+    dims = sorted({s.shape[-1] for s in w if s.shape[-1] is not None})
+    if len(dims) > 1:
+        raise ValueError(f"`shards` have dims {[s.shape[-1] for s in w]}; expected one dim for "
+                         "all shards (the rows of one table).")
+    dim = dims[0] if dims else None
     queries = tf.convert_to_tensor(queries)
-    if queries.shape.rank != 2 or queries.shape[1] != w[0].shape[-1]:
-        raise ValueError(f"`queries` must have shape [num_queries, {w[0].shape[-1]}] (the "
+    if queries.shape.rank != 2 or None not in (dim, queries.shape[1]) and queries.shape[1] != dim:
+        raise ValueError(f"`queries` must have shape [num_queries, {dim}] (the "
                          f"table's dim), got {queries.shape}.")
+    if not queries.dtype.is_floating:
+        raise TypeError(f"`queries` must be floating point [num_queries, {dim}], got dtype "
+                        f"{queries.dtype.name} (the table would be cast to it).")
     if biases is not None:
         b = _shards.as_shard_list(biases, "biases")
+        _shards.check_rank(b, 1, "biases", "[num_classes], or a list of 1-D shards matching "
+                           "the table's shards")
         if len(b) == 1 and len(w) > 1:
             starts = [sum(sizes[:p]) for p in range(len(w))]
             if partition_strategy == "div":
                 b = [b[0][o:o + n] for o, n in zip(starts, sizes)]
             else:
                 b = [b[0][p::len(w)] for p in range(len(w))]
-        if [int(tf.shape(x)[0]) for x in b] != sizes:
-            raise ValueError(f"`biases` shards have {[int(tf.shape(x)[0]) for x in b]} rows; "
+        b_sizes = _static_rows(b, "biases")
+        if b_sizes != sizes:
+            raise ValueError(f"`biases` shards have {b_sizes} rows; "
                              f"expected the table's shard sizes {sizes}.")
     p_count = len(w)
     cand_scores, cand_ids = [], []
@@ -343,3 +361,13 @@ def sharded_top_k(queries, shards, k: int, biases=None, partition_strategy: str 
     ids = tf.concat(cand_ids, axis=1)
     best = tf.math.top_k(scores, k=k)                                             # [U, k]
     return best.values, tf.gather(ids, best.indices, batch_dims=1)
+
+
+def _static_rows(shards: Sequence, arg_name: str) -> List[int]:
+    """Row counts of each shard, known when traced (always eagerly), else a ValueError."""
+    sizes = _shards.shard_sizes(shards)
+    if any(n < 0 for n in sizes):
+        raise ValueError(f"`{arg_name}` shards have row counts {sizes} (-1: unknown when "
+                         "traced); sharded_top_k needs static row counts: trace it with "
+                         "shapes [rows, dim] known, or call it eagerly.")
+    return sizes
