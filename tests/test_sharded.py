@@ -212,3 +212,15 @@ def test_sharded_top_k_of_shards_with_unknown_rows_in_a_tf_function_is_refused_b
                      input_signature=[spec])
     with pytest.raises(ValueError, match="static row counts"):
         fn(_split(w, [10, 13]))
+
+
+@pytest.mark.parametrize("fn", ["lookup", "route"])
+def test_an_unknown_partition_strategy_is_refused_by_the_lookup_itself(fn):
+    # lookup(shards, ids, "x") returned the "div" rows silently (route read anything but
+    # "mod" as "div"); the losses checked it first, a direct caller did not.
+    from w2v_tf import shards as sh
+    w, _ = _table()
+    ids = tf.constant([7, 3], tf.int64)
+    args = (_split(w, [10, 13]), ids) if fn == "lookup" else (ids, [10, 13])
+    with pytest.raises(ValueError, match="`partition_strategy` must be one of"):
+        getattr(sh, fn)(*args, "Div")

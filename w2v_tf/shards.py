@@ -102,7 +102,13 @@ def route(ids: tf.Tensor, sizes: Sequence, strategy: str):
 
     `sizes` are the shards' row counts: Python ints, or scalar tensors where the counts are
     known only when the graph runs (shards traced with a `None` first dimension).
+
+    Raises:
+      ValueError: `strategy` not one of "mod", "div".
     """
+    if strategy not in PARTITION_STRATEGIES:
+        raise ValueError(f"`partition_strategy` must be one of {PARTITION_STRATEGIES}, "
+                         f"got {strategy!r}.")
     p = len(sizes)
     if strategy == "mod":
         # shard = i mod P, row = i // P
@@ -122,7 +128,13 @@ def lookup(shards: Sequence, ids: tf.Tensor, strategy: str = "mod") -> tf.Tensor
     One shard is a plain gather. With several, the ids are split by shard
     (`dynamic_partition`), each shard is gathered once, and the rows are put back in the
     order of `ids` (`dynamic_stitch`): gradients reach each shard as `IndexedSlices`.
+
+    Raises:
+      ValueError: `strategy` not one of "mod", "div" (also with one shard, where it is unused).
     """
+    if strategy not in PARTITION_STRATEGIES:
+        raise ValueError(f"`partition_strategy` must be one of {PARTITION_STRATEGIES}, "
+                         f"got {strategy!r}.")
     if len(shards) == 1:
         return tf.gather(shards[0], ids)
     sizes = shard_sizes(shards)
