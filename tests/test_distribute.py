@@ -270,12 +270,61 @@ def test_make_train_step_bad_input(kwargs, match):
         dist.make_train_step(**args)
 
 
+def _tiny_step_args():
+    import tensorflow as tf
+    from w2v_tf import distribute as dist
+    v = tf.Variable(np.ones((4, 2), np.float32))
+    return v, {"strategy": dist.make_strategy("none"), "update_fn": dist.sgd_update,
+               "loss_fn": lambda b: tf.reduce_sum(tf.gather(v, b), 1),
+               "variables": [v], "global_batch_size": 2}
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    # each gave a raw error only when the step ran (or, for one variable, trained nothing:
+    # it was iterated row by row and the all-reduce failed on 'None values not supported')
+    ({"strategy": "mirrored"}, TypeError, "`strategy` must be a tf.distribute.Strategy"),
+    ({"loss_fn": 3}, TypeError, "`loss_fn` must be callable"),
+    ({"update_fn": "sgd"}, TypeError, "`update_fn` must be callable"),
+    ({"variables": []}, ValueError, "`variables` is empty"),
+    ({"variables": "one"}, ValueError, "`variables` must be a list of variables"),
+    ({"variables": "tensor"}, ValueError, r"`variables\[0\]` is a"),
+])
+def test_make_train_step_refuses_what_failed_only_when_the_step_ran(kwargs, error, match):
+    import tensorflow as tf
+    from w2v_tf import distribute as dist
+    v, args = _tiny_step_args()
+    if kwargs.get("variables") == "one":
+        kwargs = {"variables": v}
+    elif kwargs.get("variables") == "tensor":
+        kwargs = {"variables": [tf.constant(v)]}
+    with pytest.raises(error, match=match):
+        dist.make_train_step(**{**args, **kwargs})(tf.constant([0, 1]), 0.1)
+
+
+def test_make_train_step_takes_a_numpy_global_batch_size():
+    # np.int64(2) (what len(...) of an array is not, but arr.shape products and np.sum are)
+    # was refused as not a positive int; the step must equal the one with int 2.
+    import tensorflow as tf
+    from w2v_tf import distribute as dist
+    results = []
+    for g in (2, np.int64(2)):
+        v, args = _tiny_step_args()
+        loss = dist.make_train_step(**{**args, "global_batch_size": g})(tf.constant([0, 1]), 0.1)
+        results.append((float(loss), v.numpy()))
+    assert results[0][0] == results[1][0] == 2.0
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    np.testing.assert_allclose(results[1][1][:, 0], [0.95, 0.95, 1.0, 1.0], rtol=1e-6)
+
+
 def test_make_strategy_bad_input():
     from w2v_tf import distribute as dist
     with pytest.raises(ValueError, match="one of .*'mirrored'.*got 'mirror'"):
         dist.make_strategy("mirror")
     with pytest.raises(ValueError, match="cluster_resolver"):
         dist.make_strategy("parameter_server")
+    # a string was split into characters: "Unknown attribute 'c' ... device spec: 'c'"
+    with pytest.raises(ValueError, match=r"`devices` must be a list.*pass \['/cpu:0'\]"):
+        dist.make_strategy("mirrored", devices="/cpu:0")
 
 
 def test_configure_logical_cpus_bad_input_and_too_late():

@@ -101,12 +101,16 @@ def make_strategy(name: str, devices: Optional[Sequence[str]] = None,
         large variables become `ShardedVariable`s split over the parameter servers.
 
     Raises:
-      ValueError: an unknown `name`, or "parameter_server" without a cluster resolver.
+      ValueError: an unknown `name`, "parameter_server" without a cluster resolver, or
+        `devices` given as one string instead of a list.
     """
     if name not in STRATEGIES:
         raise ValueError(f"`name` (strategy) must be one of {STRATEGIES}, got {name!r}.")
     if name == "none":
         return tf.distribute.get_strategy()
+    if isinstance(devices, str):   # list("/gpu:0") would be its characters
+        raise ValueError(f"`devices` must be a list of device names, got the string "
+                         f"{devices!r}; pass [{devices!r}].")
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(list(devices) if devices else local_devices())
     if name == "multi_worker":
@@ -147,7 +151,8 @@ def trainable_components(variables: Sequence) -> List:
 def make_train_step(strategy: tf.distribute.Strategy, loss_fn: Callable, variables: Sequence,
                     optimizer=None, update_fn: Optional[Callable] = None, *,
                     global_batch_size: int, reduction: str = "mean",
-                    combine_duplicate_rows: bool = False, jit_compile: Optional[bool] = None) -> Callable:
+                    combine_duplicate_rows: bool = False,
+                    jit_compile: Optional[bool] = None) -> Callable:
     """A compiled distributed step `step(dist_batch, *update_args) -> global loss`.
 
     Each replica computes `l = loss_fn(local_batch)` `[b]`, the per-example losses of its
@@ -185,14 +190,20 @@ def make_train_step(strategy: tf.distribute.Strategy, loss_fn: Callable, variabl
     Returns:
       `step(dist_batch, *update_args)`: `dist_batch` comes from
       `strategy.experimental_distribute_dataset` (or is a plain batch for one device);
-      returns the float32 global loss of the step (a scalar tensor).
+      returns the global loss of the step (a scalar tensor in `loss_fn`'s dtype).
 
     Raises:
       ValueError: neither or both of `optimizer` / `update_fn`, an optimizer created under
-        another strategy, bad `reduction` or `global_batch_size`.
+        another strategy, bad `reduction` or `global_batch_size`, `variables` empty or not a
+        list of variables (one variable alone, or a tensor in the list).
+      TypeError: `strategy` not a `tf.distribute.Strategy` (e.g. the flag value "mirrored":
+        use `make_strategy`), or `loss_fn` / `update_fn` not callable.
     """
     _check_step_arguments(strategy, optimizer, update_fn, reduction, global_batch_size)
-    variables = trainable_components(variables)
+    if not callable(loss_fn):
+        raise TypeError(f"`loss_fn` must be callable (batch -> [b] losses), got {loss_fn!r}.")
+    variables = trainable_components(_check_variables(variables))
+    global_batch_size = int(global_batch_size)   # a numpy integer too
     if optimizer is not None:
         with strategy.scope():
             optimizer.build(variables)
@@ -221,13 +232,20 @@ def make_train_step(strategy: tf.distribute.Strategy, loss_fn: Callable, variabl
 
 def _check_step_arguments(strategy, optimizer, update_fn, reduction, global_batch_size):
     """The ValueErrors of `make_train_step`, raised before anything is traced."""
+    if not isinstance(strategy, tf.distribute.Strategy):
+        raise TypeError(f"`strategy` must be a tf.distribute.Strategy (e.g. "
+                        f"make_strategy(\"mirrored\")), got {strategy!r}.")
+    if update_fn is not None and not callable(update_fn):
+        raise TypeError(f"`update_fn` must be callable (variable, gradient, *update_args), "
+                        f"got {update_fn!r}.")
     if (optimizer is None) == (update_fn is None):
         raise ValueError("pass exactly one of `optimizer` (a Keras optimizer) or `update_fn` "
                          f"(a per-variable update), got optimizer={optimizer!r}, "
                          f"update_fn={update_fn!r}.")
     if reduction not in REDUCTIONS:
         raise ValueError(f"`reduction` must be one of {REDUCTIONS}, got {reduction!r}.")
-    if isinstance(global_batch_size, bool) or not isinstance(global_batch_size, int) \
+    if isinstance(global_batch_size, bool) \
+            or not isinstance(global_batch_size, (int, np.integer)) \
             or global_batch_size < 1:
         raise ValueError(f"`global_batch_size` must be a positive int, got {global_batch_size!r}.")
     if optimizer is not None:
@@ -237,6 +255,24 @@ def _check_step_arguments(strategy, optimizer, update_fn, reduction, global_batc
                              f"the given {type(strategy).__name__}: a Keras optimizer keeps the "
                              "strategy active when it is constructed, so create it inside "
                              "`with strategy.scope():`.")
+
+
+def _check_variables(variables) -> List:
+    """`variables` as a non-empty list of variables (a lone variable or a tensor refused)."""
+    lone = _as_tf_variable(variables)
+    if isinstance(lone, (tf.Variable, tf.Tensor)) or type(lone).__name__ == "ShardedVariable":
+        raise ValueError(f"`variables` must be a list of variables, got one "
+                         f"{type(variables).__name__} {getattr(variables, 'shape', '')}; pass "
+                         "[variable] (a lone variable was iterated row by row).")
+    variables = list(variables)
+    if not variables:
+        raise ValueError("`variables` is empty; expected the trainable variables that "
+                         "`loss_fn` reads (e.g. model.trainable_variables, once built).")
+    for k, v in enumerate(variables):
+        if isinstance(_as_tf_variable(v), (tf.Tensor, np.ndarray)):
+            raise ValueError(f"`variables[{k}]` is a {type(v).__name__}, not a variable: "
+                             "only variables can be trained.")
+    return variables
 
 
 def _replica_loss(per_example, reduction, global_batch_size):
