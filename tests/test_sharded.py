@@ -224,3 +224,30 @@ def test_an_unknown_partition_strategy_is_refused_by_the_lookup_itself(fn):
     args = (_split(w, [10, 13]), ids) if fn == "lookup" else (ids, [10, 13])
     with pytest.raises(ValueError, match="`partition_strategy` must be one of"):
         getattr(sh, fn)(*args, "Div")
+
+
+@pytest.mark.parametrize("sizes", [[10, 13], [23]])
+@pytest.mark.parametrize("strategy", ["div", "mod"])
+@pytest.mark.parametrize("bad", [-1, N, 40])
+def test_lookup_refuses_ids_outside_the_table_eagerly(sizes, strategy, bad):
+    # Several shards: a raw GatherV2 error naming a local row ("indices[0] = 0 is not in
+    # [0, 13)" for id 23, div), or zeros silently on GPU; the docstring promised rows.
+    from w2v_tf import shards as sh
+    w, _ = _table()
+    shards = _split(w, sizes) if strategy == "div" else [w[p::len(sizes)] for p in
+                                                         range(len(sizes))]
+    with pytest.raises(ValueError, match=rf"`ids` must be in \[0, {N}\).*\[{min(bad, 3)}, "
+                                         rf"{max(bad, 3)}\]"):
+        sh.lookup([tf.constant(s) for s in shards], tf.constant([3, bad], tf.int64), strategy)
+    ok = sh.lookup([tf.constant(s) for s in shards], tf.constant([3, N - 1], tf.int64), strategy)
+    np.testing.assert_array_equal(ok.numpy(), w[[3, N - 1]])
+
+
+def test_lookup_refuses_ids_that_are_not_an_integer_vector():
+    # [2, 2] ids: a raw DynamicPartition / UpperBound error with several shards (rows of shape
+    # [2, 2, D] with one); float ids a raw error too.
+    from w2v_tf import shards as sh
+    w, _ = _table()
+    for ids in (tf.constant([[1, 7], [3, 9]], tf.int64), tf.constant([1.0, 2.0])):
+        with pytest.raises(ValueError, match=r"`ids` must be an integer vector \[n\]"):
+            sh.lookup(_split(w, [10, 13]), ids, "div")

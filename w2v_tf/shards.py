@@ -130,14 +130,25 @@ def lookup(shards: Sequence, ids: tf.Tensor, strategy: str = "mod") -> tf.Tensor
     order of `ids` (`dynamic_stitch`): gradients reach each shard as `IndexedSlices`.
 
     Raises:
-      ValueError: `strategy` not one of "mod", "div" (also with one shard, where it is unused).
+      ValueError: `strategy` not one of "mod", "div" (also with one shard, where it is unused);
+        `ids` not an integer vector; eagerly, ids outside `[0, rows)` (a raw Gather error
+        naming a shard's local row on CPU, zero rows silently on GPU).
     """
     if strategy not in PARTITION_STRATEGIES:
         raise ValueError(f"`partition_strategy` must be one of {PARTITION_STRATEGIES}, "
                          f"got {strategy!r}.")
+    ids = tf.convert_to_tensor(ids)
+    if not ids.dtype.is_integer or ids.shape.rank not in (None, 1):
+        raise ValueError(f"`ids` must be an integer vector [n], got {ids.dtype.name} of shape "
+                         f"{ids.shape}.")
+    sizes = shard_sizes(shards)
+    if tf.executing_eagerly() and min(sizes) >= 0 and tf.size(ids) > 0:
+        lo, hi = int(tf.reduce_min(ids)), int(tf.reduce_max(ids))
+        if lo < 0 or hi >= sum(sizes):
+            raise ValueError(f"`ids` must be in [0, {sum(sizes)}) (the rows of the "
+                             f"{len(shards)} shard(s)), got values in [{lo}, {hi}].")
     if len(shards) == 1:
         return tf.gather(shards[0], ids)
-    sizes = shard_sizes(shards)
     if any(n < 0 for n in sizes):   # a row count unknown when traced: read it when run
         sizes = [tf.shape(s, out_type=ids.dtype)[0] for s in shards]
     shard, row = route(ids, sizes, strategy)
