@@ -327,6 +327,16 @@ def test_make_strategy_bad_input():
         dist.make_strategy("mirrored", devices="/cpu:0")
 
 
+
+def test_make_strategy_names_a_malformed_tf_config(monkeypatch):
+    # json.loads raised a bare JSONDecodeError 'Expecting value: line 1 column 13 (char 12)'
+    # that named neither TF_CONFIG nor the strategy.
+    from w2v_tf import distribute as dist
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": ')
+    with pytest.raises(ValueError, match=r"TF_CONFIG environment variable is not valid JSON"):
+        dist.make_strategy("multi_worker")
+
+
 def test_configure_logical_cpus_bad_input_and_too_late():
     import tensorflow as tf
     from w2v_tf import distribute as dist

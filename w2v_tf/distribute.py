@@ -101,8 +101,9 @@ def make_strategy(name: str, devices: Optional[Sequence[str]] = None,
         large variables become `ShardedVariable`s split over the parameter servers.
 
     Raises:
-      ValueError: an unknown `name`, "parameter_server" without a cluster resolver, or
-        `devices` given as one string instead of a list.
+      ValueError: an unknown `name`, "parameter_server" without a cluster resolver,
+        `devices` given as one string instead of a list, or "multi_worker" with a
+        `TF_CONFIG` that is not JSON.
     """
     if name not in STRATEGIES:
         raise ValueError(f"`name` (strategy) must be one of {STRATEGIES}, got {name!r}.")
@@ -115,7 +116,11 @@ def make_strategy(name: str, devices: Optional[Sequence[str]] = None,
         return tf.distribute.MirroredStrategy(list(devices) if devices else local_devices())
     if name == "multi_worker":
         if cluster_resolver is None and "TF_CONFIG" in os.environ:
-            json.loads(os.environ["TF_CONFIG"])   # a malformed TF_CONFIG fails here, clearly
+            try:   # a malformed TF_CONFIG fails here, by name
+                json.loads(os.environ["TF_CONFIG"])
+            except json.JSONDecodeError as err:
+                raise ValueError(f"the TF_CONFIG environment variable is not valid JSON ({err}): "
+                                 f"{os.environ['TF_CONFIG'][:200]!r}") from err
         return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=cluster_resolver)
     if cluster_resolver is None:
         raise ValueError("strategy 'parameter_server' needs `cluster_resolver` (the addresses "
