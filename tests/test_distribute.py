@@ -351,3 +351,37 @@ def test_configure_logical_cpus_bad_input_and_too_late():
 if __name__ == "__main__" and "--child" in sys.argv:
     sys.path.insert(0, str(ROOT))
     child_main()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float16])
+def test_sgd_update_takes_a_float32_learning_rate_tensor_for_another_dtype(dtype):
+    # A float64/float16 model stepped with np.float32(0.1) or tf.constant(0.1) raised a raw
+    # "Input 'y' of 'Mul' Op has type float64 that does not match type float32"; Keras'
+    # optimizers cast the rate. A Python float is still used as is (bit-identical).
+    import tensorflow as tf
+    from w2v_tf import distribute as dist
+    out = []
+    for lr in (0.1, np.float32(0.1), tf.constant(0.1)):
+        v = tf.Variable(np.ones((4, 2), dtype))
+        step = dist.make_train_step(dist.make_strategy("none"),
+                                    lambda b, v=v: tf.reduce_sum(tf.gather(v, b), 1), [v],
+                                    update_fn=dist.sgd_update, global_batch_size=2)
+        step(tf.constant([0, 1]), lr)
+        out.append(v.numpy())
+    want = np.ones((4, 2), dtype)
+    want[:2] -= dtype(0.1) * dtype(0.5)             # d(mean)/dv = 1/2 on rows 0 and 1
+    np.testing.assert_allclose(out[0], want, rtol=1e-3 if dtype == np.float16 else 1e-12)
+    np.testing.assert_allclose(out[1], out[0], rtol=1e-3 if dtype == np.float16 else 1e-7)
+    np.testing.assert_array_equal(out[2], out[1])
+
+
+def test_sgd_update_on_a_keras_variable_touches_the_gathered_rows():
+    # 'Variable' object has no attribute 'scatter_sub' for a sparse gradient (a dense one
+    # worked): keras.Variable holds its tf.Variable as .value.
+    import keras
+    import tensorflow as tf
+    from w2v_tf import distribute as dist
+    kv = keras.Variable(np.ones((4, 2), np.float32))
+    dist.sgd_update(kv, tf.IndexedSlices(tf.fill([2, 2], 2.0), tf.constant([1, 1]),
+                                         tf.constant([4, 2])), 0.25)
+    np.testing.assert_array_equal(np.asarray(kv.numpy()), [[1, 1], [0, 0], [1, 1], [1, 1]])

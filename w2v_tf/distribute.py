@@ -315,7 +315,17 @@ def combine_duplicates(gradient):
 
 
 def sgd_update(variable, gradient, learning_rate):
-    """v -= lr * g, touching only the rows of an `IndexedSlices` gradient (an `update_fn`)."""
+    """v -= lr * g, touching only the rows of an `IndexedSlices` gradient (an `update_fn`).
+
+    `variable` may be a `tf.Variable` or a Keras 3 `keras.Variable`; a learning rate given as
+    a tensor or numpy scalar of another float dtype is cast to the gradient's, as Keras'
+    optimizers do (a Python float is used as is).
+    """
+    variable = _as_tf_variable(variable)
+    g_dtype = gradient.values.dtype if isinstance(gradient, tf.IndexedSlices) else gradient.dtype
+    if isinstance(learning_rate, (tf.Tensor, tf.Variable, np.generic, np.ndarray)) \
+            and learning_rate.dtype != g_dtype:
+        learning_rate = tf.cast(learning_rate, g_dtype)
     if isinstance(gradient, tf.IndexedSlices):
         return variable.scatter_sub(tf.IndexedSlices(
             learning_rate * gradient.values, gradient.indices, gradient.dense_shape))
