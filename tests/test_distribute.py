@@ -348,11 +348,6 @@ def test_configure_logical_cpus_bad_input_and_too_late():
         dist.configure_logical_cpus(have + 1)
 
 
-if __name__ == "__main__" and "--child" in sys.argv:
-    sys.path.insert(0, str(ROOT))
-    child_main()
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float16])
 def test_sgd_update_takes_a_float32_learning_rate_tensor_for_another_dtype(dtype):
     # A float64/float16 model stepped with np.float32(0.1) or tf.constant(0.1) raised a raw
@@ -385,3 +380,20 @@ def test_sgd_update_on_a_keras_variable_touches_the_gathered_rows():
     dist.sgd_update(kv, tf.IndexedSlices(tf.fill([2, 2], 2.0), tf.constant([1, 1]),
                                          tf.constant([4, 2])), 0.25)
     np.testing.assert_array_equal(np.asarray(kv.numpy()), [[1, 1], [0, 0], [1, 1], [1, 1]])
+
+
+def test_configure_logical_cpus_with_the_count_already_in_use_returns_the_devices():
+    # After the first op, n equal to the devices TensorFlow already has (1 CPU, no logical
+    # configuration) raised "cannot split the CPU into n=1 logical devices: TensorFlow has
+    # already initialised 1 CPU device(s)"; the docstring raises only for another count.
+    code = ("import tensorflow as tf; from w2v_tf import distribute as d; tf.constant(1.0); "
+            "print(d.configure_logical_cpus(1))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-500:]
+    assert out.stdout.strip().splitlines()[-1] == "['/device:CPU:0']"
+
+
+if __name__ == "__main__" and "--child" in sys.argv:
+    sys.path.insert(0, str(ROOT))
+    child_main()

@@ -66,10 +66,12 @@ def configure_logical_cpus(n: int) -> List[str]:
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
     except RuntimeError as err:
-        have = len(tf.config.list_logical_devices("CPU"))
+        have = tf.config.list_logical_devices("CPU")
+        if len(have) == n:   # initialised already, with the count asked for
+            return [d.name for d in have]
         raise RuntimeError(
             f"cannot split the CPU into n={n} logical devices: TensorFlow has already "
-            f"initialised {have} CPU device(s). Call configure_logical_cpus before any "
+            f"initialised {len(have)} CPU device(s). Call configure_logical_cpus before any "
             "TensorFlow op or strategy, at the start of the process.") from err
     return [d.name for d in tf.config.list_logical_devices("CPU")]
 
