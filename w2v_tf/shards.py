@@ -122,12 +122,15 @@ def route(ids: tf.Tensor, sizes: Sequence, strategy: str):
     return shard, ids - tf.gather(starts, shard)
 
 
-def lookup(shards: Sequence, ids: tf.Tensor, strategy: str = "mod") -> tf.Tensor:
+def lookup(shards: Sequence, ids: tf.Tensor, strategy: str = "mod", *,
+           check_ids: bool = True) -> tf.Tensor:
     """Rows of the (possibly sharded) table for `ids` `[n]` -> `[n, ...]`.
 
     One shard is a plain gather. With several, the ids are split by shard
     (`dynamic_partition`), each shard is gathered once, and the rows are put back in the
     order of `ids` (`dynamic_stitch`): gradients reach each shard as `IndexedSlices`.
+    `check_ids=False` skips the eager range check (one reduction and a host sync per call)
+    for a caller that has checked the ids already, as the losses do.
 
     Raises:
       ValueError: `strategy` not one of "mod", "div" (also with one shard, where it is unused);
@@ -142,7 +145,7 @@ def lookup(shards: Sequence, ids: tf.Tensor, strategy: str = "mod") -> tf.Tensor
         raise ValueError(f"`ids` must be an integer vector [n], got {ids.dtype.name} of shape "
                          f"{ids.shape}.")
     sizes = shard_sizes(shards)
-    if tf.executing_eagerly() and min(sizes) >= 0 and tf.size(ids) > 0:
+    if check_ids and tf.executing_eagerly() and min(sizes) >= 0 and tf.size(ids) > 0:
         lo, hi = int(tf.reduce_min(ids)), int(tf.reduce_max(ids))
         if lo < 0 or hi >= sum(sizes):
             raise ValueError(f"`ids` must be in [0, {sum(sizes)}) (the rows of the "
