@@ -270,12 +270,71 @@ def test_make_train_step_bad_input(kwargs, match):
         dist.make_train_step(**args)
 
 
+def _tiny_step_args():
+    import tensorflow as tf
+    from w2v_tf import distribute as dist
+    v = tf.Variable(np.ones((4, 2), np.float32))
+    return v, {"strategy": dist.make_strategy("none"), "update_fn": dist.sgd_update,
+               "loss_fn": lambda b: tf.reduce_sum(tf.gather(v, b), 1),
+               "variables": [v], "global_batch_size": 2}
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    # each gave a raw error only when the step ran (or, for one variable, trained nothing:
+    # it was iterated row by row and the all-reduce failed on 'None values not supported')
+    ({"strategy": "mirrored"}, TypeError, "`strategy` must be a tf.distribute.Strategy"),
+    ({"loss_fn": 3}, TypeError, "`loss_fn` must be callable"),
+    ({"update_fn": "sgd"}, TypeError, "`update_fn` must be callable"),
+    ({"variables": []}, ValueError, "`variables` is empty"),
+    ({"variables": "one"}, ValueError, "`variables` must be a list of variables"),
+    ({"variables": "tensor"}, ValueError, r"`variables\[0\]` is a"),
+])
+def test_make_train_step_refuses_what_failed_only_when_the_step_ran(kwargs, error, match):
+    import tensorflow as tf
+    from w2v_tf import distribute as dist
+    v, args = _tiny_step_args()
+    if kwargs.get("variables") == "one":
+        kwargs = {"variables": v}
+    elif kwargs.get("variables") == "tensor":
+        kwargs = {"variables": [tf.constant(v)]}
+    with pytest.raises(error, match=match):
+        dist.make_train_step(**{**args, **kwargs})(tf.constant([0, 1]), 0.1)
+
+
+def test_make_train_step_takes_a_numpy_global_batch_size():
+    # np.int64(2) (what len(...) of an array is not, but arr.shape products and np.sum are)
+    # was refused as not a positive int; the step must equal the one with int 2.
+    import tensorflow as tf
+    from w2v_tf import distribute as dist
+    results = []
+    for g in (2, np.int64(2)):
+        v, args = _tiny_step_args()
+        loss = dist.make_train_step(**{**args, "global_batch_size": g})(tf.constant([0, 1]), 0.1)
+        results.append((float(loss), v.numpy()))
+    assert results[0][0] == results[1][0] == 2.0
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    np.testing.assert_allclose(results[1][1][:, 0], [0.95, 0.95, 1.0, 1.0], rtol=1e-6)
+
+
 def test_make_strategy_bad_input():
     from w2v_tf import distribute as dist
     with pytest.raises(ValueError, match="one of .*'mirrored'.*got 'mirror'"):
         dist.make_strategy("mirror")
     with pytest.raises(ValueError, match="cluster_resolver"):
         dist.make_strategy("parameter_server")
+    # a string was split into characters: "Unknown attribute 'c' ... device spec: 'c'"
+    with pytest.raises(ValueError, match=r"`devices` must be a list.*pass \['/cpu:0'\]"):
+        dist.make_strategy("mirrored", devices="/cpu:0")
+
+
+
+def test_make_strategy_names_a_malformed_tf_config(monkeypatch):
+    # json.loads raised a bare JSONDecodeError 'Expecting value: line 1 column 13 (char 12)'
+    # that named neither TF_CONFIG nor the strategy.
+    from w2v_tf import distribute as dist
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": ')
+    with pytest.raises(ValueError, match=r"TF_CONFIG environment variable is not valid JSON"):
+        dist.make_strategy("multi_worker")
 
 
 def test_configure_logical_cpus_bad_input_and_too_late():
@@ -287,6 +346,52 @@ def test_configure_logical_cpus_bad_input_and_too_late():
     have = len(tf.config.list_logical_devices("CPU"))
     with pytest.raises(RuntimeError, match="already initialised"):
         dist.configure_logical_cpus(have + 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float16])
+def test_sgd_update_takes_a_float32_learning_rate_tensor_for_another_dtype(dtype):
+    # A float64/float16 model stepped with np.float32(0.1) or tf.constant(0.1) raised a raw
+    # "Input 'y' of 'Mul' Op has type float64 that does not match type float32"; Keras'
+    # optimizers cast the rate. A Python float is still used as is (bit-identical).
+    import tensorflow as tf
+    from w2v_tf import distribute as dist
+    out = []
+    for lr in (0.1, np.float32(0.1), tf.constant(0.1)):
+        v = tf.Variable(np.ones((4, 2), dtype))
+        step = dist.make_train_step(dist.make_strategy("none"),
+                                    lambda b, v=v: tf.reduce_sum(tf.gather(v, b), 1), [v],
+                                    update_fn=dist.sgd_update, global_batch_size=2)
+        step(tf.constant([0, 1]), lr)
+        out.append(v.numpy())
+    want = np.ones((4, 2), dtype)
+    want[:2] -= dtype(0.1) * dtype(0.5)             # d(mean)/dv = 1/2 on rows 0 and 1
+    np.testing.assert_allclose(out[0], want, rtol=1e-3 if dtype == np.float16 else 1e-12)
+    np.testing.assert_allclose(out[1], out[0], rtol=1e-3 if dtype == np.float16 else 1e-7)
+    np.testing.assert_array_equal(out[2], out[1])
+
+
+def test_sgd_update_on_a_keras_variable_touches_the_gathered_rows():
+    # 'Variable' object has no attribute 'scatter_sub' for a sparse gradient (a dense one
+    # worked): keras.Variable holds its tf.Variable as .value.
+    import keras
+    import tensorflow as tf
+    from w2v_tf import distribute as dist
+    kv = keras.Variable(np.ones((4, 2), np.float32))
+    dist.sgd_update(kv, tf.IndexedSlices(tf.fill([2, 2], 2.0), tf.constant([1, 1]),
+                                         tf.constant([4, 2])), 0.25)
+    np.testing.assert_array_equal(np.asarray(kv.numpy()), [[1, 1], [0, 0], [1, 1], [1, 1]])
+
+
+def test_configure_logical_cpus_with_the_count_already_in_use_returns_the_devices():
+    # After the first op, n equal to the devices TensorFlow already has (1 CPU, no logical
+    # configuration) raised "cannot split the CPU into n=1 logical devices: TensorFlow has
+    # already initialised 1 CPU device(s)"; the docstring raises only for another count.
+    code = ("import tensorflow as tf; from w2v_tf import distribute as d; tf.constant(1.0); "
+            "print(d.configure_logical_cpus(1))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-500:]
+    assert out.stdout.strip().splitlines()[-1] == "['/device:CPU:0']"
 
 
 if __name__ == "__main__" and "--child" in sys.argv:

@@ -344,3 +344,19 @@ def test_out_of_range_words_assert_in_a_graph_and_give_nan_under_xla(bad):
     ok, nan = xla(tf.constant(words[:3], tf.int64)).numpy(), xla(wrong).numpy()
     assert np.isnan(nan[1]) and np.all(np.isfinite(ok))
     np.testing.assert_array_equal(nan[[0, 2]], ok[[0, 2]])
+
+
+@pytest.mark.parametrize("h_spec,inner_spec", [([None, None], [49, 8]), ([None, 8], [None, 8])])
+def test_shapes_unknown_when_traced_are_not_refused(h_spec, inner_spec):
+    # h traced as [None, None] (or inner vectors as [None, dim]) was refused with
+    # "inner_vectors must have shape [V-1, dim] = [49, None], got [49, 8]": None compared
+    # unequal to the known dim. Known dims are still checked (the test above).
+    tree, inner, h, words = random_setup(50, 8, 6, 0, np.float32)
+    fn = tf.function(lambda a, b, c: hierarchical_softmax_loss(a, b, c, tree),
+                     input_signature=[tf.TensorSpec(inner_spec), tf.TensorSpec(h_spec),
+                                      tf.TensorSpec([None], tf.int64)])
+    eager = hierarchical_softmax_loss(inner, h, words, tree).numpy()
+    np.testing.assert_allclose(fn(inner, h, words.astype(np.int64)).numpy(), eager,
+                               rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\[V-1, dim\] = \[49, 8\], got \[49, 7\]"):
+        hierarchical_softmax_loss(np.zeros((49, 7), np.float32), h, words, tree)

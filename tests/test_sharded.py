@@ -166,3 +166,88 @@ def test_shards_of_unknown_row_count_in_a_tf_function_equal_tensorflow(strategy,
     theirs = getattr(tf.compat.v1.nn, loss)(w_sh, b_sh, labels, x, 5, n, num_true=2,
                                             sampled_values=sv, partition_strategy=strategy)
     np.testing.assert_allclose(ours(w_sh, b_sh).numpy(), theirs.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"shards": [np.zeros((10, D), np.float32), np.zeros((13, D - 1), np.float32)]},
+     "one dim"),                                  # was a raw MatMul error
+    ({"shards": [np.zeros((10, D), np.float32), np.zeros(13, np.float32)]}, "`shards`"),
+    ({"biases": np.zeros((N, 1), np.float32)}, "`biases`"),        # was a raw AddV2 error
+])
+def test_sharded_top_k_refuses_bad_shards_and_biases_by_name(kwargs, match):
+    w, _ = _table()
+    args = {"queries": np.zeros((2, D), np.float32), "shards": _split(w, [10, 13]), "k": 2,
+            **kwargs}
+    with pytest.raises(ValueError, match=match):
+        dist.sharded_top_k(**args)
+
+
+def test_sharded_top_k_refuses_integer_queries():
+    # They cast the table to int32 (rows truncated towards 0): scores [[0, 0]], ids [[0, 1]]
+    # where top_k on the float scores gives another ranking, silently.
+    w, _ = _table()
+    with pytest.raises(TypeError, match="`queries` must be floating point"):
+        dist.sharded_top_k(np.eye(1, D, dtype=np.int64), _split(w, [10, 13]), 2)
+
+
+def test_sharded_top_k_in_a_tf_function_and_with_a_numpy_k_equals_eager():
+    # int(tf.shape(shard)[0]) failed when traced (OperatorNotAllowedInGraphError), and a
+    # numpy integer k (what tf.math.top_k accepts) was refused.
+    w, b = _table(3)
+    q = np.random.default_rng(4).normal(size=(9, D)).astype(np.float32)
+    shards, bias = _split(w, [10, 13]), _split(b, [10, 13])
+    eager = dist.sharded_top_k(q, shards, 5, biases=bias)
+    traced = tf.function(lambda x: dist.sharded_top_k(x, shards, np.int64(5), biases=bias))(q)
+    np.testing.assert_array_equal(traced[1].numpy(), eager[1].numpy())
+    # values: graph and eager MatMul kernels may round differently (observed 4.8e-7)
+    np.testing.assert_allclose(traced[0].numpy(), eager[0].numpy(), rtol=1e-5, atol=1e-5)
+    ref_values, ref_ids = _exact_top_k(q, w, b, 5)
+    np.testing.assert_array_equal(traced[1].numpy(), ref_ids)
+
+
+def test_sharded_top_k_of_shards_with_unknown_rows_in_a_tf_function_is_refused_by_name():
+    w, _ = _table()
+    spec = [tf.TensorSpec([None, D], tf.float32)] * 2
+    fn = tf.function(lambda s: dist.sharded_top_k(np.zeros((1, D), np.float32), s, 2),
+                     input_signature=[spec])
+    with pytest.raises(ValueError, match="static row counts"):
+        fn(_split(w, [10, 13]))
+
+
+@pytest.mark.parametrize("fn", ["lookup", "route"])
+def test_an_unknown_partition_strategy_is_refused_by_the_lookup_itself(fn):
+    # lookup(shards, ids, "x") returned the "div" rows silently (route read anything but
+    # "mod" as "div"); the losses checked it first, a direct caller did not.
+    from w2v_tf import shards as sh
+    w, _ = _table()
+    ids = tf.constant([7, 3], tf.int64)
+    args = (_split(w, [10, 13]), ids) if fn == "lookup" else (ids, [10, 13])
+    with pytest.raises(ValueError, match="`partition_strategy` must be one of"):
+        getattr(sh, fn)(*args, "Div")
+
+
+@pytest.mark.parametrize("sizes", [[10, 13], [23]])
+@pytest.mark.parametrize("strategy", ["div", "mod"])
+@pytest.mark.parametrize("bad", [-1, N, 40])
+def test_lookup_refuses_ids_outside_the_table_eagerly(sizes, strategy, bad):
+    # Several shards: a raw GatherV2 error naming a local row ("indices[0] = 0 is not in
+    # [0, 13)" for id 23, div), or zeros silently on GPU; the docstring promised rows.
+    from w2v_tf import shards as sh
+    w, _ = _table()
+    shards = _split(w, sizes) if strategy == "div" else [w[p::len(sizes)] for p in
+                                                         range(len(sizes))]
+    with pytest.raises(ValueError, match=rf"`ids` must be in \[0, {N}\).*\[{min(bad, 3)}, "
+                                         rf"{max(bad, 3)}\]"):
+        sh.lookup([tf.constant(s) for s in shards], tf.constant([3, bad], tf.int64), strategy)
+    ok = sh.lookup([tf.constant(s) for s in shards], tf.constant([3, N - 1], tf.int64), strategy)
+    np.testing.assert_array_equal(ok.numpy(), w[[3, N - 1]])
+
+
+def test_lookup_refuses_ids_that_are_not_an_integer_vector():
+    # [2, 2] ids: a raw DynamicPartition / UpperBound error with several shards (rows of shape
+    # [2, 2, D] with one); float ids a raw error too.
+    from w2v_tf import shards as sh
+    w, _ = _table()
+    for ids in (tf.constant([[1, 7], [3, 9]], tf.int64), tf.constant([1.0, 2.0])):
+        with pytest.raises(ValueError, match=r"`ids` must be an integer vector \[n\]"):
+            sh.lookup(_split(w, [10, 13]), ids, "div")

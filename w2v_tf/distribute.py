@@ -29,6 +29,7 @@ import json
 import os
 from typing import Callable, List, Optional, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from w2v_tf import shards as _shards
@@ -65,10 +66,12 @@ def configure_logical_cpus(n: int) -> List[str]:
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)])
     except RuntimeError as err:
-        have = len(tf.config.list_logical_devices("CPU"))
+        have = tf.config.list_logical_devices("CPU")
+        if len(have) == n:   # initialised already, with the count asked for
+            return [d.name for d in have]
         raise RuntimeError(
             f"cannot split the CPU into n={n} logical devices: TensorFlow has already "
-            f"initialised {have} CPU device(s). Call configure_logical_cpus before any "
+            f"initialised {len(have)} CPU device(s). Call configure_logical_cpus before any "
             "TensorFlow op or strategy, at the start of the process.") from err
     return [d.name for d in tf.config.list_logical_devices("CPU")]
 
@@ -100,17 +103,26 @@ def make_strategy(name: str, devices: Optional[Sequence[str]] = None,
         large variables become `ShardedVariable`s split over the parameter servers.
 
     Raises:
-      ValueError: an unknown `name`, or "parameter_server" without a cluster resolver.
+      ValueError: an unknown `name`, "parameter_server" without a cluster resolver,
+        `devices` given as one string instead of a list, or "multi_worker" with a
+        `TF_CONFIG` that is not JSON.
     """
     if name not in STRATEGIES:
         raise ValueError(f"`name` (strategy) must be one of {STRATEGIES}, got {name!r}.")
     if name == "none":
         return tf.distribute.get_strategy()
+    if isinstance(devices, str):   # list("/gpu:0") would be its characters
+        raise ValueError(f"`devices` must be a list of device names, got the string "
+                         f"{devices!r}; pass [{devices!r}].")
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(list(devices) if devices else local_devices())
     if name == "multi_worker":
         if cluster_resolver is None and "TF_CONFIG" in os.environ:
-            json.loads(os.environ["TF_CONFIG"])   # a malformed TF_CONFIG fails here, clearly
+            try:   # a malformed TF_CONFIG fails here, by name
+                json.loads(os.environ["TF_CONFIG"])
+            except json.JSONDecodeError as err:
+                raise ValueError(f"the TF_CONFIG environment variable is not valid JSON ({err}): "
+                                 f"{os.environ['TF_CONFIG'][:200]!r}") from err
         return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=cluster_resolver)
     if cluster_resolver is None:
         raise ValueError("strategy 'parameter_server' needs `cluster_resolver` (the addresses "
@@ -146,7 +158,8 @@ def trainable_components(variables: Sequence) -> List:
 def make_train_step(strategy: tf.distribute.Strategy, loss_fn: Callable, variables: Sequence,
                     optimizer=None, update_fn: Optional[Callable] = None, *,
                     global_batch_size: int, reduction: str = "mean",
-                    combine_duplicate_rows: bool = False, jit_compile: Optional[bool] = None) -> Callable:
+                    combine_duplicate_rows: bool = False,
+                    jit_compile: Optional[bool] = None) -> Callable:
     """A compiled distributed step `step(dist_batch, *update_args) -> global loss`.
 
     Each replica computes `l = loss_fn(local_batch)` `[b]`, the per-example losses of its
@@ -184,14 +197,20 @@ def make_train_step(strategy: tf.distribute.Strategy, loss_fn: Callable, variabl
     Returns:
       `step(dist_batch, *update_args)`: `dist_batch` comes from
       `strategy.experimental_distribute_dataset` (or is a plain batch for one device);
-      returns the float32 global loss of the step (a scalar tensor).
+      returns the global loss of the step (a scalar tensor in `loss_fn`'s dtype).
 
     Raises:
       ValueError: neither or both of `optimizer` / `update_fn`, an optimizer created under
-        another strategy, bad `reduction` or `global_batch_size`.
+        another strategy, bad `reduction` or `global_batch_size`, `variables` empty or not a
+        list of variables (one variable alone, or a tensor in the list).
+      TypeError: `strategy` not a `tf.distribute.Strategy` (e.g. the flag value "mirrored":
+        use `make_strategy`), or `loss_fn` / `update_fn` not callable.
     """
     _check_step_arguments(strategy, optimizer, update_fn, reduction, global_batch_size)
-    variables = trainable_components(variables)
+    if not callable(loss_fn):
+        raise TypeError(f"`loss_fn` must be callable (batch -> [b] losses), got {loss_fn!r}.")
+    variables = trainable_components(_check_variables(variables))
+    global_batch_size = int(global_batch_size)   # a numpy integer too
     if optimizer is not None:
         with strategy.scope():
             optimizer.build(variables)
@@ -220,13 +239,20 @@ def make_train_step(strategy: tf.distribute.Strategy, loss_fn: Callable, variabl
 
 def _check_step_arguments(strategy, optimizer, update_fn, reduction, global_batch_size):
     """The ValueErrors of `make_train_step`, raised before anything is traced."""
+    if not isinstance(strategy, tf.distribute.Strategy):
+        raise TypeError(f"`strategy` must be a tf.distribute.Strategy (e.g. "
+                        f"make_strategy(\"mirrored\")), got {strategy!r}.")
+    if update_fn is not None and not callable(update_fn):
+        raise TypeError(f"`update_fn` must be callable (variable, gradient, *update_args), "
+                        f"got {update_fn!r}.")
     if (optimizer is None) == (update_fn is None):
         raise ValueError("pass exactly one of `optimizer` (a Keras optimizer) or `update_fn` "
                          f"(a per-variable update), got optimizer={optimizer!r}, "
                          f"update_fn={update_fn!r}.")
     if reduction not in REDUCTIONS:
         raise ValueError(f"`reduction` must be one of {REDUCTIONS}, got {reduction!r}.")
-    if isinstance(global_batch_size, bool) or not isinstance(global_batch_size, int) \
+    if isinstance(global_batch_size, bool) \
+            or not isinstance(global_batch_size, (int, np.integer)) \
             or global_batch_size < 1:
         raise ValueError(f"`global_batch_size` must be a positive int, got {global_batch_size!r}.")
     if optimizer is not None:
@@ -236,6 +262,24 @@ def _check_step_arguments(strategy, optimizer, update_fn, reduction, global_batc
                              f"the given {type(strategy).__name__}: a Keras optimizer keeps the "
                              "strategy active when it is constructed, so create it inside "
                              "`with strategy.scope():`.")
+
+
+def _check_variables(variables) -> List:
+    """`variables` as a non-empty list of variables (a lone variable or a tensor refused)."""
+    lone = _as_tf_variable(variables)
+    if isinstance(lone, (tf.Variable, tf.Tensor)) or type(lone).__name__ == "ShardedVariable":
+        raise ValueError(f"`variables` must be a list of variables, got one "
+                         f"{type(variables).__name__} {getattr(variables, 'shape', '')}; pass "
+                         "[variable] (a lone variable was iterated row by row).")
+    variables = list(variables)
+    if not variables:
+        raise ValueError("`variables` is empty; expected the trainable variables that "
+                         "`loss_fn` reads (e.g. model.trainable_variables, once built).")
+    for k, v in enumerate(variables):
+        if isinstance(_as_tf_variable(v), (tf.Tensor, np.ndarray)):
+            raise ValueError(f"`variables[{k}]` is a {type(v).__name__}, not a variable: "
+                             "only variables can be trained.")
+    return variables
 
 
 def _replica_loss(per_example, reduction, global_batch_size):
@@ -273,7 +317,17 @@ def combine_duplicates(gradient):
 
 
 def sgd_update(variable, gradient, learning_rate):
-    """v -= lr * g, touching only the rows of an `IndexedSlices` gradient (an `update_fn`)."""
+    """v -= lr * g, touching only the rows of an `IndexedSlices` gradient (an `update_fn`).
+
+    `variable` may be a `tf.Variable` or a Keras 3 `keras.Variable`; a learning rate given as
+    a tensor or numpy scalar of another float dtype is cast to the gradient's, as Keras'
+    optimizers do (a Python float is used as is).
+    """
+    variable = _as_tf_variable(variable)
+    g_dtype = gradient.values.dtype if isinstance(gradient, tf.IndexedSlices) else gradient.dtype
+    if isinstance(learning_rate, (tf.Tensor, tf.Variable, np.generic, np.ndarray)) \
+            and learning_rate.dtype != g_dtype:
+        learning_rate = tf.cast(learning_rate, g_dtype)
     if isinstance(gradient, tf.IndexedSlices):
         return variable.scatter_sub(tf.IndexedSlices(
             learning_rate * gradient.values, gradient.indices, gradient.dense_shape))
@@ -302,28 +356,45 @@ def sharded_top_k(queries, shards, k: int, biases=None, partition_strategy: str 
       towards the smaller id, as `tf.math.top_k` on the whole table does.
 
     Raises:
-      ValueError: bad `k`, mismatched dims, or bias shards that differ from the table's.
+      ValueError: bad `k`, shards that are not `[rows, d]` with one `d`, queries that are not
+        `[U, d]`, biases that are not 1-D or whose shards differ from the table's, or (in a
+        `tf.function`) shards whose row counts are not static.
+      TypeError: `queries` not floating point (an integer query would cast the table to
+        integers and return wrong scores).
     """
     w = _shards.as_shard_list(shards, "shards")
-    sizes = [int(tf.shape(s)[0]) for s in w]
+    _shards.check_rank(w, 2, "shards", "[num_classes, dim], or a list of [rows, dim] shards")
+    sizes = _static_rows(w, "shards")
     total = sum(sizes)
     _shards.check_layout(sizes, total, partition_strategy, "shards")
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= total:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= total:
         raise ValueError(f"`k` must be an int in [1, {total}] (the number of classes), got {k!r}.")
+    k = int(k)
+    dims = sorted({s.shape[-1] for s in w if s.shape[-1] is not None})
+    if len(dims) > 1:
+        raise ValueError(f"`shards` have dims {[s.shape[-1] for s in w]}; expected one dim for "
+                         "all shards (the rows of one table).")
+    dim = dims[0] if dims else None
     queries = tf.convert_to_tensor(queries)
-    if queries.shape.rank != 2 or queries.shape[1] != w[0].shape[-1]:
-        raise ValueError(f"`queries` must have shape [num_queries, {w[0].shape[-1]}] (the "
+    if queries.shape.rank != 2 or None not in (dim, queries.shape[1]) and queries.shape[1] != dim:
+        raise ValueError(f"`queries` must have shape [num_queries, {dim}] (the "
                          f"table's dim), got {queries.shape}.")
+    if not queries.dtype.is_floating:
+        raise TypeError(f"`queries` must be floating point [num_queries, {dim}], got dtype "
+                        f"{queries.dtype.name} (the table would be cast to it).")
     if biases is not None:
         b = _shards.as_shard_list(biases, "biases")
+        _shards.check_rank(b, 1, "biases", "[num_classes], or a list of 1-D shards matching "
+                           "the table's shards")
         if len(b) == 1 and len(w) > 1:
             starts = [sum(sizes[:p]) for p in range(len(w))]
             if partition_strategy == "div":
                 b = [b[0][o:o + n] for o, n in zip(starts, sizes)]
             else:
                 b = [b[0][p::len(w)] for p in range(len(w))]
-        if [int(tf.shape(x)[0]) for x in b] != sizes:
-            raise ValueError(f"`biases` shards have {[int(tf.shape(x)[0]) for x in b]} rows; "
+        b_sizes = _static_rows(b, "biases")
+        if b_sizes != sizes:
+            raise ValueError(f"`biases` shards have {b_sizes} rows; "
                              f"expected the table's shard sizes {sizes}.")
     p_count = len(w)
     cand_scores, cand_ids = [], []
@@ -343,3 +414,13 @@ def sharded_top_k(queries, shards, k: int, biases=None, partition_strategy: str 
     ids = tf.concat(cand_ids, axis=1)
     best = tf.math.top_k(scores, k=k)                                             # [U, k]
     return best.values, tf.gather(ids, best.indices, batch_dims=1)
+
+
+def _static_rows(shards: Sequence, arg_name: str) -> List[int]:
+    """Row counts of each shard, known when traced (always eagerly), else a ValueError."""
+    sizes = _shards.shard_sizes(shards)
+    if any(n < 0 for n in sizes):
+        raise ValueError(f"`{arg_name}` shards have row counts {sizes} (-1: unknown when "
+                         "traced); sharded_top_k needs static row counts: trace it with "
+                         "shapes [rows, dim] known, or call it eagerly.")
+    return sizes

@@ -228,11 +228,13 @@ def _check_h(inner_vectors, h, tree: HuffmanTree) -> tf.Tensor:
         raise TypeError(f"h must be a float tensor [batch, dim], got dtype {h.dtype.name}")
     if h.shape.rank != 2:
         raise ValueError(f"h must have shape [batch, dim], got shape {h.shape}")
-    want = (tree.num_inner_nodes, h.shape[1])
-    got = tuple(inner_vectors.shape) if hasattr(inner_vectors, "shape") else np.shape(inner_vectors)
-    if got != want:
-        raise ValueError(f"inner_vectors must have shape [V-1, dim] = {list(want)}, got "
-                         f"{list(got)}")
+    want = tf.TensorShape([tree.num_inner_nodes, h.shape[1]])
+    got = tf.TensorShape(inner_vectors.shape if hasattr(inner_vectors, "shape")
+                         else np.shape(inner_vectors))
+    # Dims unknown when traced (None) are not compared: they cannot be checked before running.
+    if not got.is_compatible_with(want):
+        raise ValueError(f"inner_vectors must have shape [V-1, dim] = {want.as_list()}, got "
+                         f"{got.as_list() if got.rank is not None else got}")
     return h
 
 

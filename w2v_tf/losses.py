@@ -186,14 +186,15 @@ def full_logits(weights, biases, inputs, partition_strategy="div"):
     else:
         num_classes = sum(_shards.shard_sizes(w_shards))
         table = _shards.lookup(w_shards, tf.range(num_classes, dtype=tf.int64),
-                               partition_strategy)
+                               partition_strategy, check_ids=False)
     logits = tf.matmul(inputs, tf.cast(table, inputs.dtype), transpose_b=True)    # [B, C]
     if b_shards is not None:
         if len(b_shards) == 1:
             b = b_shards[0]
         else:
             b = _shards.lookup(b_shards, tf.range(sum(_shards.shard_sizes(b_shards)),
-                                                  dtype=tf.int64), partition_strategy)
+                                                  dtype=tf.int64), partition_strategy,
+                               check_ids=False)
         logits += tf.cast(b, inputs.dtype)[None, :]
     return logits
 

@@ -149,7 +149,9 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
         labels_flat = tf.reshape(labels, [-1])                                  # [B*T]
         n_true = tf.shape(labels_flat)[0:1]                                     # [1]: B*T
         all_ids = tf.concat([labels_flat, sampled], axis=0)                     # [B*T + S]
-        all_w = tf.cast(_shards.lookup(w_shards, all_ids, partition_strategy), inputs.dtype)
+        # (ids checked above: the lookup need not check them again)
+        all_w = tf.cast(_shards.lookup(w_shards, all_ids, partition_strategy,
+                                       check_ids=False), inputs.dtype)
         # tf.slice, not all_w[:n]: the gradient of a slice is one Pad, of a strided slice a
         # StridedSliceGrad several times slower (measured, see docs/losses-speed.md).
         true_w = tf.slice(all_w, [0, 0], tf.concat([n_true, [-1]], 0))         # [B*T, D]
@@ -168,7 +170,8 @@ def compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cla
 
         # Step 5. Biases: o_y(x) += b_y.
         if b_shards is not None:
-            all_b = tf.cast(_shards.lookup(b_shards, all_ids, partition_strategy), inputs.dtype)
+            all_b = tf.cast(_shards.lookup(b_shards, all_ids, partition_strategy,
+                                           check_ids=False), inputs.dtype)
             true_logits += tf.reshape(tf.slice(all_b, [0], n_true), [-1, num_true])
             sampled_logits += tf.slice(all_b, n_true, [-1])                     # [S] -> [B, S]
 

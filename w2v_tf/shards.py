@@ -102,7 +102,13 @@ def route(ids: tf.Tensor, sizes: Sequence, strategy: str):
 
     `sizes` are the shards' row counts: Python ints, or scalar tensors where the counts are
     known only when the graph runs (shards traced with a `None` first dimension).
+
+    Raises:
+      ValueError: `strategy` not one of "mod", "div".
     """
+    if strategy not in PARTITION_STRATEGIES:
+        raise ValueError(f"`partition_strategy` must be one of {PARTITION_STRATEGIES}, "
+                         f"got {strategy!r}.")
     p = len(sizes)
     if strategy == "mod":
         # shard = i mod P, row = i // P
@@ -116,16 +122,36 @@ def route(ids: tf.Tensor, sizes: Sequence, strategy: str):
     return shard, ids - tf.gather(starts, shard)
 
 
-def lookup(shards: Sequence, ids: tf.Tensor, strategy: str = "mod") -> tf.Tensor:
+def lookup(shards: Sequence, ids: tf.Tensor, strategy: str = "mod", *,
+           check_ids: bool = True) -> tf.Tensor:
     """Rows of the (possibly sharded) table for `ids` `[n]` -> `[n, ...]`.
 
     One shard is a plain gather. With several, the ids are split by shard
     (`dynamic_partition`), each shard is gathered once, and the rows are put back in the
     order of `ids` (`dynamic_stitch`): gradients reach each shard as `IndexedSlices`.
+    `check_ids=False` skips the eager range check (one reduction and a host sync per call)
+    for a caller that has checked the ids already, as the losses do.
+
+    Raises:
+      ValueError: `strategy` not one of "mod", "div" (also with one shard, where it is unused);
+        `ids` not an integer vector; eagerly, ids outside `[0, rows)` (a raw Gather error
+        naming a shard's local row on CPU, zero rows silently on GPU).
     """
+    if strategy not in PARTITION_STRATEGIES:
+        raise ValueError(f"`partition_strategy` must be one of {PARTITION_STRATEGIES}, "
+                         f"got {strategy!r}.")
+    ids = tf.convert_to_tensor(ids)
+    if not ids.dtype.is_integer or ids.shape.rank not in (None, 1):
+        raise ValueError(f"`ids` must be an integer vector [n], got {ids.dtype.name} of shape "
+                         f"{ids.shape}.")
+    sizes = shard_sizes(shards)
+    if check_ids and tf.executing_eagerly() and min(sizes) >= 0 and tf.size(ids) > 0:
+        lo, hi = int(tf.reduce_min(ids)), int(tf.reduce_max(ids))
+        if lo < 0 or hi >= sum(sizes):
+            raise ValueError(f"`ids` must be in [0, {sum(sizes)}) (the rows of the "
+                             f"{len(shards)} shard(s)), got values in [{lo}, {hi}].")
     if len(shards) == 1:
         return tf.gather(shards[0], ids)
-    sizes = shard_sizes(shards)
     if any(n < 0 for n in sizes):   # a row count unknown when traced: read it when run
         sizes = [tf.shape(s, out_type=ids.dtype)[0] for s in shards]
     shard, row = route(ids, sizes, strategy)
