@@ -168,6 +168,26 @@ def test_shards_of_unknown_row_count_in_a_tf_function_equal_tensorflow(strategy,
     np.testing.assert_allclose(ours(w_sh, b_sh).numpy(), theirs.numpy(), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("strategy", ["div", "mod"])
+def test_full_logits_of_shards_with_unknown_rows_in_a_tf_function(strategy):
+    # Traced with [None, D] shards, full_logits summed the -1 placeholders into tf.range(-2)
+    # and failed; the class count is now read when the graph runs. Oracle: x W^T + b.
+    n, p = 20, 3
+    w, b = _table()
+    w, b = w[:n], b[:n]
+    ids = np.arange(n)
+    parts = [ids[k::p] for k in range(p)] if strategy == "mod" else np.split(ids, [7, 14])
+    _, x, _ = _batch()
+    spec = [tf.TensorSpec([None, D], tf.float32)] * p
+    bspec = [tf.TensorSpec([None], tf.float32)] * p
+
+    @tf.function(input_signature=[spec, bspec])
+    def ours(ws, bs):
+        return losses.full_logits(ws, bs, x, partition_strategy=strategy)
+    got = ours([w[i] for i in parts], [b[i] for i in parts]).numpy()
+    np.testing.assert_allclose(got, x @ w.T + b, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"shards": [np.zeros((10, D), np.float32), np.zeros((13, D - 1), np.float32)]},
      "one dim"),                                  # was a raw MatMul error

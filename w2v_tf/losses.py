@@ -181,22 +181,23 @@ def full_logits(weights, biases, inputs, partition_strategy="div"):
     rows = _shards.shard_sizes(w_shards)
     if -1 not in rows:   # -1: a row count unknown when traced
         _check_table(w_shards, b_shards, inputs, sum(rows), partition_strategy)
-    if len(w_shards) == 1:
-        table = w_shards[0]
-    else:
-        num_classes = sum(_shards.shard_sizes(w_shards))
-        table = _shards.lookup(w_shards, tf.range(num_classes, dtype=tf.int64),
-                               partition_strategy, check_ids=False)
+    table = _whole_table(w_shards, partition_strategy)
     logits = tf.matmul(inputs, tf.cast(table, inputs.dtype), transpose_b=True)    # [B, C]
     if b_shards is not None:
-        if len(b_shards) == 1:
-            b = b_shards[0]
-        else:
-            b = _shards.lookup(b_shards, tf.range(sum(_shards.shard_sizes(b_shards)),
-                                                  dtype=tf.int64), partition_strategy,
-                               check_ids=False)
-        logits += tf.cast(b, inputs.dtype)[None, :]
+        logits += tf.cast(_whole_table(b_shards, partition_strategy), inputs.dtype)[None, :]
     return logits
+
+
+def _whole_table(shards, partition_strategy):
+    """The rows of every class id 0..C-1 in order, from one shard or several."""
+    if len(shards) == 1:
+        return shards[0]
+    rows = _shards.shard_sizes(shards)
+    # A row count unknown when traced (-1) is read when the graph runs.
+    count = sum(rows) if -1 not in rows else tf.add_n(
+        [tf.shape(s, out_type=tf.int64)[0] for s in shards])
+    return _shards.lookup(shards, tf.range(count, dtype=tf.int64), partition_strategy,
+                          check_ids=False)
 
 
 def _full_labels(labels, num_true, num_classes, logits):
