@@ -131,6 +131,11 @@ CONFIGS = {
                                           num_interests=2)),
     "mind-maxscore-pool": dict(hparams=dict(pow_p=math.inf, candidate_score="max",
                                             pool_history=True)),
+    # Sixth round: recency positions in MIND's routing (ComiRec-SA's P, added to e_t).
+    "mind-maxscore-pos": dict(hparams=dict(pow_p=math.inf, candidate_score="max",
+                                           positions=True)),
+    "mind-maxscore-pos-in_batch": dict(sampler="in_batch", hparams=dict(
+        pow_p=math.inf, candidate_score="max", positions=True)),
     "mind-perS": dict(hparams=dict(pow_p=math.inf, bilinear="per_interest")),
     "comirec-maxscore": dict(model="comirec_sa", hparams=dict(candidate_score="max")),
     "comirec-lr5e-3-maxscore": dict(model="comirec_sa", learning_rate=5e-3,
@@ -150,7 +155,8 @@ def run(ds, name: str, seed: int, epochs: int, jit, patience: int = 3) -> dict:
     spec = {"model": "mind", "sampler": "log_uniform", "learning_rate": 3e-3, **CONFIGS[name]}
     hparams = dict(spec.pop("hparams"))
     if spec["model"] == "mind":         # p = 2 unless the config says otherwise (MIND's
-        hparams = {"pow_p": 2.0, **hparams}     # default when these rows were measured)
+        hparams = {"pow_p": 2.0, **hparams}     # default when these rows were measured),
+        hparams = {"positions": False, **hparams}   # and no positions (until round 6)
     if spec["model"] in ("mind", "comirec_sa"):     # the papers' loss unless the config says
         hparams = {"candidate_score": "attended", **hparams}    # (the default until round 5)
     cfg = TrainConfig(seed=seed, epochs=epochs, out=tempfile.mkdtemp(), jit_compile=jit,

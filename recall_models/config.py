@@ -18,6 +18,21 @@ STRATEGIES = ("none", "mirrored", "multi_worker")
 # The negative samplers `recall_models.models.samplers` builds by these names ("full": no
 # sampling, the full softmax).
 SAMPLERS = ("log_uniform", "unigram", "uniform", "in_batch", "mixed", "full")
+# Model keywords whose default changed after runs had been recorded: {model: {keyword:
+# (default now, default before)}}. A new config records the keyword explicitly
+# (`TrainConfig.hparams`); a recorded config without it was trained with the value before
+# (`recorded_config`), so an old run folder reloads and resumes as it was trained.
+CHANGED_DEFAULTS = {"mind": {"positions": (True, False)}}
+
+
+def recorded_config(saved: dict) -> dict:
+    """A config as config.json / results.json hold it, read by the current code: each
+    CHANGED_DEFAULTS keyword it lacks gets its default from before the change."""
+    changed = CHANGED_DEFAULTS.get(saved.get("model"), {})
+    if not changed or not isinstance(saved.get("hparams", {}), dict):
+        return saved
+    before = {key: old for key, (_, old) in changed.items()}
+    return {**saved, "hparams": {**before, **saved.get("hparams", {})}}
 
 
 @dataclasses.dataclass
@@ -45,3 +60,6 @@ class TrainConfig:
     def __post_init__(self):
         if self.learning_rate is None:   # an unknown model is check_config's error
             self.learning_rate = LEARNING_RATES.get(self.model)
+        changed = CHANGED_DEFAULTS.get(self.model, {})
+        if changed and isinstance(self.hparams, dict):     # recorded explicitly (above)
+            self.hparams = {**{k: now for k, (now, _) in changed.items()}, **self.hparams}

@@ -310,6 +310,7 @@ def load_run(run_dir):
         ValueError: `run_dir` is not a folder, or holds no finished run (results.json).
     """
     from recall_models.data.dataset import load_dataset
+    from recall_models.config import recorded_config
     from recall_models.train import TrainConfig, build_model
 
     run = Path(run_dir)
@@ -320,7 +321,8 @@ def load_run(run_dir):
                          "finish it by rerunning the same train command first")
     result = json.loads((run / "results.json").read_text())
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in result["config"].items() if k in fields})
+    cfg = TrainConfig(**{k: v for k, v in recorded_config(result["config"]).items()
+                         if k in fields})
     ds = load_dataset(cfg.dataset, max_history=cfg.max_history,
                       **{k: v for k, v in result["config"].items()
                          if k in ("format", "encoding", "inter") and v is not None})

@@ -44,7 +44,8 @@ import tensorflow as tf
 
 # The names and the run's configuration live in recall_models.config, without TensorFlow, so
 # that `python -m recall_models train --help` answers at once; this module re-exports them.
-from recall_models.config import LEARNING_RATES, MODELS, STRATEGIES, TrainConfig  # noqa: F401
+from recall_models.config import (LEARNING_RATES, MODELS, STRATEGIES, TrainConfig,  # noqa: F401
+                                   recorded_config)
 from recall_models.evaluation.baselines import Baseline, evaluate_baseline
 from recall_models.models import samplers as _samplers
 
@@ -342,7 +343,8 @@ def check_same_run(cfg: TrainConfig, out: Path) -> bool:
     path = out / "config.json"
     current = _saved_form(cfg)
     if path.exists():
-        _check_same_config(json.loads(path.read_text()), current, out, "an interrupted run")
+        _check_same_config(recorded_config(json.loads(path.read_text())), current, out,
+                           "an interrupted run")
         return (out / "checkpoint.npz").exists()
     # Hidden files (a marker such as `python -m w2v_tf demo`'s, .gitkeep) do not count.
     if out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
@@ -416,7 +418,8 @@ def finished_run(cfg: TrainConfig, out: Path):
     if not (out / "results.json").exists():
         return None
     result = json.loads((out / "results.json").read_text())
-    _check_same_config(result.get("config", {}), _saved_form(cfg), out, "a finished run")
+    _check_same_config(recorded_config(result.get("config", {})), _saved_form(cfg), out,
+                       "a finished run")
     return {**result, "already_finished": True}
 
 

@@ -62,6 +62,9 @@ MODEL_FLAGS = {
     "max-positions": (int, "max_positions", "mind, comirec_sa: the longest history the model "
                                             "holds (default --max-history)"),
     "routing-init": (str, "routing_init", "mind: initial routing logits, 'fixed' or 'random'"),
+    "positions": (str, "positions", "mind: 'on' routes each behaviour with its recency "
+                                    "embedding (the default), 'off' routes the set, as the "
+                                    "paper"),
     "candidate-score": (str, "candidate_score",
                         "mind, comirec_sa: how the loss scores each candidate item: 'max' "
                         "(its best interest, as serving ranks) or 'attended' (the interest "
@@ -70,7 +73,7 @@ MODEL_FLAGS = {
 # Flags of the multi-interest models only (the other flags apply to every model).
 MULTI_INTEREST = {"num_interests": ("mind", "comirec_sa"), "pow_p": ("mind", "comirec_sa"),
                   "max_positions": ("mind", "comirec_sa"), "routing_init": ("mind",),
-                  "candidate_score": ("mind", "comirec_sa")}
+                  "positions": ("mind",), "candidate_score": ("mind", "comirec_sa")}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -161,6 +164,10 @@ def _check_multi_interest(hparams: dict) -> None:
         check_positive_int(hparams["num_interests"], "num_interests (--num-interests)")
     if "max_positions" in hparams:
         check_positive_int(hparams["max_positions"], "max_positions (--max-positions)")
+    if "positions" in hparams:
+        if hparams["positions"] not in ("on", "off"):
+            raise ValueError(f"--positions {hparams['positions']!r}: expected on or off")
+        hparams["positions"] = hparams["positions"] == "on"
     if "pow_p" in hparams:
         check_power(hparams["pow_p"], "pow_p (--pow-p)")
     if hparams.get("candidate_score", CANDIDATE_SCORES[0]) not in CANDIDATE_SCORES:

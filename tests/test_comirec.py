@@ -5,7 +5,6 @@ Oracles: a numpy float64 self-attention, TF's softmax cross-entropy of the inter
 the largest dot (hard attention), identical vectors after a reload.
 """
 import argparse
-import math
 
 import keras
 import numpy as np
@@ -134,6 +133,7 @@ def test_tower_maps_every_interest_with_the_same_relu_layers(rng, pool):
 @pytest.mark.parametrize("cls,kw", [  # MIND with a fixed routing start: deterministic vectors
     (MIND, {"routing_init": "fixed"}),
     (MIND, {"routing_init": "fixed", "shared_table": False, "pow_p": 0.0}),
+    (MIND, {"routing_init": "fixed", "positions": False}),
     (ComiRecSA, {}), (ComiRecSA, {"shared_table": False, "use_bias": True}),
     (ComiRecSA, {"use_profile": True, "profile_dim": 3}),
     (ComiRecSA, {"hidden_units": (4,), "pool_history": True})])
@@ -151,17 +151,13 @@ def test_config_save_load_round_trip_and_evaluate(rng, tmp_path, cls, kw):
     for a, b in zip(model.user_vectors(x), loaded.user_vectors(x)):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(model.item_vectors(), loaded.item_vectors())
-    # evaluate: the exact full-softmax cross-entropy of the attended interest
+    # evaluate: the exact full-softmax cross-entropy of every item scored by the user's best
+    # active interest (candidate_score="max", the default)
+    assert model.candidate_score == "max"
     users, active = model.user_vectors(x)                 # inactive interests masked out
     items = model.item_vectors()
-    dots = np.einsum("bkd,bd->bk", users[..., :D], model.softmax_table().numpy()[x["label"]])
-    if math.isfinite(model.pow_p):
-        att = tf.nn.softmax(np.where(active, np.sign(dots) * np.abs(dots) ** model.pow_p,
-                                     -np.inf)).numpy()
-    else:
-        att = np.eye(K)[np.where(active, dots, -np.inf).argmax(1)]
-    user = np.einsum("bk,bkd->bd", att, users)
-    ref = tf.nn.sparse_softmax_cross_entropy_with_logits(x["label"], user @ items.T)
+    scores = np.where(active[..., None], np.einsum("bkd,id->bki", users, items), -np.inf)
+    ref = tf.nn.sparse_softmax_cross_entropy_with_logits(x["label"], scores.max(1))
     np.testing.assert_allclose(loaded.evaluate(x, batch_size=6, verbose=0),
                                float(tf.reduce_mean(ref)), rtol=1e-4)
     assert loaded.predict({k: v for k, v in x.items() if k != "label"},
@@ -210,6 +206,8 @@ def run_cli(argv, capsys):
     (["--model", "comirec_sa", "--candidate-score", "sum"],
      "--candidate-score 'sum': expected one of attended, max"),
     (["--model", "youtubednn", "--candidate-score", "max"], "comirec_sa or mind only"),
+    (["--model", "mind", "--positions", "yes"], "--positions 'yes': expected on or off"),
+    (["--model", "comirec_sa", "--positions", "off"], "mind only"),
 ])
 def test_cli_bad_multi_interest_input_fails_before_training(tmp_path, movielens_dir, capsys,
                                                              extra, match):
@@ -218,6 +216,15 @@ def test_cli_bad_multi_interest_input_fails_before_training(tmp_path, movielens_
     code, err = run_cli(argv, capsys)
     assert code == 1 and match in err
     assert not (tmp_path / "run" / "backup").exists()
+
+
+@pytest.mark.parametrize("flag,positions", [([], True), (["--positions", "on"], True),
+                                            (["--positions", "off"], False)])
+def test_cli_positions_flag_reaches_mind(flag, positions):
+    parser = argparse.ArgumentParser()
+    train_cli.add_arguments(parser)
+    cfg = train_cli.config_from_args(parser.parse_args(["--model", "mind"] + flag))
+    assert cfg.hparams["positions"] is positions
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ import tensorflow as tf
 from recall_models.evaluation import retrieval
 from recall_models.models.mind import (MIND, attention_weights, counter_hash_normal,
                                 dynamic_routing, max_interest_sampled_softmax_loss,
-                                num_active_interests, squash)
+                                num_active_interests, recency, squash)
 from w2v_tf import losses
 
 I, L, K = 17, 16, 4
@@ -213,6 +213,48 @@ def test_pool_history_feeds_the_mean_behaviour_to_every_capsule(rng):
     ref = model.top(model.tower[0](np.concatenate([caps.numpy(), user], -1))).numpy()
     ref *= active.numpy()[..., None]
     np.testing.assert_allclose(model.interests(x)[0].numpy(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_recency_counts_from_the_newest_item():
+    mask = tf.constant([[True, True, True, False], [True, False, False, False],
+                        [False] * 4])
+    np.testing.assert_array_equal(recency(mask).numpy(), [[2, 1, 0, 0], [0, 0, 0, 0],
+                                                          [0, 0, 0, 0]])
+
+
+def test_positions_route_the_behaviours_plus_their_recency_embedding(rng):
+    """positions=True: the routing reads e_t + P[n - 1 - t]; oracle: numpy_routing of those."""
+    model = make_model(rng, routing_init="fixed")                      # positions: the default
+    x = tiny_inputs(rng, [16, 3, 9], with_label=False)
+    table = model.item_table().numpy()
+    p = model.position_embedding.embeddings.numpy()
+    n = (x["history"] > 0).sum(1)
+    r = np.maximum(n[:, None] - 1 - np.arange(L)[None, :], 0)
+    e = table[x["history"]] + p[r]
+    mask = x["history"] > 0
+    active = np.arange(K)[None, :] < np.array([[4], [1], [3]])
+    b0 = np.repeat(model.routing_logits(3, L).numpy(), 3, 0)
+    caps, _, got_active = model.route(x)
+    np.testing.assert_array_equal(got_active.numpy(), active)
+    ref = numpy_routing(e, mask, model.bilinear.numpy(), b0, active, model.iterations)
+    np.testing.assert_allclose(caps.numpy(), ref, rtol=1e-4, atol=1e-5)
+    # the positions change the capsules (not a no-op); without them there is no table
+    plain = numpy_routing(table[x["history"]], mask, model.bilinear.numpy(), b0, active, 3)
+    assert np.abs(caps.numpy() - plain).max() > 1e-3
+    off = make_model(rng, routing_init="fixed", positions=False)
+    assert not hasattr(off, "position_embedding")
+    table = off.item_table().numpy()
+    b0 = np.repeat(off.routing_logits(3, L).numpy(), 3, 0)
+    ref = numpy_routing(table[x["history"]], mask, off.bilinear.numpy(), b0, active, 3)
+    np.testing.assert_allclose(off.route(x)[0].numpy(), ref, rtol=1e-4, atol=1e-5)
+
+
+def test_a_config_saved_before_positions_existed_builds_without_them(rng):
+    model = make_model(rng, routing_init="fixed", positions=False)
+    old = {k: v for k, v in model.get_config().items() if k != "positions"}
+    assert MIND.from_config(old).use_positions is False
+    assert MIND.from_config(model.get_config()).use_positions is False
+    assert MIND.from_config(make_model(rng).get_config()).use_positions is True
 
 
 def test_routing_gradient_flows_through_the_last_iteration_only(rng):

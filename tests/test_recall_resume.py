@@ -209,3 +209,27 @@ def test_a_run_written_before_a_setting_existed_is_still_the_same_run(tmp_path, 
     assert again["test"] == first["test"]
     with pytest.raises(ValueError, match=r"inter: None -> 'x'"):
         train(config(ds_dir, tmp_path / "run", epochs=1, inter="x"), ds, verbose=0)
+
+
+def test_a_mind_run_from_before_positions_reloads_and_resumes_without_them(tmp_path, ds_dir,
+                                                                          ds):
+    # MIND's positions became the default after runs had been recorded without the keyword:
+    # such a run was trained without positions, and reloads, re-serves and matches as one.
+    from recall_models.serving import load_run
+    old = config(ds_dir, tmp_path / "run", model="mind", epochs=1)
+    old.hparams["positions"] = False
+    first = train(old, ds, verbose=0)
+    for name in ("config.json", "results.json"):
+        path = tmp_path / "run" / name
+        saved = json.loads(path.read_text())
+        (saved["config"] if name == "results.json" else saved)["hparams"].pop("positions")
+        path.write_text(json.dumps(saved))
+    model, _, _ = load_run(tmp_path / "run")
+    assert model.use_positions is False
+    assert config(ds_dir, "x", model="mind").hparams["positions"] is True      # new default
+    with pytest.raises(ValueError, match=r"'positions': False.*'positions': True"):
+        train(config(ds_dir, tmp_path / "run", model="mind", epochs=1), ds, verbose=0)
+    again = train(config(ds_dir, tmp_path / "run", model="mind", epochs=1,
+                         hparams={**SMALL, "num_interests": 3, "positions": False}), ds,
+                  verbose=0)
+    assert again["test"] == first["test"] and again.get("already_finished")

@@ -50,7 +50,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recall_models.models.mind import MultiInterestModel, check_positive_int
+from recall_models.models.mind import MultiInterestModel, check_positive_int, recency
 from recall_models.models.youtubednn import masked_mean
 
 
@@ -145,9 +145,7 @@ class ComiRecSA(MultiInterestModel):
         mask = history > 0
         table = self.item_table() if table is None else table
         behaviours = tf.gather(table, history)                               # [B, L, d]
-        n = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1, keepdims=True)    # [B, 1]
-        recency = tf.maximum(n - 1 - tf.range(tf.shape(history)[1])[None, :], 0)  # [B, L]
-        positions = self.position_embedding(recency)                         # [B, L, d]
+        positions = self.position_embedding(recency(mask))                   # [B, L, d]
         v, att = self_attentive_interests(behaviours, positions, mask, self.w1, self.w2)
         return v, att, mask, behaviours
 
