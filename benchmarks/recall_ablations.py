@@ -136,6 +136,14 @@ CONFIGS = {
                                            positions=True)),
     "mind-maxscore-pos-in_batch": dict(sampler="in_batch", hparams=dict(
         pow_p=math.inf, candidate_score="max", positions=True)),
+    "mind-pos-it1": dict(hparams=dict(pow_p=math.inf, candidate_score="max", positions=True,
+                                      iterations=1)),
+    "mind-pos-K2": dict(hparams=dict(pow_p=math.inf, candidate_score="max", positions=True,
+                                     num_interests=2)),
+    "mind-pos-pool": dict(hparams=dict(pow_p=math.inf, candidate_score="max", positions=True,
+                                       pool_history=True)),
+    "mind-pos-lr5e-3": dict(learning_rate=5e-3, hparams=dict(
+        pow_p=math.inf, candidate_score="max", positions=True)),
     "mind-perS": dict(hparams=dict(pow_p=math.inf, bilinear="per_interest")),
     "comirec-maxscore": dict(model="comirec_sa", hparams=dict(candidate_score="max")),
     "comirec-lr5e-3-maxscore": dict(model="comirec_sa", learning_rate=5e-3,
