@@ -144,6 +144,12 @@ CONFIGS = {
                                        pool_history=True)),
     "mind-pos-lr5e-3": dict(learning_rate=5e-3, hparams=dict(
         pow_p=math.inf, candidate_score="max", positions=True)),
+    "mind-pos-fixed": dict(hparams=dict(pow_p=math.inf, candidate_score="max", positions=True,
+                                        routing_init="fixed")),
+    "mind-pos-fixed-in_batch": dict(sampler="in_batch", hparams=dict(
+        pow_p=math.inf, candidate_score="max", positions=True, routing_init="fixed")),
+    "mind-pos-K8": dict(hparams=dict(pow_p=math.inf, candidate_score="max", positions=True,
+                                     num_interests=8)),
     "mind-perS": dict(hparams=dict(pow_p=math.inf, bilinear="per_interest")),
     "comirec-maxscore": dict(model="comirec_sa", hparams=dict(candidate_score="max")),
     "comirec-lr5e-3-maxscore": dict(model="comirec_sa", learning_rate=5e-3,
